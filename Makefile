@@ -1,0 +1,47 @@
+# Quick start: `make run` serves the chat on http://127.0.0.1:8000, `make test` runs every test.
+# Both create .venv and install what they need on a fresh machine (Debian, Python 3.11).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+NODES ?= 1
+# Embedded defaults for `make run`: SQLite in var/, a generated secret key, local hosts.
+RUN_ENV := SECRET_KEY="$$(cat var/secret_key)" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"
+
+.PHONY: run cluster test lint admin clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+var/secret_key:
+	mkdir -p var
+	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	chmod 600 $@
+
+run: $(VENV)/.installed var/secret_key
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(RUN_ENV) $(PY) manage.py runcluster --nodes $(NODES) --port $(PORT)
+
+# A local multi-node cluster: make cluster NODES=3 (ports 8000, 8001, 8002).
+cluster: NODES = 2
+cluster: run
+
+admin: $(VENV)/.installed var/secret_key
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py createsuperuser
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) var/static

@@ -1,0 +1,113 @@
+"""Django admin for rooms and messages. Every change goes through chat.services, so
+connected clients on every node see it live."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from chat import services
+from chat.models import Membership, Message, Room
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ("user",)
+    fields = ("user", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "is_private", "is_archived", "last_seq", "creator", "created_at")
+    list_filter = ("is_private", "is_archived", "created_at")
+    search_fields = ("title", "slug", "description")
+    readonly_fields = ("last_seq", "created_at", "is_archived")
+    fields = (
+        "title",
+        "slug",
+        "description",
+        "is_private",
+        "is_archived",
+        "creator",
+        "last_seq",
+        "created_at",
+    )
+    autocomplete_fields = ("creator",)
+    inlines = (MembershipInline,)
+    actions = ("archive_rooms", "unarchive_rooms")
+
+    def save_model(self, request: HttpRequest, obj: Room, form, change: bool) -> None:
+        if not change:
+            data = form.cleaned_data
+            created = services.room_create(
+                creator=data.get("creator") or request.user,
+                title=data["title"],
+                description=data.get("description", ""),
+                is_private=data.get("is_private", False),
+                slug=data.get("slug") or None,
+            )
+            obj.pk, obj.created_at = created.pk, created.created_at
+            obj._state.adding = False
+            return
+        editable = services.ROOM_EDITABLE_FIELDS
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in editable}
+        if changes:
+            services.room_update(room=Room.objects.get(pk=obj.pk), **changes)
+        if "creator" in form.changed_data:
+            obj.save(update_fields=["creator"])
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        room = form.instance
+        with transaction.atomic():
+            for inline_form in formset.deleted_forms:
+                if inline_form.instance.pk:
+                    services.room_member_remove(room=room, user=inline_form.instance.user)
+            for inline_form in formset.forms:
+                if inline_form in formset.deleted_forms or not inline_form.has_changed():
+                    continue
+                instance = inline_form.instance
+                if instance.pk and "user" in inline_form.changed_data:
+                    previous = Membership.objects.get(pk=instance.pk).user
+                    services.room_member_remove(room=room, user=previous)
+                if inline_form.cleaned_data.get("user"):
+                    services.room_member_add(room=room, user=inline_form.cleaned_data["user"])
+
+    @admin.action(description="Archive selected rooms (read-only)")
+    def archive_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
+        for room in queryset:
+            services.room_set_archived(room=room, archived=True)
+        self.message_user(request, f"Archived {queryset.count()} room(s).", messages.SUCCESS)
+
+    @admin.action(description="Unarchive selected rooms")
+    def unarchive_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
+        for room in queryset:
+            services.room_set_archived(room=room, archived=False)
+        self.message_user(request, f"Unarchived {queryset.count()} room(s).", messages.SUCCESS)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("room", "seq", "author", "short_body", "created_at", "deleted_at")
+    list_filter = ("room", "deleted_at", "created_at")
+    search_fields = ("room__slug", "room__title", "author__username", "body")
+    list_select_related = ("room", "author")
+    readonly_fields = ("room", "seq", "author", "body", "client_msg_id", "created_at", "deleted_at")
+    ordering = ("-created_at",)
+
+    @admin.display(description="body")
+    def short_body(self, obj: Message) -> str:
+        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # messages are written by users, through the chat
+
+    def delete_model(self, request: HttpRequest, obj: Message) -> None:
+        services.message_delete(message=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        for message in queryset.select_related("room"):
+            services.message_delete(message=message)

@@ -1,0 +1,59 @@
+"""WebSocket adapter: socket frames <-> ChatSession (chat/protocol.py)."""
+
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from chat.protocol import CLOSE_UNAUTHENTICATED, ChatSession
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """One client's multiplexed socket at /ws/: any number of rooms over one connection."""
+
+    session: ChatSession | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept only to say why: browsers cannot read a refused handshake's status.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        session = self.scope.get("session")
+        self.session = ChatSession(
+            user=user,
+            session_key=session.session_key if session is not None else None,
+            layer=self.channel_layer,
+            channel_name=self.channel_name,
+            send_text=self._send_text,
+            close=self._close,
+        )
+        await self.session.open()
+        await self.accept()
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _close(self, code: int) -> None:
+        await self.close(code=code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None:
+            return
+        if text_data is None:
+            await self.session.receive_binary()
+        else:
+            await self.session.receive_text(text_data)
+
+    async def disconnect(self, code: int) -> None:
+        if self.session is not None:
+            await self.session.shutdown()
+            self.session = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channel-layer events of the chat go to the session; websocket.* to the base class.
+        if message["type"].startswith("chat."):
+            if self.session is not None:
+                await self.session.receive_event(message)
+        else:
+            await super().dispatch(message)

@@ -1,0 +1,77 @@
+"""Domain errors; each carries the protocol error code that adapters send (docs/protocol.md)."""
+
+
+class ChatError(Exception):
+    """A request the chat refuses; `code` is the documented error code."""
+
+    code = "bad_request"
+    default_detail = "The request was refused."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class InvalidJson(ChatError):
+    code = "invalid_json"
+    default_detail = "The frame is not a JSON object."
+
+
+class InvalidFrame(ChatError):
+    code = "invalid_frame"
+    default_detail = "Only JSON text frames are accepted."
+
+
+class UnknownType(ChatError):
+    code = "unknown_type"
+    default_detail = "Unknown frame type."
+
+
+class InvalidField(ChatError):
+    code = "invalid_field"
+    default_detail = "A field is missing or invalid."
+
+
+class UnknownRoom(ChatError):
+    code = "unknown_room"
+    default_detail = "No such room."
+
+
+class Forbidden(ChatError):
+    code = "forbidden"
+    default_detail = "You may not access this room."
+
+
+class ReadOnly(ChatError):
+    code = "read_only"
+    default_detail = "The room is archived and read-only."
+
+
+class EmptyBody(ChatError):
+    code = "empty_body"
+    default_detail = "The message body is empty."
+
+
+class BodyTooLong(ChatError):
+    code = "body_too_long"
+    default_detail = "The message body is too long."
+
+
+class RateLimited(ChatError):
+    code = "rate_limited"
+    default_detail = "Too many messages; slow down."
+
+
+class ClientMsgIdConflict(ChatError):
+    code = "client_msg_id_conflict"
+    default_detail = "This client_msg_id was already used for a message in another room."
+
+
+class TooManySubscriptions(ChatError):
+    code = "too_many_subscriptions"
+    default_detail = "Too many rooms subscribed on this connection."
+
+
+class NotSubscribed(ChatError):
+    code = "not_subscribed"
+    default_detail = "This connection is not subscribed to that room."

@@ -1,0 +1,79 @@
+"""Wire frames and channel-layer events: how the domain tells every node what happened.
+
+Frames are encoded to JSON text once, here, and carried inside the layer event as
+`text`; every consumer on every node forwards that text unchanged.
+"""
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from chat.models import Message, Room
+
+logger = logging.getLogger(__name__)
+
+LOBBY_GROUP = "chat.lobby"
+
+
+def room_group(room_id: int) -> str:
+    """Group of the connections subscribed to a room (built from the pk, never client text)."""
+    return f"chat.room.{int(room_id)}"
+
+
+def user_group(user_id: int) -> str:
+    """Group of every connection of one user, on every node."""
+    return f"chat.user.{int(user_id)}"
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """Encode one frame as compact JSON text."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def message_frame(message: Message, *, room_slug: str) -> dict[str, Any]:
+    """The `message` frame for a stored message (deleted messages keep their seq, lose their body).
+
+    `message.author` must already be loaded (select_related or set by the writer).
+    """
+    author_name = message.author.get_username() if message.author_id else None
+    frame: dict[str, Any] = {
+        "type": "message",
+        "room": room_slug,
+        "seq": message.seq,
+        "id": message.pk,
+        "author": author_name,
+        "body": "" if message.is_deleted else message.body,
+        "created_at": message.created_at.isoformat(),
+        "client_msg_id": message.client_msg_id,
+    }
+    if message.is_deleted:
+        frame["deleted"] = True
+    return frame
+
+
+def room_frame(room: Room) -> dict[str, Any]:
+    """The public description of a room, as lobby and room frames carry it."""
+    return {
+        "slug": room.slug,
+        "title": room.title,
+        "description": room.description,
+        "private": room.is_private,
+        "archived": room.is_archived,
+        "last_seq": room.last_seq,
+        "created_at": room.created_at.isoformat(),
+    }
+
+
+def publish(group: str, event: dict[str, Any]) -> None:
+    """Send an event to a group from synchronous code (services run after commit).
+
+    Live delivery is best effort: a failed publish is logged, and subscribers still
+    get the message from the database through the per-node repair loop (chat/delivery.py).
+    """
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, event)
+    except Exception as exc:  # Redis down or unreachable: never fail the committed write
+        logger.warning("publish to %s failed (%r); repair delivers from the database", group, exc)

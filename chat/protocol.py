@@ -1,0 +1,390 @@
+"""The JSON chat protocol (docs/protocol.md), independent of the transport that carries it.
+
+A transport adapter (the WebSocket consumer, a fallback transport) creates one
+ChatSession per client connection, feeds it the client's text frames and the channel
+layer's events, and gives it two callbacks: send a text frame, close with a code.
+"""
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import delivery, events, ratelimit, selectors, services
+from chat.errors import (
+    ChatError,
+    InvalidField,
+    InvalidFrame,
+    InvalidJson,
+    NotSubscribed,
+    RateLimited,
+    TooManySubscriptions,
+    UnknownType,
+)
+from chat.models import Message, Room
+
+logger = logging.getLogger(__name__)
+
+SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+
+# Close codes (docs/protocol.md).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_RATE_LIMITED = 4429
+# Rate-limited sends in a row after which the connection is closed.
+FLOOD_STRIKES = 20
+FILL_PAGE = 500
+
+
+@dataclass
+class Subscription:
+    """A room this connection receives; `cursor` is the highest seq sent to the client."""
+
+    room_id: int
+    slug: str
+    cursor: int
+
+
+def _frame_dicts(messages: list[Message], slug: str) -> list[dict[str, Any]]:
+    return [events.message_frame(m, room_slug=slug) for m in messages]
+
+
+def _frames(messages: list[Message], slug: str) -> list[str]:
+    return [events.encode(frame) for frame in _frame_dicts(messages, slug)]
+
+
+def _stored_frames(room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str]:
+    return _frames(selectors.messages_between(room=room_id, after_seq=after_seq, upto_seq=upto_seq), slug)
+
+
+# --- frame field readers ---------------------------------------------------------------
+
+
+def _room_slug(frame: dict[str, Any]) -> str:
+    slug = frame.get("room")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise InvalidField("room must be a room slug (1-64 of a-z A-Z 0-9 - _).")
+    return slug
+
+
+def _optional_int(
+    frame: dict[str, Any], name: str, *, minimum: int, maximum: int | None = None
+) -> int | None:
+    value = frame.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise InvalidField(f"{name} must be an integer {bounds}.")
+    return value
+
+
+def _string(frame: dict[str, Any], name: str) -> str:
+    value = frame.get(name)
+    if not isinstance(value, str):
+        raise InvalidField(f"{name} must be a string.")
+    return value
+
+
+def _ref(frame: Any) -> str | None:
+    """What an error frame points at: the client_msg_id, else the frame's type."""
+    if not isinstance(frame, dict):
+        return None
+    for key in ("client_msg_id", "type"):
+        value = frame.get(key)
+        if isinstance(value, str):
+            return value[:64]
+    return None
+
+
+class ChatSession:
+    """One client connection's protocol state: its subscriptions and what it has been sent."""
+
+    def __init__(
+        self,
+        *,
+        user,
+        session_key: str | None,
+        layer,
+        channel_name: str,
+        send_text: Callable[[str], Awaitable[None]],
+        close: Callable[[int], Awaitable[None]],
+    ) -> None:
+        self.user = user
+        self.session_fingerprint = services.session_fingerprint(session_key) if session_key else None
+        self.layer = layer
+        self.channel_name = channel_name
+        self.send_text = send_text
+        self.close = close
+        self.subscriptions: dict[int, Subscription] = {}
+        self.room_ids_by_slug: dict[str, int] = {}
+        self.flood_strikes = 0
+        self.closed = False
+        self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "ping": self.on_ping,
+            "subscribe": self.on_subscribe,
+            "unsubscribe": self.on_unsubscribe,
+            "message.send": self.on_message_send,
+            "history.fetch": self.on_history_fetch,
+            "rooms.list": self.on_rooms_list,
+        }
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Join the user's and the lobby's groups (before the transport accepts)."""
+        await self.layer.group_add(events.user_group(self.user.pk), self.channel_name)
+        await self.layer.group_add(events.LOBBY_GROUP, self.channel_name)
+        delivery.ensure_repair_loop()
+
+    async def shutdown(self) -> None:
+        """Leave every group; called once when the transport is gone."""
+        self.closed = True
+        groups = [events.user_group(self.user.pk), events.LOBBY_GROUP]
+        groups += [events.room_group(room_id) for room_id in self.subscriptions]
+        self.subscriptions.clear()
+        self.room_ids_by_slug.clear()
+        for group in groups:
+            await self.layer.group_discard(group, self.channel_name)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(events.encode(frame))
+
+    async def send_error(self, error: ChatError, ref: str | None) -> None:
+        await self.send({"type": "error", "code": error.code, "detail": error.detail, "ref": ref})
+
+    # --- client frames -----------------------------------------------------------------
+
+    async def receive_text(self, text: str) -> None:
+        """Handle one client text frame; every failure becomes an `error` frame."""
+        frame: Any = None
+        try:
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                raise InvalidJson() from None
+            if not isinstance(frame, dict):
+                raise InvalidJson("The frame must be a JSON object.")
+            kind = frame.get("type")
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                raise UnknownType(f"Unknown frame type {str(kind)[:64]!r}.")
+            await handler(frame)
+        except ChatError as error:
+            await self.send_error(error, _ref(frame))
+        except Exception:
+            logger.exception("unexpected error handling a %r frame", _ref(frame))
+            await self.send(
+                {"type": "error", "code": "internal_error", "detail": "Server error.", "ref": _ref(frame)}
+            )
+
+    async def receive_binary(self) -> None:
+        """Binary frames are not part of the protocol."""
+        await self.send_error(InvalidFrame(), None)
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self.send({"type": "pong"})
+
+    async def on_subscribe(self, frame: dict[str, Any]) -> None:
+        slug = _room_slug(frame)
+        since = _optional_int(frame, "since", minimum=0)
+        room = await database_sync_to_async(selectors.room_get_readable)(slug=slug, user=self.user)
+        subscription = self.subscriptions.get(room.pk)
+        if subscription is None:
+            if len(self.subscriptions) >= settings.CHAT_MAX_SUBSCRIPTIONS:
+                raise TooManySubscriptions()
+            # Join the group before reading the database, so that nothing committed
+            # after the read can be missed; duplicates are dropped by seq below.
+            await self.layer.group_add(events.room_group(room.pk), self.channel_name)
+            subscription = Subscription(room_id=room.pk, slug=room.slug, cursor=0)
+            self.subscriptions[room.pk] = subscription
+            self.room_ids_by_slug[room.slug] = room.pk
+        texts, cursor = await database_sync_to_async(self._catch_up)(room, since)
+        subscription.cursor = cursor
+        for text in texts:
+            await self.send_text(text)
+
+    def _catch_up(self, room: Room, since: int | None) -> tuple[list[str], int]:
+        """Frames that bring a (re)subscribing client up to date, and the seq they reach."""
+        info = events.room_frame(room)
+        if since is None:
+            messages, has_more = selectors.messages_before(
+                room=room, before_seq=None, limit=settings.CHAT_HISTORY_PAGE
+            )
+            cursor = messages[-1].seq if messages else 0
+            history = {
+                "type": "history",
+                "room": room.slug,
+                "messages": _frame_dicts(messages, room.slug),
+                "has_more": has_more,
+            }
+            subscribed = {"type": "subscribed", "room": room.slug, "last_seq": cursor, "info": info}
+            return [events.encode(subscribed), events.encode(history)], cursor
+
+        last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+        limit = settings.CHAT_CATCHUP_LIMIT
+        messages = (
+            [] if since > last_seq else selectors.messages_after(room=room, after_seq=since, limit=limit + 1)
+        )
+        if since > last_seq or len(messages) > limit:
+            # Too far behind (or ahead of the server): the client pages with history.fetch.
+            subscribed = {
+                "type": "subscribed",
+                "room": room.slug,
+                "last_seq": last_seq,
+                "recovered": False,
+                "info": info,
+            }
+            return [events.encode(subscribed)], last_seq
+        cursor = messages[-1].seq if messages else since
+        subscribed = {
+            "type": "subscribed",
+            "room": room.slug,
+            "last_seq": cursor,
+            "recovered": True,
+            "info": info,
+        }
+        return [events.encode(subscribed), *_frames(messages, room.slug)], cursor
+
+    async def on_unsubscribe(self, frame: dict[str, Any]) -> None:
+        slug = _room_slug(frame)
+        room_id = self.room_ids_by_slug.get(slug)
+        if room_id is None:
+            raise NotSubscribed()
+        await self._drop_subscription(room_id)
+        await self.send({"type": "unsubscribed", "room": slug})
+
+    async def _drop_subscription(self, room_id: int) -> Subscription | None:
+        subscription = self.subscriptions.pop(room_id, None)
+        if subscription is not None:
+            self.room_ids_by_slug.pop(subscription.slug, None)
+            await self.layer.group_discard(events.room_group(room_id), self.channel_name)
+        return subscription
+
+    async def on_message_send(self, frame: dict[str, Any]) -> None:
+        slug = _room_slug(frame)
+        body = _string(frame, "body")
+        client_msg_id = _string(frame, "client_msg_id")
+        if not await ratelimit.allow_message(self.user.pk):
+            self.flood_strikes += 1
+            if self.flood_strikes > FLOOD_STRIKES:
+                await self.send_error(
+                    RateLimited("Still flooding after rate-limit errors; closing."), client_msg_id
+                )
+                await self.close(CLOSE_RATE_LIMITED)
+                return
+            raise RateLimited()
+        self.flood_strikes = 0
+        message, _created = await database_sync_to_async(self._store)(slug, body, client_msg_id)
+        await self.send(
+            {
+                "type": "message.ack",
+                "room": slug,
+                "client_msg_id": client_msg_id,
+                "seq": message.seq,
+                "id": message.pk,
+                "created_at": message.created_at.isoformat(),
+            }
+        )
+
+    def _store(self, slug: str, body: str, client_msg_id: str) -> tuple[Message, bool]:
+        room = selectors.room_get(slug=slug)
+        return services.message_create(room=room, author=self.user, body=body, client_msg_id=client_msg_id)
+
+    async def on_history_fetch(self, frame: dict[str, Any]) -> None:
+        slug = _room_slug(frame)
+        before_seq = _optional_int(frame, "before_seq", minimum=1)
+        limit = _optional_int(frame, "limit", minimum=1, maximum=settings.CHAT_HISTORY_MAX_PAGE)
+        page, has_more = await database_sync_to_async(self._history)(
+            slug, before_seq, limit or settings.CHAT_HISTORY_PAGE
+        )
+        await self.send({"type": "history", "room": slug, "messages": page, "has_more": has_more})
+
+    def _history(self, slug: str, before_seq: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        room = selectors.room_get_readable(slug=slug, user=self.user)
+        messages, has_more = selectors.messages_before(room=room, before_seq=before_seq, limit=limit)
+        return _frame_dicts(messages, slug), has_more
+
+    async def on_rooms_list(self, frame: dict[str, Any]) -> None:
+        rooms = await database_sync_to_async(
+            lambda: [events.room_frame(r) for r in selectors.rooms_visible_to(user=self.user)[:1000]]
+        )()
+        await self.send({"type": "rooms", "rooms": rooms})
+
+    # --- channel-layer events ----------------------------------------------------------
+
+    async def receive_event(self, event: dict[str, Any]) -> None:
+        """Handle an event from the channel layer (type `chat.*`)."""
+        handler = {
+            "chat.message": self.on_room_message,
+            "chat.room_head": self.on_room_head,
+            "chat.message_deleted": self.on_message_deleted,
+            "chat.notify": self.on_notify,
+            "chat.room_changed": self.on_room_changed,
+            "chat.access_revoked": self.on_access_revoked,
+            "chat.session_ended": self.on_session_ended,
+        }.get(event.get("type"))
+        if handler is None or self.closed:
+            return
+        await handler(event)
+
+    async def on_room_message(self, event: dict[str, Any]) -> None:
+        subscription = self.subscriptions.get(event["room_id"])
+        if subscription is None or event["seq"] <= subscription.cursor:
+            return  # not subscribed, or already sent (catch-up or repair got there first)
+        if event["seq"] > subscription.cursor + 1:
+            await self._fill(subscription, upto_seq=event["seq"] - 1)
+        await self.send_text(event["text"])
+        subscription.cursor = event["seq"]
+
+    async def on_room_head(self, event: dict[str, Any]) -> None:
+        subscription = self.subscriptions.get(event["room_id"])
+        if subscription is not None and event["last_seq"] > subscription.cursor:
+            await self._fill(subscription, upto_seq=event["last_seq"])
+
+    async def _fill(self, subscription: Subscription, *, upto_seq: int) -> None:
+        """Send the stored messages between the cursor and upto_seq (a lost or late broadcast)."""
+        while subscription.cursor < upto_seq and self.subscriptions.get(subscription.room_id) is subscription:
+            page_end = min(upto_seq, subscription.cursor + FILL_PAGE)
+            texts = await database_sync_to_async(_stored_frames)(
+                subscription.room_id, subscription.slug, subscription.cursor, page_end
+            )
+            for text in texts:
+                await self.send_text(text)
+            subscription.cursor = page_end
+
+    async def on_message_deleted(self, event: dict[str, Any]) -> None:
+        if event["room_id"] in self.subscriptions:
+            await self.send_text(event["text"])
+
+    async def on_notify(self, event: dict[str, Any]) -> None:
+        await self.send_text(event["text"])
+
+    async def on_room_changed(self, event: dict[str, Any]) -> None:
+        visible = not event["private"] or self.user.pk in event["member_ids"]
+        if visible:
+            await self.send_text(event["text"])
+        elif event["was_public"]:
+            await self._revoke(event["room_id"], slug=json.loads(event["text"])["room"]["slug"])
+
+    async def on_access_revoked(self, event: dict[str, Any]) -> None:
+        await self._revoke(event["room_id"], slug=event["slug"])
+
+    async def _revoke(self, room_id: int, *, slug: str) -> None:
+        subscription = await self._drop_subscription(room_id)
+        if subscription is not None:
+            await self.send({"type": "unsubscribed", "room": subscription.slug, "reason": "forbidden"})
+        await self.send({"type": "room.removed", "room": slug})
+
+    async def on_session_ended(self, event: dict[str, Any]) -> None:
+        if self.session_fingerprint is not None and event["session"] == self.session_fingerprint:
+            await self.close(CLOSE_UNAUTHENTICATED)

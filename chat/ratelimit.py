@@ -1,0 +1,45 @@
+"""Per-user rate limits kept in Redis, so one limit holds across every node."""
+
+import asyncio
+import logging
+import time
+import weakref
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# One client (connection pool) per event loop: redis.asyncio connections belong to a loop.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()
+
+
+def redis_client() -> aioredis.Redis:
+    """This event loop's Redis client for small commands (short timeouts: it must never hang a socket)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = aioredis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
+        )
+        _clients[loop] = client
+    return client
+
+
+async def allow_message(user_id: int) -> bool:
+    """Count one message against the user's fixed-window limit; False when over it.
+
+    When Redis cannot be reached the message is allowed (and logged): refusing every
+    message during an outage would hurt more than a short window without a limit.
+    """
+    window = settings.CHAT_RATE_LIMIT_WINDOW
+    key = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:rl:msg:{user_id}:{int(time.time() // window)}"
+    try:
+        async with redis_client().pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window + 1)
+            count, _ = await pipe.execute()
+    except Exception as exc:  # redis errors and timeouts alike
+        logger.warning("rate limit check failed (%r); allowing the message", exc)
+        return True
+    return count <= settings.CHAT_RATE_LIMIT_MESSAGES

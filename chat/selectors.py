@@ -1,0 +1,90 @@
+"""Reads, with the access rules. Synchronous: async callers wrap them in database_sync_to_async."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from chat.errors import Forbidden, UnknownRoom
+from chat.models import Membership, Message, Room
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def room_get(*, slug: str) -> Room:
+    """The room with this slug, or UnknownRoom."""
+    try:
+        return Room.objects.get(slug=slug)
+    except Room.DoesNotExist:
+        raise UnknownRoom(f"No room {slug!r}.") from None
+
+
+def room_can_read(*, room: Room, user: User) -> bool:
+    """Public rooms are open to every active signed-in user; private ones to members."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if not room.is_private:
+        return True
+    return Membership.objects.filter(room=room, user=user).exists()
+
+
+def room_check_access(*, room: Room, user: User) -> None:
+    """Raise Forbidden unless the user may read (and so subscribe to) the room."""
+    if not room_can_read(room=room, user=user):
+        raise Forbidden(f"You may not access {room.slug!r}.")
+
+
+def room_get_readable(*, slug: str, user: User) -> Room:
+    """The room, if it exists and the user may read it."""
+    room = room_get(slug=slug)
+    room_check_access(room=room, user=user)
+    return room
+
+
+def rooms_visible_to(*, user: User) -> QuerySet[Room]:
+    """Public rooms and the private rooms the user belongs to."""
+    if not user.is_authenticated:
+        return Room.objects.none()
+    return Room.objects.filter(Q(is_private=False) | Q(memberships__user=user)).distinct()
+
+
+def room_member_ids(*, room: Room) -> list[int]:
+    """Ids of the members of a room."""
+    return list(Membership.objects.filter(room=room).values_list("user_id", flat=True))
+
+
+def room_last_seqs(*, room_ids: Iterable[int]) -> dict[int, int]:
+    """The newest seq of each room (for the repair loop)."""
+    return dict(Room.objects.filter(pk__in=list(room_ids)).values_list("pk", "last_seq"))
+
+
+def _messages(room: Room) -> QuerySet[Message]:
+    return Message.objects.filter(room=room).select_related("author").order_by("seq")
+
+
+def messages_after(*, room: Room, after_seq: int, limit: int) -> list[Message]:
+    """Up to `limit` messages with seq > after_seq, oldest first."""
+    return list(_messages(room).filter(seq__gt=after_seq)[:limit])
+
+
+def messages_between(*, room: Room | int, after_seq: int, upto_seq: int) -> list[Message]:
+    """Messages with after_seq < seq <= upto_seq, oldest first."""
+    return list(_messages(room).filter(seq__gt=after_seq, seq__lte=upto_seq))
+
+
+def messages_before(*, room: Room, before_seq: int | None, limit: int) -> tuple[list[Message], bool]:
+    """The `limit` newest messages with seq < before_seq (all when None), oldest first, and
+    whether older ones exist."""
+    query = Message.objects.filter(room=room).select_related("author")
+    if before_seq is not None:
+        query = query.filter(seq__lt=before_seq)
+    page = list(query.order_by("-seq")[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return page, has_more
+
+
+def message_by_client_id(*, author: User, client_msg_id: str) -> Message | None:
+    """The author's message with this client_msg_id, if one was stored."""
+    return Message.objects.select_related("room").filter(author=author, client_msg_id=client_msg_id).first()

@@ -1,0 +1,265 @@
+"""Writes: check -> do -> announce after commit. Every adapter (socket, HTTP, admin) calls these."""
+
+import hashlib
+import re
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
+
+from chat import events, selectors
+from chat.errors import (
+    BodyTooLong,
+    ClientMsgIdConflict,
+    EmptyBody,
+    InvalidField,
+    ReadOnly,
+)
+from chat.models import Membership, Message, Room
+
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# `@name` not preceded by a word character or another @ (so e-mail addresses don't count).
+MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+MAX_MENTIONS_PER_MESSAGE = 20
+
+
+# --- messages ------------------------------------------------------------------------
+
+
+def message_validate_body(body: str) -> str:
+    """Return the body if it is acceptable, else raise EmptyBody or BodyTooLong."""
+    if not body.strip():
+        raise EmptyBody()
+    if len(body) > settings.CHAT_MAX_BODY_CHARS:
+        raise BodyTooLong(
+            f"The body has {len(body)} characters; the limit is {settings.CHAT_MAX_BODY_CHARS}."
+        )
+    return body
+
+
+def message_create(
+    *, room: Room, author: AbstractBaseUser, body: str, client_msg_id: str
+) -> tuple[Message, bool]:
+    """Store a message and broadcast it after commit; returns (message, created).
+
+    Idempotent per (author, client_msg_id): a retry returns the stored message and
+    announces nothing. `seq` is taken by bumping `Room.last_seq` inside the same
+    transaction; the row lock serializes writers on every node, so numbers never
+    collide and a rolled-back write leaves no gap.
+    """
+    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
+        raise InvalidField("client_msg_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+    message_validate_body(body)
+    selectors.room_check_access(room=room, user=author)
+
+    existing = _message_retry(room=room, author=author, client_msg_id=client_msg_id)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
+            seq, archived = Room.objects.filter(pk=room.pk).values_list("last_seq", "is_archived").get()
+            if archived:
+                raise ReadOnly(f"{room.slug!r} is archived.")
+            message = Message(room=room, seq=seq, author=author, body=body, client_msg_id=client_msg_id)
+            message.full_clean(validate_unique=False, validate_constraints=False)
+            message.save(force_insert=True)
+            room.last_seq = seq
+            mentioned_ids = _mentioned_readers(room=room, author=author, body=body)
+            transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
+    except IntegrityError:
+        # Another node stored the same (author, client_msg_id) between our check and insert.
+        existing = _message_retry(room=room, author=author, client_msg_id=client_msg_id)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _message_retry(*, room: Room, author: AbstractBaseUser, client_msg_id: str) -> Message | None:
+    existing = selectors.message_by_client_id(author=author, client_msg_id=client_msg_id)
+    if existing is not None and existing.room_id != room.pk:
+        raise ClientMsgIdConflict()
+    return existing
+
+
+def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> list[int]:
+    if "@" not in body:
+        return []
+    names: set[str] = set()
+    for match in MENTION_RE.finditer(body):
+        name = match.group(1)
+        names.update({name, name.rstrip(".")})  # "@bob." at the end of a sentence
+        if len(names) >= 2 * MAX_MENTIONS_PER_MESSAGE:
+            break
+    users = get_user_model().objects.filter(username__in=names, is_active=True).exclude(pk=author.pk)
+    if room.is_private:
+        users = users.filter(chat_memberships__room=room)
+    return list(users.values_list("pk", flat=True)[:MAX_MENTIONS_PER_MESSAGE])
+
+
+def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
+    room = message.room
+    frame = events.message_frame(message, room_slug=room.slug)
+    events.publish(
+        events.room_group(room.pk),
+        {"type": "chat.message", "room_id": room.pk, "seq": message.seq, "text": events.encode(frame)},
+    )
+    if mentioned_ids:
+        notification = events.encode(
+            {
+                "type": "notification",
+                "kind": "mention",
+                "room": room.slug,
+                "seq": message.seq,
+                "from": frame["author"],
+                "body": message.body,
+            }
+        )
+        for user_id in mentioned_ids:
+            events.publish(events.user_group(user_id), {"type": "chat.notify", "text": notification})
+
+
+@transaction.atomic
+def message_delete(*, message: Message) -> Message:
+    """Blank a message's body and mark it deleted (its seq stays); announce `message.deleted`."""
+    if message.is_deleted:
+        return message
+    message.body = ""
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["body", "deleted_at"])
+    room = message.room
+    text = events.encode({"type": "message.deleted", "room": room.slug, "seq": message.seq})
+    transaction.on_commit(
+        partial(
+            events.publish,
+            events.room_group(room.pk),
+            {"type": "chat.message_deleted", "room_id": room.pk, "seq": message.seq, "text": text},
+        ),
+        robust=True,
+    )
+    return message
+
+
+# --- rooms ---------------------------------------------------------------------------
+
+
+def _unique_slug(title: str) -> str:
+    base = slugify(title)[:50].strip("-") or "room"
+    slug, n = base, 1
+    while Room.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def room_create(
+    *,
+    creator: AbstractBaseUser | None,
+    title: str,
+    description: str = "",
+    is_private: bool = False,
+    slug: str | None = None,
+) -> Room:
+    """Create a room (the creator joins a private one) and announce it to the lobby."""
+    room = Room(
+        slug=slug or _unique_slug(title),
+        title=title.strip(),
+        description=description.strip(),
+        is_private=is_private,
+        creator=creator,
+    )
+    room.full_clean()
+    room.save(force_insert=True)
+    if is_private and creator is not None:
+        Membership.objects.create(room=room, user=creator)
+    _announce_room(room, kind="room.created", was_public=False)
+    return room
+
+
+ROOM_EDITABLE_FIELDS = {"slug", "title", "description", "is_private"}
+
+
+@transaction.atomic
+def room_update(*, room: Room, **changes: object) -> Room:
+    """Change a room's title, description, slug or privacy and announce `room.updated`."""
+    unknown = set(changes) - ROOM_EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"Not editable: {sorted(unknown)}")
+    was_public = not Room.objects.filter(pk=room.pk).values_list("is_private", flat=True).get()
+    for field, value in changes.items():
+        setattr(room, field, value)
+    room.full_clean()
+    room.save(update_fields=sorted(changes) or None)
+    _announce_room(room, kind="room.updated", was_public=was_public)
+    return room
+
+
+@transaction.atomic
+def room_set_archived(*, room: Room, archived: bool) -> Room:
+    """Archive (read-only) or unarchive a room and announce it."""
+    if room.is_archived == archived:
+        return room
+    room.is_archived = archived
+    room.save(update_fields=["is_archived"])
+    _announce_room(room, kind="room.archived" if archived else "room.updated", was_public=not room.is_private)
+    return room
+
+
+@transaction.atomic
+def room_member_add(*, room: Room, user: AbstractBaseUser) -> Membership:
+    """Make a user a member of a room; a private room then appears in their lobby."""
+    membership, created = Membership.objects.get_or_create(room=room, user=user)
+    if created and room.is_private:
+        _announce_room(room, kind="room.updated", was_public=False)
+    return membership
+
+
+@transaction.atomic
+def room_member_remove(*, room: Room, user: AbstractBaseUser) -> None:
+    """Remove a member; their live subscriptions to a private room end at once."""
+    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
+    if deleted and room.is_private:
+        transaction.on_commit(
+            partial(
+                events.publish,
+                events.user_group(user.pk),
+                {"type": "chat.access_revoked", "room_id": room.pk, "slug": room.slug},
+            ),
+            robust=True,
+        )
+
+
+def _announce_room(room: Room, *, kind: str, was_public: bool) -> None:
+    # One event to the lobby group; each connection decides whether its user may see it.
+    event = {
+        "type": "chat.room_changed",
+        "room_id": room.pk,
+        "private": room.is_private,
+        "was_public": was_public,
+        "member_ids": selectors.room_member_ids(room=room) if room.is_private else [],
+        "text": events.encode({"type": kind, "room": events.room_frame(room)}),
+    }
+    transaction.on_commit(partial(events.publish, events.LOBBY_GROUP, event), robust=True)
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+def session_fingerprint(session_key: str) -> str:
+    """A digest of a session key that is safe to send over the channel layer."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def session_end(*, user_id: int, session_key: str) -> None:
+    """Close every socket that was opened with this session (on every node)."""
+    events.publish(
+        events.user_group(user_id),
+        {"type": "chat.session_ended", "session": session_fingerprint(session_key)},
+    )

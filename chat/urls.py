@@ -1,0 +1,14 @@
+"""Chat and account URLs."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from chat import views
+
+urlpatterns = [
+    path("", views.lobby, name="lobby"),
+    path("rooms/<slug:slug>/", views.room, name="room"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

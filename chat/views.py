@@ -1,0 +1,44 @@
+"""HTTP adapters: pages of the web UI. Reads go through selectors, writes through services."""
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from chat import selectors, services
+from chat.errors import Forbidden, UnknownRoom
+from chat.forms import RoomCreateForm, SignUpForm
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account and sign in."""
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("lobby")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lobby(request: HttpRequest) -> HttpResponse:
+    """The rooms the user may enter, and a form to create one."""
+    form = RoomCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        room = services.room_create(creator=request.user, **form.cleaned_data)
+        return redirect("room", slug=room.slug)
+    rooms = selectors.rooms_visible_to(user=request.user)
+    return render(request, "chat/lobby.html", {"rooms": rooms, "form": form})
+
+
+@login_required
+def room(request: HttpRequest, slug: str) -> HttpResponse:
+    """A room's page; messages arrive over the /ws/ socket."""
+    try:
+        found = selectors.room_get_readable(slug=slug, user=request.user)
+    except (UnknownRoom, Forbidden):
+        raise Http404("No such room.") from None
+    return render(request, "chat/room.html", {"room": found})

@@ -1,0 +1,107 @@
+"""Shared fixtures: a real Redis-compatible server for the whole run, users, sockets."""
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from chat.devcluster import start_redis
+
+ORIGIN = b"http://127.0.0.1:8000"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Valkey server on 127.0.0.1 with a password, used by the channel layer."""
+    server = start_redis()
+    settings.REDIS_URL = server.url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {"address": server.url, **settings.REDIS_CONNECTION_OPTIONS}
+    ]
+    channel_layers.backends.clear()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _real_redis(redis_server):
+    """Every test runs against the real server (no in-memory layer anywhere)."""
+    return redis_server
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, **extra):
+        return get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
+
+    return make
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+class Socket:
+    """A WebsocketCommunicator that speaks JSON frames."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+
+    async def send(self, frame: dict) -> None:
+        await self.communicator.send_to(text_data=json.dumps(frame))
+
+    async def recv(self, timeout: float = 3) -> dict:
+        return json.loads(await self.communicator.receive_from(timeout))
+
+    async def recv_type(self, kind: str, timeout: float = 3) -> dict:
+        """Receive frames until one of `kind` arrives (others are skipped)."""
+        while True:
+            frame = await self.recv(timeout)
+            if frame["type"] == kind:
+                return frame
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        return await self.communicator.receive_nothing(timeout)
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+async def open_socket(user=None, *, origin: bytes | None = ORIGIN, cookie: str | None = None):
+    """Open /ws/ as `user` (or with a raw cookie); returns (connected, close_code_or_socket)."""
+    from config.asgi import application
+
+    headers = [(b"host", b"127.0.0.1:8000")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if user is not None:
+        cookie = f"{settings.SESSION_COOKIE_NAME}={await sync_to_async(session_cookie)(user)}"
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, code = await communicator.connect()
+    return connected, Socket(communicator) if connected else code
+
+
+@pytest.fixture
+async def socket_for() -> AsyncIterator:
+    """Factory of connected sockets, all closed at the end of the test."""
+    opened: list[Socket] = []
+
+    async def connect(user) -> Socket:
+        connected, sock = await open_socket(user)
+        assert connected, f"handshake refused: {sock}"
+        opened.append(sock)
+        return sock
+
+    yield connect
+    for sock in opened:
+        await sock.close()

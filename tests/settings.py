@@ -1,0 +1,20 @@
+"""Settings for the test run: the real settings with test-only values from the environment."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+_db_dir = tempfile.mkdtemp(prefix="chat-test-db-")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{_db_dir}/chat.sqlite3")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATABASES  # noqa: E402
+
+# A file, not :memory:, so that the consumer's database thread and test threads share it.
+DATABASES["default"].setdefault("TEST", {})["NAME"] = f"{_db_dir}/test.sqlite3"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+CHAT_REPAIR_INTERVAL = 0.3
+STATIC_ROOT = f"{_db_dir}/static"
+os.makedirs(STATIC_ROOT, exist_ok=True)
+WHITENOISE_USE_FINDERS = True

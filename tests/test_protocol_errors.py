@@ -1,0 +1,152 @@
+"""Bad input gets its documented error, writes nothing, and the connection keeps working."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat import services
+from chat.models import Message, Room
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+db = database_sync_to_async
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def room(alice):
+    return services.room_create(creator=alice, title="General")
+
+
+async def raw(sock, text: str) -> dict:
+    await sock.communicator.send_to(text_data=text)
+    return await sock.recv()
+
+
+async def assert_still_works(sock) -> None:
+    await sock.send({"type": "ping"})
+    assert await sock.recv() == {"type": "pong"}
+
+
+def send(room="general", **fields):
+    return json.dumps({"type": "message.send", "room": room, "body": "hi", "client_msg_id": "c1", **fields})
+
+
+CASES = [
+    ("not json", "{nope", "invalid_json", None),
+    ("not an object", "[1, 2]", "invalid_json", None),
+    ("no type", '{"room": "general"}', "unknown_type", None),
+    ("unknown type", '{"type": "dance"}', "unknown_type", "dance"),
+    ("type not a string", '{"type": 7}', "unknown_type", None),
+    ("missing room", '{"type": "subscribe"}', "invalid_field", "subscribe"),
+    ("room not a string", '{"type": "subscribe", "room": 5}', "invalid_field", "subscribe"),
+    ("room with bad characters", '{"type": "subscribe", "room": "../x"}', "invalid_field", "subscribe"),
+    ("since negative", '{"type": "subscribe", "room": "general", "since": -1}', "invalid_field", "subscribe"),
+    (
+        "since not an int",
+        '{"type": "subscribe", "room": "general", "since": "3"}',
+        "invalid_field",
+        "subscribe",
+    ),
+    ("since a bool", '{"type": "subscribe", "room": "general", "since": true}', "invalid_field", "subscribe"),
+    ("unknown room", '{"type": "subscribe", "room": "nowhere"}', "unknown_room", "subscribe"),
+    (
+        "history limit too big",
+        '{"type": "history.fetch", "room": "general", "limit": 101}',
+        "invalid_field",
+        "history.fetch",
+    ),
+    ("unsubscribe unknown", '{"type": "unsubscribe", "room": "general"}', "not_subscribed", "unsubscribe"),
+    (
+        "body missing",
+        json.dumps({"type": "message.send", "room": "general", "client_msg_id": "c1"}),
+        "invalid_field",
+        "c1",
+    ),
+    ("body not a string", send(body=5), "invalid_field", "c1"),
+    (
+        "client_msg_id missing",
+        json.dumps({"type": "message.send", "room": "general", "body": "x"}),
+        "invalid_field",
+        "message.send",
+    ),
+    ("client_msg_id invalid", send(client_msg_id="bad id!"), "invalid_field", "bad id!"),
+    ("empty body", send(body="  "), "empty_body", "c1"),
+    ("body too long", send(body="x" * 4001), "body_too_long", "c1"),
+    ("send to unknown room", send(room="nowhere"), "unknown_room", "c1"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "ref"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+async def test_bad_frames_get_their_error_and_write_nothing(alice, room, socket_for, text, code, ref):
+    sock = await socket_for(alice)
+    error = await raw(sock, text)
+    assert error["type"] == "error" and error["code"] == code and error["ref"] == ref
+    assert isinstance(error["detail"], str) and error["detail"]
+    assert await db(Message.objects.count)() == 0
+    assert (await db(Room.objects.get)(pk=room.pk)).last_seq == 0
+    await assert_still_works(sock)
+
+
+async def test_binary_frames_are_refused(alice, socket_for):
+    sock = await socket_for(alice)
+    await sock.communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await sock.recv())["code"] == "invalid_frame"
+    await assert_still_works(sock)
+
+
+async def test_private_room_is_forbidden_to_non_members(alice, make_user, socket_for):
+    await db(services.room_create)(creator=alice, title="Secret", is_private=True)
+    sock = await socket_for(await db(make_user)("mallory"))
+    for frame in (
+        {"type": "subscribe", "room": "secret"},
+        {"type": "history.fetch", "room": "secret"},
+        {"type": "message.send", "room": "secret", "body": "hi", "client_msg_id": "m1"},
+    ):
+        await sock.send(frame)
+        assert (await sock.recv())["code"] == "forbidden"
+    assert await db(Message.objects.count)() == 0
+    await assert_still_works(sock)
+
+
+async def test_archived_room_is_read_only(alice, room, socket_for):
+    await db(services.room_set_archived)(room=room, archived=True)
+    sock = await socket_for(alice)
+    await sock.send({"type": "message.send", "room": "general", "body": "hi", "client_msg_id": "a1"})
+    error = await sock.recv_type("error")
+    assert (error["code"], error["ref"]) == ("read_only", "a1")
+    await sock.send({"type": "subscribe", "room": "general"})  # reading is still allowed
+    assert (await sock.recv_type("subscribed"))["info"]["archived"] is True
+
+
+async def test_rate_limit_errors_then_closes_a_flooding_socket(alice, room, socket_for, settings):
+    settings.CHAT_RATE_LIMIT_MESSAGES = 5
+    settings.CHAT_RATE_LIMIT_WINDOW = 30
+    sock = await socket_for(alice)
+    codes = []
+    for i in range(5 + 21):
+        await sock.send({"type": "message.send", "room": "general", "body": "x", "client_msg_id": f"f{i}"})
+        frame = await sock.recv()
+        codes.append(frame.get("code") or frame["type"])
+    assert codes[:5] == ["message.ack"] * 5
+    assert codes[5:] == ["rate_limited"] * 21
+    assert (await sock.communicator.receive_output(2)) == {"type": "websocket.close", "code": 4429}
+    assert await db(Message.objects.count)() == 5
+
+
+async def test_the_rate_limit_is_shared_by_all_of_a_users_connections(alice, room, socket_for, settings):
+    settings.CHAT_RATE_LIMIT_MESSAGES = 4
+    settings.CHAT_RATE_LIMIT_WINDOW = 30
+    first, second = await socket_for(alice), await socket_for(alice)
+    results = []
+    for i in range(6):
+        sock = first if i % 2 else second
+        await sock.send({"type": "message.send", "room": "general", "body": "x", "client_msg_id": f"s{i}"})
+        frame = await sock.recv()
+        results.append(frame["type"])
+    assert results.count("message.ack") == 4 and results.count("error") == 2

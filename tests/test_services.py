@@ -1,0 +1,144 @@
+"""Services: seq assignment, idempotency, authorization and limits, without any socket."""
+
+import threading
+
+import pytest
+from django.db import close_old_connections, connection
+
+from chat import services
+from chat.errors import (
+    BodyTooLong,
+    ClientMsgIdConflict,
+    EmptyBody,
+    Forbidden,
+    InvalidField,
+    ReadOnly,
+)
+from chat.models import Message, Room
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def room(alice):
+    return services.room_create(creator=alice, title="General")
+
+
+def test_room_slug_comes_from_the_title_and_stays_unique(alice):
+    first = services.room_create(creator=alice, title="Team Chat!")
+    second = services.room_create(creator=alice, title="Team chat")
+    assert (first.slug, second.slug) == ("team-chat", "team-chat-2")
+
+
+def test_messages_get_consecutive_seqs(room, alice):
+    seqs = [
+        services.message_create(room=room, author=alice, body=f"m{i}", client_msg_id=f"c{i}")[0].seq
+        for i in range(5)
+    ]
+    assert seqs == [1, 2, 3, 4, 5]
+    assert Room.objects.get(pk=room.pk).last_seq == 5
+
+
+def test_concurrent_writers_never_collide_and_leave_no_gap(room, make_user):
+    writers = [make_user(f"w{n}") for n in range(4)]
+    errors: list[BaseException] = []
+
+    def write(user, count: int) -> None:
+        try:
+            for i in range(count):
+                services.message_create(
+                    room=room, author=user, body=f"{user.username} {i}", client_msg_id=f"k{i}"
+                )
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(user, 25)) for user in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    seqs = sorted(Message.objects.filter(room=room).values_list("seq", flat=True))
+    assert seqs == list(range(1, 101))
+
+
+def test_sending_the_same_client_msg_id_again_stores_one_row(room, alice):
+    first, created = services.message_create(room=room, author=alice, body="hi", client_msg_id="same")
+    again, created_again = services.message_create(room=room, author=alice, body="hi", client_msg_id="same")
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk and again.seq == first.seq
+    assert Message.objects.filter(room=room).count() == 1
+
+
+def test_reusing_a_client_msg_id_in_another_room_is_a_conflict(room, alice):
+    other = services.room_create(creator=alice, title="Other")
+    services.message_create(room=room, author=alice, body="hi", client_msg_id="dup")
+    with pytest.raises(ClientMsgIdConflict):
+        services.message_create(room=other, author=alice, body="hi", client_msg_id="dup")
+
+
+@pytest.mark.parametrize(
+    ("body", "client_msg_id", "error"),
+    [
+        ("   \n\t", "c1", EmptyBody),
+        ("x" * 4001, "c1", BodyTooLong),
+        ("ok", "", InvalidField),
+        ("ok", "has space", InvalidField),
+        ("ok", "x" * 65, InvalidField),
+    ],
+)
+def test_bad_messages_are_refused_and_write_nothing(room, alice, body, client_msg_id, error):
+    with pytest.raises(error):
+        services.message_create(room=room, author=alice, body=body, client_msg_id=client_msg_id)
+    assert Message.objects.count() == 0
+    assert Room.objects.get(pk=room.pk).last_seq == 0
+
+
+def test_a_body_of_exactly_the_limit_is_accepted(room, alice):
+    message, _ = services.message_create(room=room, author=alice, body="x" * 4000, client_msg_id="c")
+    assert len(message.body) == 4000
+
+
+def test_non_members_cannot_write_to_a_private_room(alice, make_user):
+    private = services.room_create(creator=alice, title="Secret", is_private=True)
+    bob = make_user("bob")
+    with pytest.raises(Forbidden):
+        services.message_create(room=private, author=bob, body="hi", client_msg_id="c")
+    services.room_member_add(room=private, user=bob)
+    assert services.message_create(room=private, author=bob, body="hi", client_msg_id="c")[0].seq == 1
+
+
+def test_archived_rooms_are_read_only_and_the_seq_is_not_consumed(room, alice):
+    services.room_set_archived(room=room, archived=True)
+    with pytest.raises(ReadOnly):
+        services.message_create(room=room, author=alice, body="hi", client_msg_id="c")
+    assert Room.objects.get(pk=room.pk).last_seq == 0
+    services.room_set_archived(room=room, archived=False)
+    assert services.message_create(room=room, author=alice, body="hi", client_msg_id="c")[0].seq == 1
+
+
+def test_mentions_find_readers_but_not_the_author_or_outsiders(alice, make_user):
+    bob, carol = make_user("bob"), make_user("carol")
+    private = services.room_create(creator=alice, title="Secret", is_private=True)
+    services.room_member_add(room=private, user=bob)
+    body = "hey @bob and @carol and @alice, mail me at x@bob. @nobody"
+    assert services._mentioned_readers(room=private, author=alice, body=body) == [bob.pk]
+    public = services.room_create(creator=alice, title="Open")
+    assert sorted(services._mentioned_readers(room=public, author=alice, body=body)) == sorted(
+        [bob.pk, carol.pk]
+    )
+
+
+def test_deleting_a_message_keeps_its_seq_and_blanks_the_body(room, alice):
+    message, _ = services.message_create(room=room, author=alice, body="oops", client_msg_id="c")
+    services.message_delete(message=message)
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.seq, stored.body, stored.is_deleted) == (1, "", True)
