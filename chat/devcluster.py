@@ -134,13 +134,19 @@ class Node:
 
     def start(self, *, wait: bool = True) -> "Node":
         command = [
-            sys.executable, "-m", "daphne",
+            sys.executable, "-m", "config.server",
             "-b", "127.0.0.1", "-p", str(self.port),
             "--websocket-max-message-size", str(MAX_WEBSOCKET_MESSAGE),
             "--websocket-max-frame-size", str(MAX_WEBSOCKET_MESSAGE),
             "config.asgi:application",
         ]  # fmt: skip
-        env = {**os.environ, **self.env, "CHAT_NODE_NAME": self.name, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **self.env,
+            "CHAT_NODE_NAME": self.name,
+            "PYTHONUNBUFFERED": "1",
+        }
         log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 (kept by the process)
         self.process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT if log else None

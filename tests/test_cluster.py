@@ -1,0 +1,237 @@
+"""Cluster behaviour on real processes: one real Redis, one database, two daphne nodes."""
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from chat.devcluster import BASE_DIR, Node, RedisProcess, free_port, start_redis
+from tests.chatclient import HttpUser, WsClient
+
+pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
+
+
+@dataclass
+class Cluster:
+    redis: RedisProcess
+    nodes: list[Node]
+    env: dict[str, str]
+
+    def restart_all(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        for node in self.nodes:
+            node.start()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    workdir: Path = tmp_path_factory.mktemp("cluster")
+    redis = start_redis(data_dir=workdir / "redis")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{workdir / 'chat.sqlite3'}",
+        "REDIS_URL": redis.url,
+        "SECRET_KEY": "cluster-test-secret-key-not-for-production-use-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CHAT_RATE_LIMIT_MESSAGES": "1000",
+        "CHAT_REPAIR_INTERVAL": "0.5",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        check=True,
+    )
+    nodes = [
+        Node(name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log").start()
+        for i in (1, 2)
+    ]
+    yield Cluster(redis=redis, nodes=nodes, env=env)
+    for node in nodes:
+        node.stop()
+    redis.stop()
+    for node in nodes:
+        log = node.log_path.read_text()
+        assert "Traceback" not in log, f"{node.name} logged a traceback:\n{log[-3000:]}"
+
+
+_names = itertools.count(1)
+
+
+def new_user(cluster: Cluster, *, node: int = 0) -> tuple[str, HttpUser]:
+    """Sign a fresh user up through the given node; returns (username, logged-in HTTP session)."""
+    username = f"user{next(_names)}"
+    http = HttpUser(cluster.nodes[node].http_url)
+    http.signup(username, "correct-horse-battery-9")
+    return username, http
+
+
+async def connect(cluster: Cluster, http: HttpUser, node: int) -> WsClient:
+    return await WsClient.connect(cluster.nodes[node].port, http.session_cookie)
+
+
+async def test_users_on_different_nodes_chat_both_ways(cluster):
+    name_a, http_a = new_user(cluster, node=0)
+    name_b, http_b = new_user(cluster, node=0)  # logged in through node 1 ...
+    room = http_a.create_room("Both ways")
+    a = await connect(cluster, http_a, 0)
+    b = await connect(cluster, http_b, 1)  # ... and authenticated on node 2
+    await a.subscribe(room)
+    await b.subscribe(room)
+    await a.send_message(room, "hello from node 1", "a1")
+    got = await b.recv_type("message")
+    assert (got["author"], got["body"], got["seq"]) == (name_a, "hello from node 1", 1)
+    assert (await a.recv_type("message"))["seq"] == 1  # the sender sees its own message too
+    await b.send_message(room, "hello from node 2", "b1")
+    got = await a.recv_type("message")
+    assert (got["author"], got["body"], got["seq"]) == (name_b, "hello from node 2", 2)
+    await a.close()
+    await b.close()
+
+
+async def test_a_mention_on_node_1_notifies_the_user_on_node_2(cluster):
+    _, http_a = new_user(cluster, node=0)
+    name_b, http_b = new_user(cluster, node=1)
+    room = http_a.create_room("Mentions")
+    a = await connect(cluster, http_a, 0)
+    b = await connect(cluster, http_b, 1)  # not subscribed to the room
+    await a.send_message(room, f"hi @{name_b}", "m1")
+    note = await b.recv_type("notification")
+    assert (note["kind"], note["room"], note["seq"], note["body"]) == ("mention", room, 1, f"hi @{name_b}")
+    await a.close()
+    await b.close()
+
+
+async def test_reconnecting_with_since_gets_exactly_the_missed_messages(cluster):
+    _, http_a = new_user(cluster)
+    _, http_b = new_user(cluster)
+    room = http_a.create_room("Reconnect")
+    a = await connect(cluster, http_a, 0)
+    b = await connect(cluster, http_b, 1)
+    await b.subscribe(room)
+    await a.send_message(room, "before", "r0")
+    last_seen = (await b.recv_type("message"))["seq"]
+    await b.close()
+    for i in range(3):
+        await a.send_message(room, f"missed {i}", f"r{i + 1}")
+    b = await connect(cluster, http_b, 1)
+    subscribed = await b.subscribe(room, since=last_seen)
+    assert subscribed["recovered"] is True
+    frames = [await b.recv() for _ in range(3)]
+    assert [(f["type"], f["seq"], f["body"]) for f in frames] == [
+        ("message", 2, "missed 0"),
+        ("message", 3, "missed 1"),
+        ("message", 4, "missed 2"),
+    ]
+    with pytest.raises(asyncio.TimeoutError):
+        await b.recv(timeout=1.2)  # nothing twice, even after a repair tick
+    await a.close()
+    await b.close()
+
+
+async def test_concurrent_writers_on_both_nodes_reach_a_late_subscriber_gap_free(cluster):
+    _, http_a = new_user(cluster)
+    _, http_b = new_user(cluster)
+    _, http_c = new_user(cluster)
+    room = http_a.create_room("Busy")
+    a = await connect(cluster, http_a, 0)
+    b = await connect(cluster, http_b, 1)
+    reader = await connect(cluster, http_c, 1)
+
+    async def write(client: WsClient, tag: str) -> None:
+        for i in range(40):
+            await client.send_message(room, f"{tag}{i}", f"{tag}{i}")
+
+    writers = asyncio.gather(write(a, "a"), write(b, "b"))
+    await asyncio.sleep(0.2)  # subscribe while both nodes are writing
+    subscribed = await reader.subscribe(room, since=0)
+    assert subscribed["recovered"] is True
+    await writers
+    seqs = []
+    while len(seqs) < 80:
+        frame = await reader.recv()
+        if frame["type"] == "message":
+            seqs.append(frame["seq"])
+    assert seqs == list(range(1, 81))
+    with pytest.raises(asyncio.TimeoutError):
+        await reader.recv(timeout=1.2)
+    for client in (a, b, reader):
+        await client.close()
+
+
+async def test_an_idle_subscription_still_receives_after_12_seconds(cluster):
+    # redis-py 8's default 5 s socket_timeout breaks idle channel-layer reads (channels_redis#422).
+    _, http_a = new_user(cluster)
+    _, http_b = new_user(cluster)
+    room = http_a.create_room("Idle")
+    b = await connect(cluster, http_b, 1)
+    await b.subscribe(room)
+    await asyncio.sleep(12)
+    a = await connect(cluster, http_a, 0)
+    await a.send_message(room, "still there?", "idle1")
+    assert (await b.recv_type("message", timeout=3))["body"] == "still there?"
+    await a.close()
+    await b.close()
+
+
+async def test_daphne_refuses_foreign_origins_oversized_frames_and_invalid_utf8(cluster):
+    _, http_a = new_user(cluster)
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await WsClient.connect(cluster.nodes[0].port, http_a.session_cookie, origin="http://evil.example")
+    assert refused.value.response.status_code == 403
+    a = await connect(cluster, http_a, 0)
+    await a.connection.send("x" * (64 * 1024 + 1))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await a.recv()
+    assert closed.value.rcvd.code == 1009
+    a = await connect(cluster, http_a, 0)
+    await a.connection.send(b"\xff\xfe invalid utf-8", text=True)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await a.recv()
+    assert closed.value.rcvd.code == 1007
+    # The node keeps serving.
+    a = await connect(cluster, http_a, 0)
+    await a.send({"type": "ping"})
+    assert await a.recv() == {"type": "pong"}
+    await a.close()
+
+
+async def test_pages_are_served_and_require_login(cluster):
+    anonymous = httpx.Client(base_url=cluster.nodes[1].http_url)
+    assert anonymous.get("/").status_code == 302
+    assert anonymous.get("/accounts/login/").status_code == 200
+    assert anonymous.get("/admin/login/").status_code == 200
+    _, http_a = new_user(cluster)
+    room = http_a.create_room("Page")
+    on_other_node = httpx.Client(
+        base_url=cluster.nodes[1].http_url, cookies={"sessionid": http_a.session_cookie}
+    )
+    page = on_other_node.get(f"/rooms/{room}/")
+    assert page.status_code == 200 and "Page" in page.text
+    assert on_other_node.get("/rooms/no-such-room/").status_code == 404
+
+
+async def test_restarting_every_node_loses_no_room_and_no_message(cluster):
+    _, http_a = new_user(cluster)
+    room = http_a.create_room("Durable")
+    a = await connect(cluster, http_a, 0)
+    for i in range(5):
+        await a.send_message(room, f"keep {i}", f"d{i}")
+    await a.close()
+    cluster.restart_all()
+    b = await connect(cluster, http_a, 1)  # the session survives too
+    subscribed = await b.subscribe(room)
+    history = await b.recv_type("history")
+    assert subscribed["last_seq"] == 5
+    assert [m["body"] for m in history["messages"]] == [f"keep {i}" for i in range(5)]
+    await b.send_message(room, "after restart", "d5")
+    assert (await b.recv_type("message"))["seq"] == 6
+    await b.close()
