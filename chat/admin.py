@@ -62,10 +62,13 @@ class RoomAdmin(admin.ModelAdmin):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
         room = form.instance
+        # The admin's change history reads these three lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         with transaction.atomic():
             for inline_form in formset.deleted_forms:
                 if inline_form.instance.pk:
                     services.room_member_remove(room=room, user=inline_form.instance.user)
+                    formset.deleted_objects.append(inline_form.instance)
             for inline_form in formset.forms:
                 if inline_form in formset.deleted_forms or not inline_form.has_changed():
                     continue
@@ -73,8 +76,12 @@ class RoomAdmin(admin.ModelAdmin):
                 if instance.pk and "user" in inline_form.changed_data:
                     previous = Membership.objects.get(pk=instance.pk).user
                     services.room_member_remove(room=room, user=previous)
-                if inline_form.cleaned_data.get("user"):
-                    services.room_member_add(room=room, user=inline_form.cleaned_data["user"])
+                    formset.changed_objects.append((instance, ["user"]))
+                user = inline_form.cleaned_data.get("user")
+                if user:
+                    membership = services.room_member_add(room=room, user=user)
+                    if not instance.pk:
+                        formset.new_objects.append(membership)
 
     @admin.action(description="Archive selected rooms (read-only)")
     def archive_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:

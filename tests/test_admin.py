@@ -1,0 +1,103 @@
+"""The Django admin goes through the services, so connected clients see its changes live."""
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+
+from chat import services
+from chat.models import Membership, Message, Room
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+db = database_sync_to_async
+
+
+@pytest.fixture
+def admin_client(make_user):
+    admin = make_user("admin", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+async def test_admin_archive_action_reaches_connected_clients(admin_client, alice, socket_for):
+    room = await db(services.room_create)(creator=alice, title="General")
+    sock = await socket_for(alice)
+    response = await db(admin_client.post)(
+        "/admin/chat/room/", {"action": "archive_rooms", "_selected_action": [room.pk]}
+    )
+    assert response.status_code == 302
+    frame = await sock.recv_type("room.archived")
+    assert frame["room"]["slug"] == "general" and frame["room"]["archived"] is True
+    assert (await db(Room.objects.get)(pk=room.pk)).is_archived
+
+
+async def test_admin_delete_blanks_the_message_and_tells_subscribers(admin_client, alice, socket_for):
+    room = await db(services.room_create)(creator=alice, title="General")
+    message, _ = await db(services.message_create)(room=room, author=alice, body="bad", client_msg_id="x")
+    sock = await socket_for(alice)
+    await sock.send({"type": "subscribe", "room": "general"})
+    await sock.recv_type("history")
+    response = await db(admin_client.post)(f"/admin/chat/message/{message.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert await sock.recv_type("message.deleted") == {"type": "message.deleted", "room": "general", "seq": 1}
+    stored = await db(Message.objects.get)(pk=message.pk)
+    assert stored.body == "" and stored.is_deleted
+
+
+async def test_admin_removing_a_member_ends_their_subscription(admin_client, alice, make_user, socket_for):
+    bob = await db(make_user)("bob")
+    room = await db(services.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(services.room_member_add)(room=room, user=bob)
+    sock = await socket_for(bob)
+    await sock.send({"type": "subscribe", "room": "secret"})
+    await sock.recv_type("subscribed")
+    memberships = await db(lambda: list(Membership.objects.filter(room=room).order_by("pk")))()
+    form = {
+        "title": "Secret", "slug": "secret", "description": "", "is_private": "on",
+        "creator": alice.pk,
+        "memberships-TOTAL_FORMS": str(len(memberships)), "memberships-INITIAL_FORMS": str(len(memberships)),
+        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    for i, membership in enumerate(memberships):
+        form[f"memberships-{i}-id"] = membership.pk
+        form[f"memberships-{i}-room"] = room.pk
+        form[f"memberships-{i}-user"] = membership.user_id
+        if membership.user_id == bob.pk:
+            form[f"memberships-{i}-DELETE"] = "on"
+    response = await db(admin_client.post)(f"/admin/chat/room/{room.pk}/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    assert (await sock.recv_type("unsubscribed"))["reason"] == "forbidden"
+    assert not await db(Membership.objects.filter(room=room, user=bob).exists)()
+
+
+async def test_admin_creates_a_room_that_appears_in_lobbies(admin_client, alice, socket_for):
+    sock = await socket_for(alice)
+    response = await db(admin_client.post)(
+        "/admin/chat/room/add/",
+        {
+            "title": "From admin", "slug": "from-admin", "description": "", "creator": "",
+            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:2000]
+    assert (await sock.recv_type("room.created"))["room"]["slug"] == "from-admin"
+
+
+async def test_admin_search_and_filters_render(admin_client, alice):
+    room = await db(services.room_create)(creator=alice, title="General")
+    await db(services.message_create)(room=room, author=alice, body="findme", client_msg_id="f")
+    for url in (
+        "/admin/chat/room/?q=gen&is_private__exact=0",
+        "/admin/chat/message/?q=findme",
+        f"/admin/chat/room/{room.pk}/change/",
+    ):
+        response = await db(admin_client.get)(url)
+        assert response.status_code == 200, url
+    assert b"findme" in (await db(admin_client.get)("/admin/chat/message/?q=findme")).content
