@@ -7,14 +7,54 @@ RedisChannelLayer, which loses memberships when Redis restarts empty.
 """
 
 import asyncio
+import logging
 from typing import Any
 
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
-from channels_redis.utils import _wrap_close
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
+from channels_redis.utils import _wrap_close, decode_hosts
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterShardConnection(RedisSingleShardConnection):
+    """One Redis connection for pub/sub; an outage is one warning, not a traceback a second."""
+
+    async def _do_receiving(self) -> None:
+        down = False
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    if down:
+                        logger.warning("Redis pub/sub connection restored")
+                        down = False
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if not down:
+                    logger.warning("Redis pub/sub connection lost (%r); retrying every second", exc)
+                    down = True
+                await asyncio.sleep(1)
+            except Exception:
+                logger.exception("Unexpected exception in the pub/sub receive task")
+                await asyncio.sleep(1)
 
 
 class ClusterLoopLayer(RedisPubSubLoopLayer):
     """Per-event-loop layer that can also deliver to this process's members of a group."""
+
+    def __init__(self, hosts=None, **kwargs: Any) -> None:
+        super().__init__(hosts=hosts, **kwargs)
+        self._shards = [ClusterShardConnection(host, self) for host in decode_hosts(hosts)]
 
     def local_groups(self) -> list[str]:
         """Names of the groups that have members in this process."""

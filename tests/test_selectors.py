@@ -1,0 +1,49 @@
+"""Selectors: what a user may see and read, and history paging."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from chat import selectors, services
+from chat.errors import Forbidden, UnknownRoom
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+def test_rooms_visible_are_public_ones_and_own_private_ones(alice, make_user):
+    bob = make_user("bob")
+    services.room_create(creator=alice, title="Open")
+    services.room_create(creator=alice, title="Alice only", is_private=True)
+    shared = services.room_create(creator=alice, title="Shared", is_private=True)
+    services.room_member_add(room=shared, user=bob)
+    assert [r.slug for r in selectors.rooms_visible_to(user=bob)] == ["open", "shared"]
+    assert [r.slug for r in selectors.rooms_visible_to(user=alice)] == ["alice-only", "open", "shared"]
+    assert list(selectors.rooms_visible_to(user=AnonymousUser())) == []
+
+
+def test_readable_room_lookup_raises_the_documented_errors(alice, make_user):
+    services.room_create(creator=alice, title="Secret", is_private=True)
+    with pytest.raises(UnknownRoom):
+        selectors.room_get_readable(slug="nope", user=alice)
+    with pytest.raises(Forbidden):
+        selectors.room_get_readable(slug="secret", user=make_user("bob"))
+    inactive = make_user("gone", is_active=False)
+    public = services.room_create(creator=alice, title="Public")
+    assert not selectors.room_can_read(room=public, user=inactive)
+
+
+def test_history_pages_backwards_with_has_more(alice):
+    room = services.room_create(creator=alice, title="General")
+    for i in range(7):
+        services.message_create(room=room, author=alice, body=f"m{i}", client_msg_id=f"c{i}")
+    page, has_more = selectors.messages_before(room=room, before_seq=None, limit=3)
+    assert ([m.seq for m in page], has_more) == ([5, 6, 7], True)
+    page, has_more = selectors.messages_before(room=room, before_seq=5, limit=3)
+    assert ([m.seq for m in page], has_more) == ([2, 3, 4], True)
+    page, has_more = selectors.messages_before(room=room, before_seq=2, limit=3)
+    assert ([m.seq for m in page], has_more) == ([1], False)
+    assert [m.seq for m in selectors.messages_between(room=room, after_seq=2, upto_seq=4)] == [3, 4]
