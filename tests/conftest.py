@@ -43,6 +43,24 @@ def make_user(db):
     return make
 
 
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def room(alice):
+    """A public room "general" created by alice."""
+    from chat import services
+
+    return services.room_create(creator=alice, title="General")
+
+
 def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)

@@ -20,11 +20,6 @@ def admin_client(make_user):
     return client
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
 async def test_admin_archive_action_reaches_connected_clients(admin_client, alice, socket_for):
     room = await db(services.room_create)(creator=alice, title="General")
     sock = await socket_for(alice)

@@ -13,21 +13,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 db = database_sync_to_async
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def room(alice):
-    return services.room_create(creator=alice, title="General")
-
-
 async def send_message(sock, room, body, client_msg_id):
     await sock.send({"type": "message.send", "room": room.slug, "body": body, "client_msg_id": client_msg_id})
     return await sock.recv_type("message.ack")

@@ -13,16 +13,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 db = database_sync_to_async
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def room(alice):
-    return services.room_create(creator=alice, title="General")
-
-
 async def raw(sock, text: str) -> dict:
     await sock.communicator.send_to(text_data=text)
     return await sock.recv()

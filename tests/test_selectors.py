@@ -9,11 +9,6 @@ from chat.errors import Forbidden, UnknownRoom
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
 def test_rooms_visible_are_public_ones_and_own_private_ones(alice, make_user):
     bob = make_user("bob")
     services.room_create(creator=alice, title="Open")

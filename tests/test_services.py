@@ -19,16 +19,6 @@ from chat.models import Message, Room
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def room(alice):
-    return services.room_create(creator=alice, title="General")
-
-
 def test_room_slug_comes_from_the_title_and_stays_unique(alice):
     first = services.room_create(creator=alice, title="Team Chat!")
     second = services.room_create(creator=alice, title="Team chat")
