@@ -61,6 +61,11 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
         marker = f"{self.prefix}__group__"
         return [name[len(marker) :] for name in self.groups if name.startswith(marker)]
 
+    def backlog(self, channel: str) -> int:
+        """Messages waiting for this process's consumer of a channel (0 if unknown)."""
+        queue = self.channels.get(channel)
+        return queue.qsize() if queue is not None else 0
+
     async def group_send_local(self, group: str, message: dict[str, Any]) -> None:
         """Deliver to this process's members of a group only, without Redis."""
         data = self.channel_layer.serialize(message)

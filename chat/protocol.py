@@ -8,6 +8,7 @@ layer's events, and gives it two callbacks: send a text frame, close with a code
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import delivery, events, ratelimit, selectors, services
+from chat import delivery, events, presence, ratelimit, selectors, services
 from chat.errors import (
     ChatError,
     InvalidField,
@@ -47,6 +48,8 @@ class Subscription:
     room_id: int
     slug: str
     cursor: int
+    presence_entry: presence.Presence | None = None
+    last_typing: float = 0.0
 
 
 def _frame_dicts(messages: list[Message], slug: str) -> list[dict[str, Any]]:
@@ -136,6 +139,7 @@ class ChatSession:
             "message.send": self.on_message_send,
             "history.fetch": self.on_history_fetch,
             "rooms.list": self.on_rooms_list,
+            "typing": self.on_typing,
         }
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -149,11 +153,9 @@ class ChatSession:
     async def shutdown(self) -> None:
         """Leave every group; called once when the transport is gone."""
         self.closed = True
-        groups = [events.user_group(self.user.pk), events.LOBBY_GROUP]
-        groups += [events.room_group(room_id) for room_id in self.subscriptions]
-        self.subscriptions.clear()
-        self.room_ids_by_slug.clear()
-        for group in groups:
+        for room_id in list(self.subscriptions):
+            await self._drop_subscription(room_id)
+        for group in (events.user_group(self.user.pk), events.LOBBY_GROUP):
             await self.layer.group_discard(group, self.channel_name)
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -212,6 +214,17 @@ class ChatSession:
         subscription.cursor = cursor
         for text in texts:
             await self.send_text(text)
+        if subscription.presence_entry is None:
+            subscription.presence_entry = presence.Presence(
+                room_id=room.pk,
+                user_id=self.user.pk,
+                username=self.user.get_username(),
+                connection_id=self.channel_name,
+            )
+            online = await presence.join(subscription.presence_entry)
+            await self.send(
+                {"type": "presence", "room": room.slug, "users": online, "joined": [], "left": []}
+            )
 
     def _catch_up(self, room: Room, since: int | None) -> tuple[list[str], int]:
         """Frames that bring a (re)subscribing client up to date, and the seq they reach."""
@@ -268,6 +281,8 @@ class ChatSession:
         if subscription is not None:
             self.room_ids_by_slug.pop(subscription.slug, None)
             await self.layer.group_discard(events.room_group(room_id), self.channel_name)
+            if subscription.presence_entry is not None:
+                await presence.leave(subscription.presence_entry)
         return subscription
 
     async def on_message_send(self, frame: dict[str, Any]) -> None:
@@ -314,6 +329,26 @@ class ChatSession:
         messages, has_more = selectors.messages_before(room=room, before_seq=before_seq, limit=limit)
         return _frame_dicts(messages, slug), has_more
 
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        slug = _room_slug(frame)
+        room_id = self.room_ids_by_slug.get(slug)
+        if room_id is None:
+            raise NotSubscribed()
+        subscription = self.subscriptions[room_id]
+        now = time.monotonic()
+        if now - subscription.last_typing < settings.CHAT_TYPING_INTERVAL:
+            return  # throttled: typing is a hint, a dropped one costs nothing
+        subscription.last_typing = now
+        await self.layer.group_send(
+            events.room_group(room_id),
+            {
+                "type": "chat.typing",
+                "room_id": room_id,
+                "user_id": self.user.pk,
+                "user": self.user.get_username(),
+            },
+        )
+
     async def on_rooms_list(self, frame: dict[str, Any]) -> None:
         rooms = await database_sync_to_async(
             lambda: [events.room_frame(r) for r in selectors.rooms_visible_to(user=self.user)[:1000]]
@@ -332,6 +367,8 @@ class ChatSession:
             "chat.room_changed": self.on_room_changed,
             "chat.access_revoked": self.on_access_revoked,
             "chat.session_ended": self.on_session_ended,
+            "chat.presence": self.on_presence,
+            "chat.typing": self.on_typing_event,
         }.get(event.get("type"))
         if handler is None or self.closed:
             return
@@ -384,6 +421,20 @@ class ChatSession:
         if subscription is not None:
             await self.send({"type": "unsubscribed", "room": subscription.slug, "reason": "forbidden"})
         await self.send({"type": "room.removed", "room": slug})
+
+    async def on_presence(self, event: dict[str, Any]) -> None:
+        subscription = self.subscriptions.get(event["room_id"])
+        if subscription is not None:
+            frame = {key: event[key] for key in ("users", "joined", "left")}
+            await self.send({"type": "presence", "room": subscription.slug, **frame})
+
+    async def on_typing_event(self, event: dict[str, Any]) -> None:
+        subscription = self.subscriptions.get(event["room_id"])
+        if subscription is None or event["user_id"] == self.user.pk:
+            return
+        if self.layer.backlog(self.channel_name) > settings.CHAT_SHED_BACKLOG:
+            return  # under load, ephemeral events go first; messages are never shed
+        await self.send({"type": "typing", "room": subscription.slug, "user": event["user"]})
 
     async def on_session_ended(self, event: dict[str, Any]) -> None:
         if self.session_fingerprint is not None and event["session"] == self.session_fingerprint:

@@ -156,6 +156,16 @@ CHAT_RATE_LIMIT_WINDOW = env_int("CHAT_RATE_LIMIT_WINDOW", 10)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 
+# Presence: entries expire after TTL unless their node refreshes them every HEARTBEAT
+# seconds; each node looks for changes every POLL seconds.
+CHAT_PRESENCE_TTL = env_int("CHAT_PRESENCE_TTL", 25)
+CHAT_PRESENCE_HEARTBEAT = env_int("CHAT_PRESENCE_HEARTBEAT", 8)
+CHAT_PRESENCE_POLL = float(os.environ.get("CHAT_PRESENCE_POLL", "1.0"))
+# Typing events: at most one relayed per connection and room per interval; dropped first
+# when a connection has more than SHED_BACKLOG events waiting.
+CHAT_TYPING_INTERVAL = 2.0
+CHAT_SHED_BACKLOG = 100
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

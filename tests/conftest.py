@@ -86,6 +86,13 @@ class Socket:
             if frame["type"] == kind:
                 return frame
 
+    async def drain(self, quiet: float = 0.5) -> list[dict]:
+        """Every frame that arrives until the socket has been quiet for `quiet` seconds."""
+        frames = []
+        while not await self.communicator.receive_nothing(quiet):
+            frames.append(await self.recv())
+        return frames
+
     async def nothing(self, timeout: float = 0.3) -> bool:
         return await self.communicator.receive_nothing(timeout)
 

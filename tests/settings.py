@@ -19,3 +19,4 @@ CHAT_REPAIR_INTERVAL = 0.3
 STATIC_ROOT = f"{_db_dir}/static"
 os.makedirs(STATIC_ROOT, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+CHAT_PRESENCE_POLL = 0.2

@@ -126,13 +126,14 @@ async def test_reconnecting_with_since_gets_exactly_the_missed_messages(cluster)
     subscribed = await b.subscribe(room, since=last_seen)
     assert subscribed["recovered"] is True
     frames = [await b.recv() for _ in range(3)]
+    assert (await b.recv())["type"] == "presence"
     assert [(f["type"], f["seq"], f["body"]) for f in frames] == [
         ("message", 2, "missed 0"),
         ("message", 3, "missed 1"),
         ("message", 4, "missed 2"),
     ]
     with pytest.raises(asyncio.TimeoutError):
-        await b.recv(timeout=1.2)  # nothing twice, even after a repair tick
+        await b.recv_type("message", timeout=1.2)  # nothing twice, even after a repair tick
     await a.close()
     await b.close()
 
@@ -162,7 +163,7 @@ async def test_concurrent_writers_on_both_nodes_reach_a_late_subscriber_gap_free
             seqs.append(frame["seq"])
     assert seqs == list(range(1, 81))
     with pytest.raises(asyncio.TimeoutError):
-        await reader.recv(timeout=1.2)
+        await reader.recv_type("message", timeout=1.2)
     for client in (a, b, reader):
         await client.close()
 

@@ -95,6 +95,13 @@ async def test_resubscribing_with_since_sends_exactly_the_missed_messages_in_ord
     assert [(m["type"], m["seq"], m["body"]) for m in got] == [
         ("message", 4 + i, f"new{i}") for i in range(4)
     ]
+    assert await sock.recv() == {
+        "type": "presence",
+        "room": "general",
+        "users": ["bob"],
+        "joined": [],
+        "left": [],
+    }
     # Live messages continue seamlessly, with no duplicate of the caught-up ones.
     await db(services.message_create)(room=room, author=alice, body="live", client_msg_id="live")
     assert (await sock.recv())["seq"] == 8
@@ -108,6 +115,7 @@ async def test_too_many_missed_messages_say_recovered_false(alice, room, socket_
     sock = await socket_for(alice)
     subscribed = await subscribe(sock, room, since=1)
     assert subscribed["recovered"] is False and subscribed["last_seq"] == 8
+    assert (await sock.recv())["type"] == "presence"  # no catch-up messages came before it
     assert await sock.nothing()
 
 

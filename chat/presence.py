@@ -1,0 +1,163 @@
+"""Who is online in a room, across every node, kept in Redis with heartbeats and a TTL.
+
+Each (room, connection) is one member of the room's sorted set, scored by when it expires;
+a user with several tabs counts once. Nodes refresh their own connections' entries every
+PRESENCE_HEARTBEAT seconds, so the entries of a node that dies (kill -9: no disconnect ever
+runs) expire within PRESENCE_TTL seconds, and every other node then reports the user gone.
+
+Each node also polls the rooms its connections are subscribed to every PRESENCE_POLL seconds
+and, when the set of online users changed, sends a `presence` frame to its local subscribers.
+The registry of local connections below is per process by design: it lists this process's
+sockets, which only this process can refresh.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat import events
+from chat.ratelimit import redis_client
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Presence:
+    """One connection's presence in one room."""
+
+    room_id: int
+    user_id: int
+    username: str
+    connection_id: str
+
+    @property
+    def member(self) -> str:
+        # Usernames cannot contain ":" (Django's validator allows letters, digits and @.+-_).
+        return f"{self.user_id}:{self.username}:{self.connection_id}"
+
+
+def _key(room_id: int) -> str:
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:presence:{int(room_id)}"
+
+
+def _usernames(members: list[bytes]) -> list[str]:
+    names = {member.decode().split(":")[1] for member in members}
+    return sorted(names)
+
+
+@dataclass
+class _NodePresence:
+    """This process's connections per room, and the online list last sent for each room."""
+
+    local: dict[int, set[Presence]] = field(default_factory=dict)
+    sent: dict[int, list[str]] = field(default_factory=dict)
+    task: asyncio.Task | None = None
+
+
+_nodes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _NodePresence]" = weakref.WeakKeyDictionary()
+
+
+def _node() -> _NodePresence:
+    loop = asyncio.get_running_loop()
+    node = _nodes.get(loop)
+    if node is None:
+        node = _nodes[loop] = _NodePresence()
+    if node.task is None or node.task.done():
+        node.task = loop.create_task(_poll_forever(node), name="chat-presence")
+    return node
+
+
+async def join(entry: Presence) -> list[str]:
+    """Mark a connection present in a room; returns the room's online usernames."""
+    node = _node()
+    node.local.setdefault(entry.room_id, set()).add(entry)
+    key = _key(entry.room_id)
+    try:
+        async with redis_client().pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {entry.member: time.time() + settings.CHAT_PRESENCE_TTL})
+            pipe.zremrangebyscore(key, "-inf", time.time())
+            pipe.zrange(key, 0, -1)
+            pipe.expire(key, settings.CHAT_PRESENCE_TTL * 2)
+            _, _, members, _ = await pipe.execute()
+    except Exception as exc:  # presence is best effort; chat goes on without it
+        logger.warning("presence join failed: %r", exc)
+        return [entry.username]
+    online = _usernames(members)
+    node.sent.setdefault(entry.room_id, online)
+    return online
+
+
+async def leave(entry: Presence) -> None:
+    """Remove a connection from a room's presence."""
+    node = _node()
+    entries = node.local.get(entry.room_id)
+    if entries is not None:
+        entries.discard(entry)
+        if not entries:
+            del node.local[entry.room_id]
+            node.sent.pop(entry.room_id, None)
+    try:
+        await redis_client().zrem(_key(entry.room_id), entry.member)
+    except Exception as exc:
+        logger.warning("presence leave failed: %r", exc)
+
+
+async def _poll_forever(node: _NodePresence) -> None:
+    layer = get_channel_layer()
+    last_heartbeat = 0.0
+    while True:
+        await asyncio.sleep(settings.CHAT_PRESENCE_POLL)
+        try:
+            room_ids = list(node.local)
+            if not room_ids:
+                continue
+            now = time.time()
+            if now - last_heartbeat >= settings.CHAT_PRESENCE_HEARTBEAT:
+                await _heartbeat(node, room_ids, now)
+                last_heartbeat = now
+            async with redis_client().pipeline(transaction=False) as pipe:
+                for room_id in room_ids:
+                    pipe.zremrangebyscore(_key(room_id), "-inf", now)
+                    pipe.zrange(_key(room_id), 0, -1)
+                results = await pipe.execute()
+            for room_id, members in zip(room_ids, results[1::2], strict=True):
+                await _announce_if_changed(layer, node, room_id, _usernames(members))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("presence poll failed: %r", exc)
+
+
+async def _heartbeat(node: _NodePresence, room_ids: list[int], now: float) -> None:
+    """Push this node's entries' expiry forward."""
+    expires = now + settings.CHAT_PRESENCE_TTL
+    async with redis_client().pipeline(transaction=False) as pipe:
+        for room_id in room_ids:
+            members = {entry.member: expires for entry in node.local.get(room_id, ())}
+            if members:
+                pipe.zadd(_key(room_id), members)
+                pipe.expire(_key(room_id), settings.CHAT_PRESENCE_TTL * 2)
+        await pipe.execute()
+
+
+async def _announce_if_changed(layer: Any, node: _NodePresence, room_id: int, online: list[str]) -> None:
+    before = node.sent.get(room_id)
+    if before == online or room_id not in node.local:
+        return
+    node.sent[room_id] = online
+    await layer.group_send_local(
+        events.room_group(room_id),
+        {
+            "type": "chat.presence",
+            "room_id": room_id,
+            "users": online,
+            "joined": sorted(set(online) - set(before or ())),
+            "left": sorted(set(before or ()) - set(online)),
+        },
+    )
