@@ -1,12 +1,13 @@
 """The channel layer: channels-redis' pub/sub layer, plus local delivery for the repair loop.
 
 Why the pub/sub layer: group membership is kept by each node (one Redis subscription
-per group per node, fanned out locally), so it survives a Redis restart (redis-py
-re-subscribes on reconnect) and has no group expiry, unlike the list-based
+per group per node, fanned out locally), so it survives a Redis restart (the node
+re-subscribes on reconnect, below) and has no group expiry, unlike the list-based
 RedisChannelLayer, which loses memberships when Redis restarts empty.
 """
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -22,24 +23,67 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
 class ClusterShardConnection(RedisSingleShardConnection):
-    """One Redis connection for pub/sub; an outage is one warning, not a traceback a second."""
+    """One Redis connection for pub/sub that rides out Redis outages.
+
+    `_subscribed_to` is what this node wants to receive. A subscribe while Redis is down is
+    recorded and made when Redis is back, instead of failing the consumer; after any
+    reconnect the wanted and actual subscriptions are reconciled. An outage is logged as
+    one warning, not a traceback a second.
+    """
+
+    async def subscribe(self, channel: str) -> None:
+        async with self._lock:
+            if channel in self._subscribed_to:
+                return
+            self._ensure_redis()
+            self._ensure_receiver()
+            self._subscribed_to.add(channel)
+            try:
+                await self._pubsub.subscribe(channel)
+            except REDIS_DOWN as exc:
+                logger.warning("Redis down (%r); subscription to %s waits for it", exc, channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        async with self._lock:
+            if channel not in self._subscribed_to:
+                return
+            self._subscribed_to.discard(channel)
+            with contextlib.suppress(*REDIS_DOWN):  # reconciled after the reconnect
+                await self._pubsub.unsubscribe(channel)
+
+    async def _reconcile(self) -> None:
+        """Make Redis' subscriptions match the wanted ones (after a reconnect or failed calls)."""
+        async with self._lock:
+            actual = {name.decode() if isinstance(name, bytes) else name for name in self._pubsub.channels}
+            missing = self._subscribed_to - actual
+            extra = actual - self._subscribed_to
+            if missing:
+                await self._pubsub.subscribe(*missing)
+            if extra:
+                await self._pubsub.unsubscribe(*extra)
 
     async def _do_receiving(self) -> None:
         down = False
         while True:
             try:
-                if self._pubsub and self._pubsub.subscribed:
-                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                if down or (self._subscribed_to and not self._pubsub.subscribed):
+                    await self._pubsub.ping()  # reconnects; redis-py re-subscribes what it knew
+                    await self._reconcile()
                     if down:
                         logger.warning("Redis pub/sub connection restored")
-                        down = False
+                    down = False
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
                     self._receive_message(message)
                 else:
                     await asyncio.sleep(0.1)
             except (asyncio.CancelledError, GeneratorExit):
                 raise
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except REDIS_DOWN as exc:
                 if not down:
                     logger.warning("Redis pub/sub connection lost (%r); retrying every second", exc)
                     down = True

@@ -339,15 +339,16 @@ class ChatSession:
         if now - subscription.last_typing < settings.CHAT_TYPING_INTERVAL:
             return  # throttled: typing is a hint, a dropped one costs nothing
         subscription.last_typing = now
-        await self.layer.group_send(
-            events.room_group(room_id),
-            {
-                "type": "chat.typing",
-                "room_id": room_id,
-                "user_id": self.user.pk,
-                "user": self.user.get_username(),
-            },
-        )
+        event = {
+            "type": "chat.typing",
+            "room_id": room_id,
+            "user_id": self.user.pk,
+            "user": self.user.get_username(),
+        }
+        try:
+            await self.layer.group_send(events.room_group(room_id), event)
+        except Exception as exc:  # Redis down: typing is ephemeral, drop it
+            logger.info("typing not relayed: %r", exc)
 
     async def on_rooms_list(self, frame: dict[str, Any]) -> None:
         rooms = await database_sync_to_async(
