@@ -1,23 +1,93 @@
-"""daphne, with one protocol option changed: `python -m config.server` takes daphne's arguments.
+"""daphne with two protocol changes; `python -m config.server` takes daphne's own arguments.
 
-autobahn fails a connection that breaks a limit (a frame above
---websocket-max-message-size, invalid UTF-8 in a text frame) by dropping TCP, so a
-client sees only 1006. With failByDrop off it first sends the close frame with the
-documented code (1009 too big, 1007 invalid UTF-8), which clients can act on.
+1. autobahn fails a connection that breaks a limit (a frame above
+   --websocket-max-message-size, invalid UTF-8 in a text frame) by dropping TCP, so a
+   client sees only 1006. With failByDrop off it first sends the close frame with the
+   documented code (1009 too big, 1007 invalid UTF-8).
+2. daphne writes every outgoing frame into the socket's user-space buffer without limit,
+   so a client that stops reading makes the server's memory grow with every message of
+   its rooms. Here the buffer is capped (CHAT_SEND_BUFFER_LIMIT, 1 MiB): a connection whose
+   unsent data exceeds it is closed with 4408 and its buffer freed.
 """
+
+import logging
+import os
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+logger = logging.getLogger("chat.server")
+
+CLOSE_TOO_SLOW = 4408
+SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
+
+
+@implementer(IPushProducer)
+class _SlowReaderGuard:
+    """Registered as the transport's streaming producer: Twisted calls pauseProducing when the
+    transport holds more than `bufferSize` unsent bytes, which is our cap."""
+
+    def __init__(self, protocol: "BoundedWebSocketProtocol") -> None:
+        self.protocol = protocol
+
+    def pauseProducing(self) -> None:
+        self.protocol.close_too_slow()
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class BoundedWebSocketProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol with a cap on the unsent bytes per connection."""
+
+    too_slow = False
+
+    def onOpen(self) -> None:
+        self.transport.bufferSize = SEND_BUFFER_LIMIT
+        self.transport.registerProducer(_SlowReaderGuard(self), True)
+        super().onOpen()
+
+    def close_too_slow(self) -> None:
+        if self.too_slow:
+            return
+        self.too_slow = True
+        logger.warning(
+            "closing %s: more than %d bytes unsent (client not reading)", self.client_addr, SEND_BUFFER_LIMIT
+        )
+        # The close frame would wait behind the unread data, so drop the connection now
+        # (freeing the buffer); the application sees a disconnect with code 4408.
+        self.sendClose(code=CLOSE_TOO_SLOW, reason="too slow")
+        self.transport.abortConnection()
+
+    def serverSend(self, content, binary=False) -> None:
+        if self.too_slow:
+            return  # the connection is being torn down; don't buffer more
+        super().serverSend(content, binary)
+
+    def onClose(self, wasClean, code, reason) -> None:
+        if self.too_slow:
+            code = CLOSE_TOO_SLOW
+        super().onClose(wasClean, code, reason)
 
 
 class ChatServer(Server):
-    """daphne's server; the WebSocket factory sends a close code before dropping a connection."""
+    """daphne's server with the protocol options and class above."""
 
     def run(self) -> None:
         # run() creates ws_factory and then blocks in reactor.run(); this runs in between,
         # before the first connection is accepted.
-        reactor.callWhenRunning(lambda: self.ws_factory.setProtocolOptions(failByDrop=False))
+        def configure() -> None:
+            self.ws_factory.setProtocolOptions(failByDrop=False)
+            self.ws_factory.protocol = BoundedWebSocketProtocol
+
+        reactor.callWhenRunning(configure)
         super().run()
 
 

@@ -1,81 +1,23 @@
 """Cluster behaviour on real processes: one real Redis, one database, two daphne nodes."""
 
 import asyncio
-import itertools
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-from chat.devcluster import BASE_DIR, Node, RedisProcess, free_port, start_redis
-from tests.chatclient import HttpUser, WsClient
+from tests.chatclient import WsClient
+from tests.cluster import connect, new_user, start_cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@dataclass
-class Cluster:
-    redis: RedisProcess
-    nodes: list[Node]
-    env: dict[str, str]
-
-    def restart_all(self) -> None:
-        for node in self.nodes:
-            node.stop()
-        for node in self.nodes:
-            node.start()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    workdir: Path = tmp_path_factory.mktemp("cluster")
-    redis = start_redis(data_dir=workdir / "redis")
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"sqlite:///{workdir / 'chat.sqlite3'}",
-        "REDIS_URL": redis.url,
-        "SECRET_KEY": "cluster-test-secret-key-not-for-production-use-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CHAT_RATE_LIMIT_MESSAGES": "1000",
-        "CHAT_REPAIR_INTERVAL": "0.5",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=BASE_DIR,
-        env={**os.environ, **env},
-        check=True,
-    )
-    nodes = [
-        Node(name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log").start()
-        for i in (1, 2)
-    ]
-    yield Cluster(redis=redis, nodes=nodes, env=env)
-    for node in nodes:
-        node.stop()
-    redis.stop()
-    for node in nodes:
-        log = node.log_path.read_text()
-        assert "Traceback" not in log, f"{node.name} logged a traceback:\n{log[-3000:]}"
-
-
-_names = itertools.count(1)
-
-
-def new_user(cluster: Cluster, *, node: int = 0) -> tuple[str, HttpUser]:
-    """Sign a fresh user up through the given node; returns (username, logged-in HTTP session)."""
-    username = f"user{next(_names)}"
-    http = HttpUser(cluster.nodes[node].http_url)
-    http.signup(username, "correct-horse-battery-9")
-    return username, http
-
-
-async def connect(cluster: Cluster, http: HttpUser, node: int) -> WsClient:
-    return await WsClient.connect(cluster.nodes[node].port, http.session_cookie)
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    cluster.stop()
+    cluster.assert_no_tracebacks()
 
 
 async def test_users_on_different_nodes_chat_both_ways(cluster):
