@@ -9,7 +9,7 @@ NODES ?= 1
 # Embedded defaults for `make run`: SQLite in var/, a generated secret key, local hosts.
 RUN_ENV := SECRET_KEY="$$(cat var/secret_key)" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"
 
-.PHONY: run cluster test lint admin clean
+.PHONY: run cluster test faults lint admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ admin: $(VENV)/.installed var/secret_key
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Fault tests at full size: 50 clients through a node crash, 10,000 malformed frames,
+# a 20-minute soak (CHAT_SOAK_SECONDS overrides). About 25 minutes.
+faults: $(VENV)/.installed
+	CHAT_FAULT_SCALE=long $(PY) -m pytest tests/test_faults.py -s --timeout 3600
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

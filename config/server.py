@@ -12,6 +12,7 @@
 
 import logging
 import os
+import socket
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
@@ -24,6 +25,8 @@ logger = logging.getLogger("chat.server")
 
 CLOSE_TOO_SLOW = 4408
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
+# Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
+SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
 
 
 @implementer(IPushProducer)
@@ -50,7 +53,12 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
     too_slow = False
 
     def onOpen(self) -> None:
+        if SOCKET_SNDBUF:
+            self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
         self.transport.bufferSize = SEND_BUFFER_LIMIT
+        if self.transport.producer is not None:
+            # twisted.web's HTTPChannel registered itself before daphne upgraded the connection.
+            self.transport.unregisterProducer()
         self.transport.registerProducer(_SlowReaderGuard(self), True)
         super().onOpen()
 

@@ -1,6 +1,7 @@
 """A small real-network client for cluster tests: HTTP sign-up/log-in and a /ws/ socket."""
 
 import asyncio
+import contextlib
 import json
 import re
 
@@ -89,3 +90,105 @@ class WsClient:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+class ResilientClient:
+    """A client that follows docs/protocol.md's rules: on any disconnect it reconnects to a live
+    node, resubscribes with `since`, and resends unacked messages with the same client_msg_id.
+
+    It records everything the fault tests check: the seqs received per room (duplicates
+    included), gaps the server let through, and close codes.
+    """
+
+    def __init__(self, name: str, session_key: str, ports: list[int], rooms: list[str]) -> None:
+        self.name = name
+        self.session_key = session_key
+        self.ports = list(ports)
+        self.rooms = list(rooms)
+        self.last_seq = {room: 0 for room in rooms}
+        self.received: dict[str, list[int]] = {room: [] for room in rooms}
+        self.gaps: list[tuple[str, int, int]] = []
+        self.unacked: dict[str, dict] = {}
+        self.acks: dict[str, int] = {}
+        self.errors: list[dict] = []
+        self.close_codes: list[int | None] = []
+        self.reconnects = 0
+        self.connection = None
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.connection is not None:
+            await self.connection.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def send(self, room: str, body: str, client_msg_id: str) -> None:
+        frame = {"type": "message.send", "room": room, "body": body, "client_msg_id": client_msg_id}
+        self.unacked[client_msg_id] = frame
+        if self.connection is not None and self.connected.is_set():
+            with contextlib.suppress(Exception):
+                await self.connection.send(json.dumps(frame))
+
+    async def _connect(self):
+        while not self._stopping:
+            for port in self.ports:
+                try:
+                    return await websockets.connect(
+                        f"ws://127.0.0.1:{port}/ws/",
+                        origin=f"http://127.0.0.1:{port}",
+                        additional_headers={"Cookie": f"sessionid={self.session_key}"},
+                        open_timeout=5,
+                        max_size=2**22,
+                    )
+                except Exception:
+                    continue
+            await asyncio.sleep(0.2)
+        raise asyncio.CancelledError
+
+    async def _run(self) -> None:
+        first = True
+        while not self._stopping:
+            self.connection = await self._connect()
+            if not first:
+                self.reconnects += 1
+            first = False
+            try:
+                for room in self.rooms:
+                    await self.connection.send(
+                        json.dumps({"type": "subscribe", "room": room, "since": self.last_seq[room]})
+                    )
+                for frame in list(self.unacked.values()):
+                    await self.connection.send(json.dumps(frame))
+                self.connected.set()
+                async for text in self.connection:
+                    self._handle(json.loads(text))
+            except websockets.ConnectionClosed:
+                pass
+            finally:
+                self.connected.clear()
+                self.close_codes.append(self.connection.close_code)
+
+    def _handle(self, frame: dict) -> None:
+        kind = frame["type"]
+        if kind == "message":
+            room, seq = frame["room"], frame["seq"]
+            self.received[room].append(seq)
+            if seq > self.last_seq[room] + 1:
+                self.gaps.append((room, self.last_seq[room], seq))
+            self.last_seq[room] = max(self.last_seq[room], seq)
+        elif kind == "message.ack":
+            self.unacked.pop(frame["client_msg_id"], None)
+            self.acks[frame["client_msg_id"]] = frame["seq"]
+        elif kind == "subscribed" and frame.get("recovered") is False or kind == "error":
+            self.errors.append(frame)
+
+    def duplicates(self) -> int:
+        return sum(len(seqs) - len(set(seqs)) for seqs in self.received.values())

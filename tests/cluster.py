@@ -1,6 +1,7 @@
 """A real cluster for tests: a Valkey server, a migrated SQLite database, daphne nodes."""
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,41 @@ class Cluster:
         for node in self.nodes:
             log = node.log_path.read_text()
             assert "Traceback" not in log, f"{node.name} logged a traceback:\n{log[-4000:]}"
+
+    def make_sessions(self, count: int, prefix: str) -> list[tuple[str, str]]:
+        """Create `count` users with a logged-in session each; returns (username, session key)."""
+        code = (
+            "import json; from django.contrib.auth import get_user_model; "
+            "from django.contrib.sessions.backends.db import SessionStore; "
+            "from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY; out = []\n"
+            f"for i in range({count}):\n"
+            f"    u = get_user_model().objects.create_user(username='{prefix}' + str(i), password=None)\n"
+            "    s = SessionStore(); s[SESSION_KEY] = str(u.pk); "
+            "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'; "
+            "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); out.append((u.username, s.session_key))\n"
+            "print(json.dumps(out))"
+        )
+        return [tuple(pair) for pair in json.loads(self.django(code))]
+
+    def make_rooms(self, titles: list[str]) -> list[str]:
+        """Create public rooms through the services; returns their slugs."""
+        code = (
+            "import json; from chat import services\n"
+            f"print(json.dumps([services.room_create(creator=None, title=t).slug for t in {titles!r}]))"
+        )
+        return json.loads(self.django(code))
+
+    def django(self, code: str) -> str:
+        """Run Python code with the cluster's settings (`manage.py shell -c`); returns its last line."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=BASE_DIR,
+            env={**os.environ, **self.env},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip().splitlines()[-1]
 
     def sql(self, statement: str, *params) -> list[tuple]:
         """Run SQL on the cluster's database, as another node's process would."""
