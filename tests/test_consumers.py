@@ -3,10 +3,11 @@
 import pytest
 from channels.db import database_sync_to_async
 from django.db.models import F
+from django.test import Client
 
 from chat import services
 from chat.models import Message, Room
-from tests.conftest import open_socket, session_cookie
+from tests.conftest import open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -231,11 +232,13 @@ async def test_making_a_public_room_private_removes_it_for_outsiders(alice, bob,
 
 
 async def test_logging_out_closes_that_sessions_sockets(alice):
-    session_key = await db(session_cookie)(alice)
-    connected, sock = await open_socket(cookie=f"sessionid={session_key}")
+    browser = Client()
+    await db(browser.force_login)(alice)
+    connected, sock = await open_socket(cookie=f"sessionid={browser.cookies['sessionid'].value}")
     assert connected
     other_connected, other = await open_socket(alice)  # another session of the same user
-    await db(services.session_end)(user_id=alice.pk, session_key=session_key)
+    assert other_connected
+    await db(browser.post)("/accounts/logout/")
     assert (await sock.communicator.receive_output(3))["code"] == 4401
     await other.send({"type": "ping"})
     assert await other.recv() == {"type": "pong"}
