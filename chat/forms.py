@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from chat.models import Room
 
@@ -19,4 +20,9 @@ class RoomCreateForm(forms.ModelForm):
     class Meta:
         model = Room
         fields = ("title", "description", "is_private")
-        labels = {"is_private": "Private (members only)"}
+        labels = {
+            "title": _("Title"),
+            "description": _("Description"),
+            "is_private": _("Private (members only)"),
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}

@@ -22,23 +22,30 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
+def _app(request: HttpRequest, *, active=None, form: RoomCreateForm | None = None) -> HttpResponse:
+    rooms = selectors.rooms_visible_to(user=request.user)
+    context = {"rooms": rooms, "active": active, "form": form or RoomCreateForm()}
+    return render(request, "chat/app.html", context, status=400 if form and form.errors else 200)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def lobby(request: HttpRequest) -> HttpResponse:
-    """The rooms the user may enter, and a form to create one."""
-    form = RoomCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        room = services.room_create(creator=request.user, **form.cleaned_data)
-        return redirect("room", slug=room.slug)
-    rooms = selectors.rooms_visible_to(user=request.user)
-    return render(request, "chat/lobby.html", {"rooms": rooms, "form": form})
+    """The app with no room open: the rooms the user may enter, and a form to create one."""
+    if request.method == "POST":
+        form = RoomCreateForm(request.POST)
+        if form.is_valid():
+            room = services.room_create(creator=request.user, **form.cleaned_data)
+            return redirect("room", slug=room.slug)
+        return _app(request, form=form)
+    return _app(request)
 
 
 @login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """A room's page; messages arrive over the /ws/ socket."""
+    """The app with one room open; messages arrive over the /ws/ socket."""
     try:
         found = selectors.room_get_readable(slug=slug, user=request.user)
     except (UnknownRoom, Forbidden):
         raise Http404("No such room.") from None
-    return render(request, "chat/room.html", {"room": found})
+    return _app(request, active=found)

@@ -96,12 +96,14 @@ def start_cluster(workdir: Path, *, nodes: int = 2, **env_overrides: str) -> Clu
         "CHAT_REPAIR_INTERVAL": "0.5",
         **env_overrides,
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=BASE_DIR,
-        env={**os.environ, **env},
-        check=True,
-    )
+    env["STATIC_ROOT"] = str(workdir / "static")
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command, "-v", "0"],
+            cwd=BASE_DIR,
+            env={**os.environ, **env},
+            check=True,
+        )
     started = [
         Node(name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log").start()
         for i in range(1, nodes + 1)

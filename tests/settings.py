@@ -9,7 +9,7 @@ _db_dir = tempfile.mkdtemp(prefix="chat-test-db-")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{_db_dir}/chat.sqlite3")
 
 from config.settings import *  # noqa: E402,F403
-from config.settings import DATABASES  # noqa: E402
+from config.settings import DATABASES, STORAGES  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that the consumer's database thread and test threads share it.
@@ -19,4 +19,5 @@ CHAT_REPAIR_INTERVAL = 0.3
 STATIC_ROOT = f"{_db_dir}/static"
 os.makedirs(STATIC_ROOT, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 CHAT_PRESENCE_POLL = 0.2

@@ -1,0 +1,158 @@
+// A client for the /ws/ protocol (docs/protocol.md): one socket for every room, reconnect with
+// backoff and jitter, resubscribe with `since`, messages keyed by seq, unacked sends retried with
+// the same client_msg_id. No DOM code here: app.js renders.
+"use strict";
+
+(function () {
+  function newClientMsgId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  class ChatClient {
+    constructor(url) {
+      this.url = url;
+      this.rooms = new Map(); // slug -> {lastSeq: number|null}
+      this.outbox = new Map(); // client_msg_id -> message.send frame, until acked
+      this.handlers = new Map();
+      this.attempt = 0;
+      this.status = "connecting";
+      this.ws = null;
+      this.connect();
+      window.addEventListener("online", () => { if (this.status !== "connected") this.reconnectNow(); });
+    }
+
+    on(type, fn) {
+      if (!this.handlers.has(type)) this.handlers.set(type, []);
+      this.handlers.get(type).push(fn);
+    }
+
+    emit(type, data) {
+      for (const fn of this.handlers.get(type) || []) fn(data);
+      for (const fn of this.handlers.get("*") || []) fn(type, data);
+    }
+
+    setStatus(status) {
+      this.status = status;
+      this.emit("status", status);
+    }
+
+    connect() {
+      clearTimeout(this.retryTimer);
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = () => {
+        this.attempt = 0;
+        this.setStatus("connected");
+        for (const [slug, room] of this.rooms) this.sendSubscribe(slug, room);
+        for (const frame of this.outbox.values()) this.send(frame);
+        this.emit("open");
+      };
+      ws.onmessage = (event) => {
+        let frame;
+        try { frame = JSON.parse(event.data); } catch (e) { return; }
+        this.receive(frame);
+      };
+      ws.onclose = (event) => {
+        if (this.ws !== ws) return;
+        if (event.code === 4401) {
+          this.setStatus("signed-out");
+          window.location.assign("/accounts/login/?next=" + encodeURIComponent(location.pathname));
+          return;
+        }
+        this.setStatus(this.attempt === 0 ? "reconnecting" : "offline");
+        const base = event.code === 4429 ? 10000 : 500;
+        const delay = Math.min(30000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+        this.attempt += 1;
+        this.retryTimer = setTimeout(() => this.connect(), delay);
+      };
+    }
+
+    reconnectNow() {
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) return;
+      this.connect();
+    }
+
+    send(frame) {
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+        this.ws.send(JSON.stringify(frame));
+        return true;
+      }
+      return false;
+    }
+
+    // since: null asks for the newest page as one `history` frame; a number asks for what follows it.
+    subscribe(slug, since) {
+      const room = this.rooms.get(slug) || { lastSeq: null };
+      if (since !== undefined && since !== null && (room.lastSeq === null || since > room.lastSeq)) room.lastSeq = since;
+      this.rooms.set(slug, room);
+      this.sendSubscribe(slug, room);
+    }
+
+    sendSubscribe(slug, room) {
+      const frame = { type: "subscribe", room: slug };
+      if (room.lastSeq !== null) frame.since = room.lastSeq;
+      this.send(frame);
+    }
+
+    unsubscribe(slug) {
+      this.rooms.delete(slug);
+      this.send({ type: "unsubscribe", room: slug });
+    }
+
+    sendMessage(slug, body) {
+      const id = newClientMsgId();
+      const frame = { type: "message.send", room: slug, body, client_msg_id: id };
+      this.outbox.set(id, frame);
+      this.send(frame);
+      return id;
+    }
+
+    fetchHistory(slug, beforeSeq, limit) {
+      const frame = { type: "history.fetch", room: slug, limit: limit || 50 };
+      if (beforeSeq) frame.before_seq = beforeSeq;
+      this.send(frame);
+    }
+
+    typing(slug) { this.send({ type: "typing", room: slug }); }
+
+    receive(frame) {
+      switch (frame.type) {
+        case "subscribed": {
+          const room = this.rooms.get(frame.room);
+          if (room && (room.lastSeq === null || frame.recovered === false)) room.lastSeq = frame.last_seq;
+          break;
+        }
+        case "message": {
+          const room = this.rooms.get(frame.room);
+          if (room && room.lastSeq !== null) {
+            if (frame.seq <= room.lastSeq) return; // a repeat
+            if (frame.seq > room.lastSeq + 1) {
+              // A gap: fetch what is missing (the UI places messages by seq).
+              this.fetchHistory(frame.room, frame.seq, Math.min(100, frame.seq - room.lastSeq - 1));
+            }
+          }
+          if (room) room.lastSeq = Math.max(room.lastSeq || 0, frame.seq);
+          break;
+        }
+        case "message.ack":
+          this.outbox.delete(frame.client_msg_id);
+          break;
+        case "error":
+          // A refused message will not succeed by retrying, except a rate limit.
+          if (frame.ref && this.outbox.has(frame.ref) && frame.code !== "rate_limited" && frame.code !== "internal_error") {
+            this.outbox.delete(frame.ref);
+          }
+          break;
+        case "unsubscribed":
+          if (frame.reason) this.rooms.delete(frame.room);
+          break;
+        default:
+          break;
+      }
+      this.emit(frame.type, frame);
+    }
+  }
+
+  window.ChatClient = ChatClient;
+})();
