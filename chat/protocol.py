@@ -289,6 +289,7 @@ class ChatSession:
         slug = _room_slug(frame)
         body = _string(frame, "body")
         client_msg_id = _string(frame, "client_msg_id")
+        services.message_validate(body=body, client_msg_id=client_msg_id)  # refused frames cost no quota
         if not await ratelimit.allow_message(self.user.pk):
             self.flood_strikes += 1
             if self.flood_strikes > FLOOD_STRIKES:

@@ -31,15 +31,15 @@ MAX_MENTIONS_PER_MESSAGE = 20
 # --- messages ------------------------------------------------------------------------
 
 
-def message_validate_body(body: str) -> str:
-    """Return the body if it is acceptable, else raise EmptyBody or BodyTooLong."""
+def message_validate(*, body: str, client_msg_id: str) -> None:
+    """Raise InvalidField, EmptyBody or BodyTooLong unless the message is acceptable (no I/O)."""
+    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
+        raise InvalidField("client_msg_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
     if not body.strip():
         raise EmptyBody()
-    if len(body) > settings.CHAT_MAX_BODY_CHARS:
-        raise BodyTooLong(
-            f"The body has {len(body)} characters; the limit is {settings.CHAT_MAX_BODY_CHARS}."
-        )
-    return body
+    limit = settings.CHAT_MAX_BODY_CHARS
+    if len(body) > limit:
+        raise BodyTooLong(f"The body has {len(body)} characters; the limit is {limit}.")
 
 
 def message_create(
@@ -52,9 +52,7 @@ def message_create(
     transaction; the row lock serializes writers on every node, so numbers never
     collide and a rolled-back write leaves no gap.
     """
-    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
-        raise InvalidField("client_msg_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-    message_validate_body(body)
+    message_validate(body=body, client_msg_id=client_msg_id)
     selectors.room_check_access(room=room, user=author)
 
     existing = _message_retry(room=room, author=author, client_msg_id=client_msg_id)

@@ -1,10 +1,11 @@
-"""daphne with two protocol changes; `python -m config.server` takes daphne's own arguments.
+"""daphne with three protocol changes; `python -m config.server` takes daphne's own arguments.
 
 1. autobahn fails a connection that breaks a limit (a frame above
    --websocket-max-message-size, invalid UTF-8 in a text frame) by dropping TCP, so a
    client sees only 1006. With failByDrop off it first sends the close frame with the
    documented code (1009 too big, 1007 invalid UTF-8).
-2. daphne writes every outgoing frame into the socket's user-space buffer without limit,
+2. A frame sent while the client is disconnecting is dropped instead of raising.
+3. daphne writes every outgoing frame into the socket's user-space buffer without limit,
    so a client that stops reading makes the server's memory grow with every message of
    its rooms. Here the buffer is capped (CHAT_SEND_BUFFER_LIMIT, 1 MiB): a connection whose
    unsent data exceeds it is closed with 4408 and its buffer freed.
@@ -75,8 +76,10 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         self.transport.abortConnection()
 
     def serverSend(self, content, binary=False) -> None:
-        if self.too_slow:
-            return  # the connection is being torn down; don't buffer more
+        # A frame for a connection that is closing (the client left, or too slow) has nowhere
+        # to go; daphne would raise autobahn's Disconnected into the log.
+        if self.too_slow or self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            return
         super().serverSend(content, binary)
 
     def onClose(self, wasClean, code, reason) -> None:
