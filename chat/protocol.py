@@ -16,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import delivery, events, presence, ratelimit, selectors, services
+from chat import delivery, events, metrics, presence, ratelimit, selectors, services
 from chat.errors import (
     ChatError,
     InvalidField,
@@ -121,8 +121,10 @@ class ChatSession:
         channel_name: str,
         send_text: Callable[[str], Awaitable[None]],
         close: Callable[[int], Awaitable[None]],
+        transport: str = "websocket",
     ) -> None:
         self.user = user
+        self.transport = transport
         self.session_fingerprint = services.session_fingerprint(session_key) if session_key else None
         self.layer = layer
         self.channel_name = channel_name
@@ -132,6 +134,7 @@ class ChatSession:
         self.room_ids_by_slug: dict[str, int] = {}
         self.flood_strikes = 0
         self.closed = False
+        self.opened = False
         self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "ping": self.on_ping,
             "subscribe": self.on_subscribe,
@@ -149,10 +152,15 @@ class ChatSession:
         await self.layer.group_add(events.user_group(self.user.pk), self.channel_name)
         await self.layer.group_add(events.LOBBY_GROUP, self.channel_name)
         delivery.ensure_repair_loop()
+        metrics.CONNECTIONS.labels(self.transport).inc()
+        self.opened = True
 
     async def shutdown(self) -> None:
         """Leave every group; called once when the transport is gone."""
         self.closed = True
+        if self.opened:
+            metrics.CONNECTIONS.labels(self.transport).dec()
+            self.opened = False
         for room_id in list(self.subscriptions):
             await self._drop_subscription(room_id)
         for group in (events.user_group(self.user.pk), events.LOBBY_GROUP):
@@ -162,6 +170,7 @@ class ChatSession:
         await self.send_text(events.encode(frame))
 
     async def send_error(self, error: ChatError, ref: str | None) -> None:
+        metrics.ERRORS.labels(error.code).inc()
         await self.send({"type": "error", "code": error.code, "detail": error.detail, "ref": ref})
 
     # --- client frames -----------------------------------------------------------------
@@ -209,6 +218,7 @@ class ChatSession:
             await self.layer.group_add(events.room_group(room.pk), self.channel_name)
             subscription = Subscription(room_id=room.pk, slug=room.slug, cursor=0)
             self.subscriptions[room.pk] = subscription
+            metrics.SUBSCRIPTIONS.inc()
             self.room_ids_by_slug[room.slug] = room.pk
         texts, cursor = await database_sync_to_async(self._catch_up)(room, since)
         subscription.cursor = cursor
@@ -279,6 +289,7 @@ class ChatSession:
     async def _drop_subscription(self, room_id: int) -> Subscription | None:
         subscription = self.subscriptions.pop(room_id, None)
         if subscription is not None:
+            metrics.SUBSCRIPTIONS.dec()
             self.room_ids_by_slug.pop(subscription.slug, None)
             await self.layer.group_discard(events.room_group(room_id), self.channel_name)
             if subscription.presence_entry is not None:
@@ -291,6 +302,7 @@ class ChatSession:
         client_msg_id = _string(frame, "client_msg_id")
         services.message_validate(body=body, client_msg_id=client_msg_id)  # refused frames cost no quota
         if not await ratelimit.allow_message(self.user.pk):
+            metrics.RATE_LIMITED.inc()
             self.flood_strikes += 1
             if self.flood_strikes > FLOOD_STRIKES:
                 await self.send_error(
@@ -300,7 +312,9 @@ class ChatSession:
                 return
             raise RateLimited()
         self.flood_strikes = 0
-        message, _created = await database_sync_to_async(self._store)(slug, body, client_msg_id)
+        message, created = await database_sync_to_async(self._store)(slug, body, client_msg_id)
+        if created:
+            metrics.MESSAGES_RECEIVED.inc()
         await self.send(
             {
                 "type": "message.ack",
@@ -384,6 +398,9 @@ class ChatSession:
             await self._fill(subscription, upto_seq=event["seq"] - 1)
         await self.send_text(event["text"])
         subscription.cursor = event["seq"]
+        metrics.FRAMES_SENT.labels("message").inc()
+        if "committed_at" in event:
+            metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["committed_at"]))
 
     async def on_room_head(self, event: dict[str, Any]) -> None:
         subscription = self.subscriptions.get(event["room_id"])
@@ -399,6 +416,7 @@ class ChatSession:
             )
             for text in texts:
                 await self.send_text(text)
+            metrics.REPAIRED.inc(len(texts))
             subscription.cursor = page_end
 
     async def on_message_deleted(self, event: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import time
 from functools import partial
 
 from django.conf import settings
@@ -106,7 +107,13 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
     frame = events.message_frame(message, room_slug=room.slug)
     events.publish(
         events.room_group(room.pk),
-        {"type": "chat.message", "room_id": room.pk, "seq": message.seq, "text": events.encode(frame)},
+        {
+            "type": "chat.message",
+            "room_id": room.pk,
+            "seq": message.seq,
+            "text": events.encode(frame),
+            "committed_at": time.time(),
+        },
     )
     if mentioned_ids:
         notification = events.encode(

@@ -5,6 +5,9 @@
    client sees only 1006. With failByDrop off it first sends the close frame with the
    documented code (1009 too big, 1007 invalid UTF-8).
 2. A frame sent while the client is disconnecting is dropped instead of raising.
+4. SIGTERM is graceful: the node stops listening, closes every WebSocket with 1012 (service
+   restart: reconnect, to another node), lets the application clean up, and exits within
+   CHAT_SHUTDOWN_GRACE seconds (default 10).
 3. daphne writes every outgoing frame into the socket's user-space buffer without limit,
    so a client that stops reading makes the server's memory grow with every message of
    its rooms. Here the buffer is capped (CHAT_SEND_BUFFER_LIMIT, 1 MiB): a connection whose
@@ -13,7 +16,9 @@
 
 import logging
 import os
+import signal
 import socket
+import time
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
@@ -25,6 +30,8 @@ from zope.interface import implementer
 logger = logging.getLogger("chat.server")
 
 CLOSE_TOO_SLOW = 4408
+CLOSE_SERVICE_RESTART = 1012
+SHUTDOWN_GRACE = float(os.environ.get("CHAT_SHUTDOWN_GRACE", "10"))
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
 # Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
 SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
@@ -89,17 +96,55 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
 
 
 class ChatServer(Server):
-    """daphne's server with the protocol options and class above."""
+    """daphne's server with the protocol options and class above, and a graceful SIGTERM."""
+
+    shutting_down = False
 
     def run(self) -> None:
+        self.listening_ports = []
+
         # run() creates ws_factory and then blocks in reactor.run(); this runs in between,
-        # before the first connection is accepted.
+        # before the first connection is accepted, after Twisted installed its signal handlers.
         def configure() -> None:
             self.ws_factory.setProtocolOptions(failByDrop=False)
             self.ws_factory.protocol = BoundedWebSocketProtocol
+            signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(self.shut_down_gracefully))
 
         reactor.callWhenRunning(configure)
         super().run()
+
+    def listen_success(self, port) -> None:
+        self.listening_ports.append(port)
+        super().listen_success(port)
+
+    def _open_websockets(self) -> list[WebSocketProtocol]:
+        return [p for p in self.connections if isinstance(p, WebSocketProtocol) and p.state != p.STATE_CLOSED]
+
+    def shut_down_gracefully(self) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        sockets = self._open_websockets()
+        logger.warning(
+            "SIGTERM: closing %d WebSocket(s) with %d, then exiting", len(sockets), CLOSE_SERVICE_RESTART
+        )
+        for port in self.listening_ports:
+            port.stopListening()
+        for protocol in sockets:
+            if protocol.state == protocol.STATE_OPEN:
+                # sendClose() accepts only 1000 and 3000-4999 from applications; 1012 (service
+                # restart) is a registered code clients know, so send the frame directly.
+                protocol.sendCloseFrame(code=CLOSE_SERVICE_RESTART, reasonUtf8=b"node restarting")
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+
+        def wait_then_stop() -> None:
+            if self._open_websockets() and time.monotonic() < deadline:
+                reactor.callLater(0.1, wait_then_stop)
+            else:
+                # A moment for the consumers to run their disconnect handlers.
+                reactor.callLater(0.5, self.stop)
+
+        wait_then_stop()
 
 
 class ChatCommandLineInterface(CommandLineInterface):

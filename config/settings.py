@@ -1,5 +1,6 @@
 """Settings, read once from the environment (see docs/configuration in README.md)."""
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -204,13 +205,36 @@ CHAT_PRESENCE_POLL = float(os.environ.get("CHAT_PRESENCE_POLL", "1.0"))
 CHAT_TYPING_INTERVAL = 2.0
 CHAT_SHED_BACKLOG = 100
 
+# /metrics: a bearer token, or clients from these networks (default: this machine only).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(n.strip())
+    for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",")
+    if n.strip()
+]
+
+# Logs: plain text, or one JSON object per line with LOG_FORMAT=json; every record carries the
+# node's name (CHAT_NODE_NAME, set by the cluster runner) so that several nodes' logs can be merged.
+NODE_NAME = os.environ.get("CHAT_NODE_NAME", "node")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"node": {"()": "config.logging.NodeNameFilter", "node": NODE_NAME}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {"format": "%(asctime)s %(node)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(node)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
+            "filters": ["node"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
