@@ -12,7 +12,7 @@ import websockets
 from tests.chatclient import WsClient
 from tests.cluster import start_cluster
 
-pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
+pytestmark = [pytest.mark.cluster]
 
 TOKEN = "metrics-test-token"
 
