@@ -36,7 +36,7 @@ admin: $(VENV)/.installed var/secret_key
 	$(RUN_ENV) $(PY) manage.py createsuperuser
 
 test: $(VENV)/.installed
-	scripts/ensure-browser.sh
+	scripts/ensure-test-packages.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

@@ -1,10 +1,13 @@
 """A real cluster for tests: a Valkey server, a migrated SQLite database, daphne nodes."""
 
+import glob
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +87,54 @@ class Cluster:
         return rows
 
 
-def start_cluster(workdir: Path, *, nodes: int = 2, **env_overrides: str) -> Cluster:
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL server on 127.0.0.1 (Debian's binaries, initdb into a temp dir)."""
+
+    directory: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/chat"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: `make test` runs scripts/ensure-postgres.sh")
+    return found[-1]
+
+
+def start_postgres() -> PostgresServer:
+    """initdb + start on a free port; trust auth on 127.0.0.1 only; a `chat` database."""
+    directory = Path(tempfile.mkdtemp(prefix="chat-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres")  # initdb refuses to run as root
+    server = PostgresServer(directory=directory, port=free_port())
+    data = str(directory / "data")
+    server._run(_pg_bin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
+    options = f"-p {server.port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    server._run(_pg_bin("pg_ctl"), "-D", data, "-o", options, "-l", str(directory / "log"), "-w", "start")
+    server._run(_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "chat")
+    return server
+
+
+def start_cluster(
+    workdir: Path, *, nodes: int = 2, database_url: str | None = None, **env_overrides: str
+) -> Cluster:
     redis = start_redis(data_dir=workdir / "redis")
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"sqlite:///{workdir / 'chat.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'chat.sqlite3'}",
         "REDIS_URL": redis.url,
         "SECRET_KEY": "cluster-test-secret-key-not-for-production-use-0123456789",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -7,16 +7,22 @@ import pytest
 import websockets
 
 from tests.chatclient import WsClient
-from tests.cluster import connect, new_user, start_cluster
+from tests.cluster import connect, new_user, start_cluster, start_postgres
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def cluster(request, tmp_path_factory):
+    """Every test here runs twice: on SQLite (the embedded default) and on a real PostgreSQL."""
+    postgres = start_postgres() if request.param == "postgres" else None
+    cluster = start_cluster(
+        tmp_path_factory.mktemp(f"cluster-{request.param}"), database_url=postgres.url if postgres else None
+    )
     yield cluster
     cluster.stop()
+    if postgres:
+        postgres.stop()
     cluster.assert_no_tracebacks()
 
 

@@ -1,0 +1,102 @@
+"""deploy/nginx.conf, run by Debian's nginx in front of two real nodes, with a node stopped behind it."""
+
+import asyncio
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chat.devcluster import BASE_DIR, free_port, wait_for_port
+from tests.chatclient import ResilientClient
+from tests.cluster import start_cluster
+
+pytestmark = [pytest.mark.cluster]
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def nginx_config(workdir: Path, listen: int, node_ports: list[int]) -> Path:
+    """The repo's site file with this run's ports, inside a minimal main config."""
+    site = (BASE_DIR / "deploy" / "nginx.conf").read_text()
+    servers = "".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in node_ports)
+    site = re.sub(r"(    server 127\.0\.0\.1:\d+ .*# chat-node\n)+", servers, site)
+    site = site.replace("listen 80;  # chat-listen", f"listen 127.0.0.1:{listen};")
+    (workdir / "site.conf").write_text(site)
+    main = workdir / "nginx.conf"
+    main.write_text(
+        f"""
+        daemon off;
+        pid {workdir}/nginx.pid;
+        error_log {workdir}/error.log warn;
+        events {{ worker_connections 1024; }}
+        http {{
+            access_log off;
+            client_body_temp_path {workdir}/body;
+            proxy_temp_path {workdir}/proxy;
+            include {workdir}/site.conf;
+        }}
+        """
+    )
+    return main
+
+
+@pytest.fixture
+def balanced(tmp_path):
+    cluster = start_cluster(tmp_path / "c", CHAT_SHUTDOWN_GRACE="3")
+    port = free_port()
+    config = nginx_config(tmp_path, port, [node.port for node in cluster.nodes])
+    nginx = subprocess.Popen([NGINX, "-c", str(config), "-p", str(tmp_path)])
+    wait_for_port(port, process=nginx)
+    yield cluster, port
+    nginx.terminate()
+    nginx.wait(10)
+    cluster.stop()
+    cluster.assert_no_tracebacks()
+
+
+def test_the_config_is_valid_nginx(tmp_path):
+    config = nginx_config(tmp_path, free_port(), [free_port(), free_port()])
+    result = subprocess.run([NGINX, "-t", "-c", str(config), "-p", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+async def test_chat_through_nginx_survives_a_node_stopping_behind_it(balanced):
+    cluster, port = balanced
+    [room] = cluster.make_rooms(["Balanced"])
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+    assert http.get("/healthz").text == "ok\n"
+    clients = [ResilientClient(name, key, [port], [room]) for name, key in cluster.make_sessions(8, "lb")]
+    for client in clients:
+        client.start()
+    for _ in range(100):
+        if all(c.connected.is_set() for c in clients):
+            break
+        await asyncio.sleep(0.05)
+    counts = {}
+    for node in cluster.nodes:  # round robin spread the sockets over both nodes
+        text = httpx.get(f"{node.http_url}/metrics").text
+        counts[node.name] = float(re.search(r'chat_connections\{transport="websocket"\} (\S+)', text).group(1))
+    assert all(count > 0 for count in counts.values()), counts
+
+    async def chat(client: ResilientClient) -> None:
+        for n in range(10):
+            await client.send(room, f"{client.name} {n}", f"{client.name}-{n}")
+            await asyncio.sleep(0.1)
+
+    senders = [asyncio.create_task(chat(c)) for c in clients]
+    await asyncio.sleep(0.4)
+    cluster.nodes[0].stop()  # SIGTERM: its clients get 1012 and come back through nginx to node 2
+    await asyncio.gather(*senders)
+    for _ in range(200):
+        if all(not c.unacked for c in clients) and all(c.last_seq[room] == 80 for c in clients):
+            break
+        await asyncio.sleep(0.1)
+    for client in clients:
+        await client.stop()
+    assert all(sorted(set(c.received[room])) == list(range(1, 81)) for c in clients)
+    assert all(c.gaps == [] for c in clients)
+    assert 1012 in {code for c in clients for code in c.close_codes}
+    assert http.get("/healthz").status_code == 200  # nginx now sends everything to node 2
