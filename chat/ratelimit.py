@@ -7,6 +7,7 @@ import weakref
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.asyncio.sentinel import Sentinel
 
 logger = logging.getLogger(__name__)
 
@@ -19,11 +20,19 @@ def redis_client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = aioredis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
-        )
+        client = _connect(settings.REDIS)
         _clients[loop] = client
     return client
+
+
+def _connect(config) -> aioredis.Redis:
+    timeouts = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 15}
+    if config.is_sentinel:
+        sentinel = Sentinel(list(config.sentinels), socket_timeout=2, socket_connect_timeout=2)
+        return sentinel.master_for(
+            config.master, db=config.db, username=config.username, password=config.password, **timeouts
+        )
+    return aioredis.from_url(config.urls[0], **timeouts)
 
 
 async def allow_message(user_id: int) -> bool:

@@ -7,6 +7,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.redis_url import parse_redis_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -66,11 +68,15 @@ REDIS_CONNECTION_OPTIONS = {
     "health_check_interval": 15,
 }
 
+# One server, several (comma-separated: the channel layer shards groups over them; rate limits
+# and presence use the first), or Sentinel (redis+sentinel://host:26379,host2:26379/mymaster).
+REDIS = parse_redis_url(REDIS_URL, REDIS_CONNECTION_OPTIONS)
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "chat.layer.ClusterChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, **REDIS_CONNECTION_OPTIONS}],
+            "hosts": REDIS.channel_layer_hosts(),
             "prefix": os.environ.get("CHAT_CHANNEL_PREFIX", "chat"),
         },
     }

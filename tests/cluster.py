@@ -129,13 +129,21 @@ def start_postgres() -> PostgresServer:
 
 
 def start_cluster(
-    workdir: Path, *, nodes: int = 2, database_url: str | None = None, **env_overrides: str
+    workdir: Path,
+    *,
+    nodes: int = 2,
+    database_url: str | None = None,
+    redis: RedisProcess | None = None,
+    redis_url: str | None = None,
+    **env_overrides: str,
 ) -> Cluster:
-    redis = start_redis(data_dir=workdir / "redis")
+    """Start Redis (unless given), migrate and collect static files, and start the nodes."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    redis = redis or start_redis(data_dir=workdir / "redis")
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url or f"sqlite:///{workdir / 'chat.sqlite3'}",
-        "REDIS_URL": redis.url,
+        "REDIS_URL": redis_url or redis.url,
         "SECRET_KEY": "cluster-test-secret-key-not-for-production-use-0123456789",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHAT_RATE_LIMIT_MESSAGES": "1000",

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat.devcluster import start_redis
+from config.redis_url import parse_redis_url
 
 ORIGIN = b"http://127.0.0.1:8000"
 
@@ -21,9 +22,8 @@ def redis_server():
     """A real Valkey server on 127.0.0.1 with a password, used by the channel layer."""
     server = start_redis()
     settings.REDIS_URL = server.url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
-        {"address": server.url, **settings.REDIS_CONNECTION_OPTIONS}
-    ]
+    settings.REDIS = parse_redis_url(server.url, settings.REDIS_CONNECTION_OPTIONS)
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = settings.REDIS.channel_layer_hosts()
     channel_layers.backends.clear()
     yield server
     server.stop()

@@ -59,7 +59,9 @@ def balanced(tmp_path):
 
 def test_the_config_is_valid_nginx(tmp_path):
     config = nginx_config(tmp_path, free_port(), [free_port(), free_port()])
-    result = subprocess.run([NGINX, "-t", "-c", str(config), "-p", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [NGINX, "-t", "-c", str(config), "-p", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -78,7 +80,9 @@ async def test_chat_through_nginx_survives_a_node_stopping_behind_it(balanced):
     counts = {}
     for node in cluster.nodes:  # round robin spread the sockets over both nodes
         text = httpx.get(f"{node.http_url}/metrics").text
-        counts[node.name] = float(re.search(r'chat_connections\{transport="websocket"\} (\S+)', text).group(1))
+        counts[node.name] = float(
+            re.search(r'chat_connections\{transport="websocket"\} (\S+)', text).group(1)
+        )
     assert all(count > 0 for count in counts.values()), counts
 
     async def chat(client: ResilientClient) -> None:
