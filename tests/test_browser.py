@@ -267,3 +267,57 @@ def test_korean_is_shown_to_a_korean_browser(browser, cluster):
     playwright_api.expect(page.locator("#status")).to_have_text("연결됨")
     screenshot(page, "lobby-ko")
     page.context.close()
+
+
+def test_scroll_back_loads_older_pages_and_admin_changes_show_live(browser, cluster):
+    [room] = cluster.make_rooms(["Long room"])
+    [(name, key)] = cluster.make_sessions(1, "scroll")
+    cluster.django(
+        "from chat import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
+        f"room = Room.objects.get(slug='{room}'); user = get_user_model().objects.get(username='{name}')\n"
+        "for i in range(120): services.message_create(room=room, author=user, body=f'old {i}', client_msg_id=f'old-{i}')\n"
+        "print('ok')"
+    )
+    page = page_for(browser, cluster, 0, key)
+    response = page.goto(f"/rooms/{room}/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    wait_connected(page)
+    messages = page.locator("#messages li.message")
+    playwright_api.expect(messages).to_have_count(50)
+    for expected in (100, 120):
+        page.locator("#scroller").evaluate(
+            "el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }"
+        )
+        playwright_api.expect(messages).to_have_count(expected)
+    assert bodies(page) == [f"old {i}" for i in range(120)]
+    playwright_api.expect(page.locator("#history-status")).to_have_text("This is the beginning of the room.")
+    cluster.django(
+        "from chat import services; from chat.models import Message\n"
+        f"services.message_delete(message=Message.objects.get(room__slug='{room}', seq=120)); print('ok')"
+    )
+    playwright_api.expect(page.locator('#messages li[data-seq="120"]')).to_have_count(0)
+    cluster.django(
+        "from chat import services; from chat.models import Room\n"
+        f"services.room_set_archived(room=Room.objects.get(slug='{room}'), archived=True); print('ok')"
+    )
+    playwright_api.expect(page.locator("#body")).to_be_disabled()
+    playwright_api.expect(page.locator("#archived-note")).to_be_visible()
+    assert page.errors == []
+    page.context.close()
+
+
+def test_the_room_is_usable_at_phone_width(browser, cluster):
+    [room] = cluster.make_rooms(["Phone"])
+    [(_, key)] = cluster.make_sessions(1, "phone")
+    page = page_for(browser, cluster, 1, key)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+    send(page, "from a phone")
+    playwright_api.expect(page.locator("#messages li.message .body")).to_have_text("from a phone")
+    composer = page.locator("#composer").bounding_box()
+    assert composer["x"] >= 0 and composer["x"] + composer["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    screenshot(page, "room-phone")
+    page.context.close()
