@@ -9,7 +9,7 @@ NODES ?= 1
 # Embedded defaults for `make run`: SQLite in var/, a generated secret key, local hosts.
 RUN_ENV := SECRET_KEY="$$(cat var/secret_key)" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"
 
-.PHONY: run cluster test faults lint admin clean
+.PHONY: run cluster test faults bench lint admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: $(VENV)/.installed
 # a 20-minute soak (CHAT_SOAK_SECONDS overrides). About 25 minutes.
 faults: $(VENV)/.installed
 	CHAT_FAULT_SCALE=long $(PY) -m pytest tests/test_faults.py -s --timeout 3600
+
+# Side-by-side benchmark (docs/benchmarks.md): ours, the Channels tutorial design, python-socketio.
+bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	cd bench && npm install --silent --no-audit --no-fund
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -1,0 +1,313 @@
+"""Benchmark: our server against the Channels tutorial design and python-socketio, in one run.
+
+    make bench                 (or: .venv/bin/python bench/run.py [--quick] [--designs ours,tutorial])
+
+Each design runs as two server processes sharing one Redis (Valkey) on this machine, driven by the
+same Node load generator (bench/loadgen.mjs). Prints a table, the ratios ours / each baseline, and
+writes bench/results/latency.png and results.json. Every load loop is bounded in count and time.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from chat.devcluster import free_port, start_redis, wait_for_port  # noqa: E402
+from tests.chatclient import WsClient  # noqa: E402
+from tests.cluster import Cluster, start_cluster  # noqa: E402
+
+RESULTS = BASE_DIR / "bench" / "results"
+SUBSCRIBERS = 200
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Deployment:
+    """Two server processes of one design, and how the load generator reaches them."""
+
+    design: str
+    pids: list[int]
+    stop: callable
+    clients: callable  # (role, index, room) -> dict for loadgen
+    cluster: Cluster | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def start_ours(workdir: Path) -> Deployment:
+    cluster = start_cluster(workdir, CHAT_RATE_LIMIT_MESSAGES="100000000", LOG_LEVEL="WARNING")
+    sessions = cluster.make_sessions(SUBSCRIBERS + 101, "bench")
+    ports = [node.port for node in cluster.nodes]
+
+    def clients(role: str, index: int, room: str) -> dict:
+        port = ports[index % 2] if role == "sub" else ports[0]
+        key = sessions[index if role == "sub" else SUBSCRIBERS + index][1]
+        return {
+            "url": f"ws://127.0.0.1:{port}/ws/",
+            "cookie": key,
+            "origin": f"http://127.0.0.1:{port}",
+            "room": room,
+        }
+
+    return Deployment("ours", [n.process.pid for n in cluster.nodes], cluster.stop, clients, cluster)
+
+
+def _start_processes(commands: list[list[str]], ports: list[int], env: dict) -> list[subprocess.Popen]:
+    processes = [
+        subprocess.Popen(
+            cmd, cwd=BASE_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        for cmd in commands
+    ]
+    for process, port in zip(processes, ports, strict=True):
+        wait_for_port(port, process=process, timeout=30)
+    return processes
+
+
+def start_tutorial(workdir: Path, layer: str = "channels_redis.core.RedisChannelLayer") -> Deployment:
+    redis = start_redis(data_dir=workdir / "redis")
+    ports = [free_port(), free_port()]
+    commands = [
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(p), "bench.tutorial.asgi:application"]
+        for p in ports
+    ]
+    processes = _start_processes(commands, ports, {"BENCH_REDIS_URL": redis.url, "BENCH_LAYER": layer})
+
+    def stop() -> None:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        redis.stop()
+
+    def clients(role: str, index: int, room: str) -> dict:
+        port = ports[index % 2] if role == "sub" else ports[0]
+        return {"url": f"ws://127.0.0.1:{port}/ws/chat/{room}/", "room": room}
+
+    return Deployment("tutorial", [p.pid for p in processes], stop, clients)
+
+
+def start_socketio(workdir: Path) -> Deployment:
+    redis = start_redis(data_dir=workdir / "redis")
+    ports = [free_port(), free_port()]
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.socketio_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(p),
+            "--log-level",
+            "warning",
+        ]
+        for p in ports
+    ]
+    processes = _start_processes(commands, ports, {"BENCH_REDIS_URL": redis.url})
+
+    def stop() -> None:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        redis.stop()
+
+    def clients(role: str, index: int, room: str) -> dict:
+        port = ports[index % 2] if role == "sub" else ports[0]
+        return {"url": f"http://127.0.0.1:{port}", "room": room}
+
+    return Deployment("socketio", [p.pid for p in processes], stop, clients)
+
+
+STARTERS = {"ours": start_ours, "tutorial": start_tutorial, "socketio": start_socketio}
+
+
+def room_names(deployment: Deployment, count: int, prefix: str) -> list[str]:
+    if deployment.cluster is not None:
+        return deployment.cluster.make_rooms([f"{prefix} {i}" for i in range(count)])
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dict:
+    """Run one load-generator plan; returns its result plus the servers' CPU seconds and RSS."""
+    cpu_before = sum(cpu_seconds(pid) for pid in deployment.pids)
+    process = subprocess.Popen(
+        ["node", str(BASE_DIR / "bench" / "loadgen.mjs"), json.dumps(plan)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, _ = process.communicate(timeout=plan["duration"] + plan["drain"] + plan.get("settle", 0) + 120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    result = json.loads(out.strip().splitlines()[-1])
+    result["server_cpu"] = sum(cpu_seconds(pid) for pid in deployment.pids) - cpu_before
+    result["server_rss_kib"] = sum(rss_kib(pid) for pid in deployment.pids)
+    return result
+
+
+def fanout(deployment: Deployment, rates: list[int], duration: float) -> list[dict]:
+    [room] = room_names(deployment, 1, "fanout")
+    subscribers = [deployment.clients("sub", i, room) for i in range(SUBSCRIBERS)]
+    rows = []
+    for run, rate in enumerate(rates):
+        progress(f"{deployment.design}: fan-out, {rate} msg/s to {SUBSCRIBERS} subscribers")
+        plan = {
+            "design": deployment.design, "run": f"f{run}", "duration": duration, "drain": 5, "settle": 1,
+            "subscribers": subscribers, "publishers": [{**deployment.clients("pub", 0, room), "rate": rate}],
+        }  # fmt: skip
+        result = run_loadgen(deployment, plan)
+        result["rate"] = rate
+        result["deliveries_per_s"] = result["received"] / duration
+        rows.append(result)
+        if result["lost"] > result["expected"] * 0.5:
+            break  # far past capacity; higher rates only take longer
+    return rows
+
+
+def catch_up(deployment: Deployment, missed: int = 500) -> float:
+    """Seconds for a client to reconnect with `since` and receive `missed` messages (ours only)."""
+    progress(f"{deployment.design}: catch-up of {missed} messages")
+    cluster = deployment.cluster
+    [room] = cluster.make_rooms(["Catch-up"])
+    name, key = cluster.make_sessions(1, "catchup")[0]
+    cluster.django(
+        "from chat import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
+        f"room = Room.objects.get(slug='{room}'); user = get_user_model().objects.get(username='{name}')\n"
+        f"for i in range({missed}): services.message_create(room=room, author=user, body=f'm{{i}}', client_msg_id=f'c{{i}}')\n"
+        "print('ok')"
+    )
+
+    async def measure() -> float:
+        started = time.perf_counter()
+        ws = await WsClient.connect(cluster.nodes[1].port, key)
+        await ws.send({"type": "subscribe", "room": room, "since": 0})
+        got = 0
+        while got < missed:
+            frame = await ws.recv(timeout=10)
+            got += frame["type"] == "message"
+        elapsed = time.perf_counter() - started
+        await ws.close()
+        return elapsed
+
+    return min(asyncio.run(measure()) for _ in range(3))
+
+
+def capacity(rows: list[dict]) -> float:
+    good = [r["deliveries_per_s"] for r in rows if r["lost"] == 0 and r["p99"] is not None and r["p99"] < 100]
+    return max(good, default=0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--designs", default="ours,tutorial,socketio")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
+    args = parser.parse_args()
+    rates = [1, 10, 25, 50] if args.quick else [1, 5, 10, 25, 50, 75, 100, 150]
+    duration = 3 if args.quick else 5
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for design in args.designs.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"bench-{design}-") as workdir:
+            progress(f"starting {design}: two server processes, one Redis")
+            deployment = STARTERS[design](Path(workdir))
+            try:
+                rows = fanout(deployment, rates, duration)
+                results[design] = {"fanout": rows, "capacity": capacity(rows)}
+                if design == "ours":
+                    results[design]["catch_up_500_s"] = catch_up(deployment)
+            finally:
+                deployment.stop()
+    report(results)
+
+
+def report(results: dict[str, dict]) -> None:
+    print()
+    print(
+        "| design | capacity (deliveries/s, p99 < 100 ms, 0 lost) | p50 at 1 msg/s | at 50 msg/s: got/s, p99, lost | server CPU per delivery at 50 msg/s | load generator CPU at 50 msg/s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for design, data in results.items():
+        rows = {r["rate"]: r for r in data["fanout"]}
+        one, fifty = rows.get(1), rows.get(50)
+        p50 = f"{one['p50']:.1f} ms" if one and one["p50"] is not None else "-"
+        if fifty:
+            at50 = f"{fifty['deliveries_per_s']:.0f}/s, {fifty['p99']:.0f} ms, {100 * fifty['lost'] / max(1, fifty['expected']):.1f}%"
+            cpu = f"{1e6 * fifty['server_cpu'] / max(1, fifty['received']):.0f} us"
+            loadgen = f"{100 * fifty['loadgen_cpu'] / fifty['wall']:.0f}% of a core"
+        else:
+            at50 = cpu = loadgen = "-"
+        print(f"| {design} | {data['capacity']:.0f} | {p50} | {at50} | {cpu} | {loadgen} |")
+    if "ours" in results:
+        print()
+        for design, data in results.items():
+            if design != "ours" and data["capacity"]:
+                print(
+                    f"capacity ratio ours / {design}: {results['ours']['capacity'] / data['capacity']:.2f}x"
+                )
+        if "catch_up_500_s" in results["ours"]:
+            print(
+                f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"
+            )
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
+    plot(results)
+
+
+def plot(results: dict[str, dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for design, data in results.items():
+        rows = [r for r in data["fanout"] if r["p99"] is not None]
+        axis.plot(
+            [r["deliveries_per_s"] for r in rows], [r["p99"] for r in rows], marker="o", label=f"{design} p99"
+        )
+        axis.plot(
+            [r["deliveries_per_s"] for r in rows],
+            [r["p50"] for r in rows],
+            linestyle="--",
+            label=f"{design} p50",
+        )
+    axis.axhline(100, color="grey", linewidth=0.8)
+    axis.set_xlabel("deliveries per second (200 subscribers over 2 nodes)")
+    axis.set_ylabel("latency (ms)")
+    axis.set_yscale("log")
+    axis.legend()
+    axis.set_title("Fan-out latency by offered load")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "latency.png", dpi=110)
+    print(f"plot: {RESULTS / 'latency.png'}")
+
+
+if __name__ == "__main__":
+    main()
