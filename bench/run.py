@@ -76,26 +76,22 @@ def start_ours(workdir: Path) -> Deployment:
     return Deployment("ours", [n.process.pid for n in cluster.nodes], cluster.stop, clients, cluster)
 
 
-def _start_processes(commands: list[list[str]], ports: list[int], env: dict) -> list[subprocess.Popen]:
+def _baseline(design: str, workdir: Path, command: list[str], url: str, env: dict[str, str]) -> Deployment:
+    """Two processes of a baseline on free ports and one Redis; `command` and `url` contain {port}."""
+    redis = start_redis(data_dir=workdir / "redis")
+    ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(
-            cmd, cwd=BASE_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            [part.format(port=port) for part in command],
+            cwd=BASE_DIR,
+            env={**os.environ, **env, "BENCH_REDIS_URL": redis.url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
-        for cmd in commands
+        for port in ports
     ]
     for process, port in zip(processes, ports, strict=True):
         wait_for_port(port, process=process, timeout=30)
-    return processes
-
-
-def start_tutorial(workdir: Path, layer: str = "channels_redis.core.RedisChannelLayer") -> Deployment:
-    redis = start_redis(data_dir=workdir / "redis")
-    ports = [free_port(), free_port()]
-    commands = [
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(p), "bench.tutorial.asgi:application"]
-        for p in ports
-    ]
-    processes = _start_processes(commands, ports, {"BENCH_REDIS_URL": redis.url, "BENCH_LAYER": layer})
 
     def stop() -> None:
         for process in processes:
@@ -105,42 +101,37 @@ def start_tutorial(workdir: Path, layer: str = "channels_redis.core.RedisChannel
 
     def clients(role: str, index: int, room: str) -> dict:
         port = ports[index % 2] if role == "sub" else ports[0]
-        return {"url": f"ws://127.0.0.1:{port}/ws/chat/{room}/", "room": room}
+        return {"url": url.format(port=port, room=room), "room": room}
 
-    return Deployment("tutorial", [p.pid for p in processes], stop, clients)
+    return Deployment(design, [p.pid for p in processes], stop, clients)
+
+
+def start_tutorial(workdir: Path) -> Deployment:
+    command = [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        "{port}",
+        "bench.tutorial.asgi:application",
+    ]
+    return _baseline("tutorial", workdir, command, "ws://127.0.0.1:{port}/ws/chat/{room}/", {})
 
 
 def start_socketio(workdir: Path) -> Deployment:
-    redis = start_redis(data_dir=workdir / "redis")
-    ports = [free_port(), free_port()]
-    commands = [
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.socketio_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(p),
-            "--log-level",
-            "warning",
-        ]
-        for p in ports
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.socketio_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
     ]
-    processes = _start_processes(commands, ports, {"BENCH_REDIS_URL": redis.url})
-
-    def stop() -> None:
-        for process in processes:
-            process.terminate()
-            process.wait(10)
-        redis.stop()
-
-    def clients(role: str, index: int, room: str) -> dict:
-        port = ports[index % 2] if role == "sub" else ports[0]
-        return {"url": f"http://127.0.0.1:{port}", "room": room}
-
-    return Deployment("socketio", [p.pid for p in processes], stop, clients)
+    return _baseline("socketio", workdir, [*command, "--log-level", "warning"], "http://127.0.0.1:{port}", {})
 
 
 STARTERS = {"ours": start_ours, "tutorial": start_tutorial, "socketio": start_socketio}

@@ -42,13 +42,18 @@ class Cluster:
             assert "Traceback" not in log, f"{node.name} logged a traceback:\n{log[-4000:]}"
 
     def make_sessions(self, count: int, prefix: str) -> list[tuple[str, str]]:
-        """Create `count` users with a logged-in session each; returns (username, session key)."""
+        """Create `count` users named prefix0, prefix1, ... with a logged-in session each."""
+        return self.make_users([f"{prefix}{i}" for i in range(count)])
+
+    def make_users(self, usernames: list[str]) -> list[tuple[str, str]]:
+        """Create these users (no validation: tests use hostile names too) with a logged-in session
+        each; returns (username, session key) pairs."""
         code = (
             "import json; from django.contrib.auth import get_user_model; "
             "from django.contrib.sessions.backends.db import SessionStore; "
             "from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY; out = []\n"
-            f"for i in range({count}):\n"
-            f"    u = get_user_model().objects.create_user(username='{prefix}' + str(i), password=None)\n"
+            f"for name in {usernames!r}:\n"
+            "    u = get_user_model().objects.create_user(username=name, password=None)\n"
             "    s = SessionStore(); s[SESSION_KEY] = str(u.pk); "
             "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'; "
             "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); out.append((u.username, s.session_key))\n"

@@ -2,7 +2,6 @@
 
 import asyncio
 import concurrent.futures
-import json
 import os
 import shutil
 import signal
@@ -87,6 +86,18 @@ def page_for(browser, cluster: Cluster, node: int, session_key: str, *, locale: 
     return page
 
 
+def two_users_in_room(browser, cluster: Cluster, title: str, prefix: str):
+    """A room, and two signed-in users with its page open and connected: one per node."""
+    [room] = cluster.make_rooms([title])
+    (name_a, key_a), (name_b, key_b) = cluster.make_sessions(2, prefix)
+    a = page_for(browser, cluster, 0, key_a)
+    b = page_for(browser, cluster, 1, key_b)
+    for page in (a, b):
+        page.goto(f"/rooms/{room}/")
+        wait_connected(page)
+    return room, (name_a, a), (name_b, b)
+
+
 def wait_connected(page) -> None:
     playwright_api.expect(page.locator("#status")).to_have_attribute(
         "data-state", "connected", timeout=10_000
@@ -114,14 +125,7 @@ def screenshot(page, name: str) -> None:
 
 
 def test_two_users_on_different_nodes_chat_both_ways_within_a_second(browser, cluster):
-    [room] = cluster.make_rooms(["Browser chat"])
-    (name_a, key_a), (name_b, key_b) = cluster.make_sessions(2, "web")
-    a = page_for(browser, cluster, 0, key_a)
-    b = page_for(browser, cluster, 1, key_b)
-    a.goto(f"/rooms/{room}/")
-    b.goto(f"/rooms/{room}/")
-    wait_connected(a)
-    wait_connected(b)
+    _, (name_a, a), (name_b, b) = two_users_in_room(browser, cluster, "Browser chat", "web")
     started = time.monotonic()
     send(a, "hello from node 1")
     playwright_api.expect(b.locator("#messages .body", has_text="hello from node 1")).to_be_visible(
@@ -142,14 +146,7 @@ def test_two_users_on_different_nodes_chat_both_ways_within_a_second(browser, cl
 
 
 def test_a_user_whose_node_dies_misses_nothing_and_their_offline_message_is_sent_once(browser, cluster):
-    [room] = cluster.make_rooms(["Offline"])
-    (_, key_a), (name_b, key_b) = cluster.make_sessions(2, "offline")
-    a = page_for(browser, cluster, 0, key_a)
-    b = page_for(browser, cluster, 1, key_b)
-    a.goto(f"/rooms/{room}/")
-    b.goto(f"/rooms/{room}/")
-    wait_connected(a)
-    wait_connected(b)
+    room, (_, a), (_, b) = two_users_in_room(browser, cluster, "Offline", "offline")
     send(a, "before")
     playwright_api.expect(b.locator("#messages .body", has_text="before")).to_be_visible()
 
@@ -182,19 +179,8 @@ def test_xss_payloads_in_messages_usernames_and_titles_execute_nothing(browser, 
     titles = XSS_PAYLOADS[:5]
     rooms = cluster.make_rooms(["XSS"] + titles)
     room = rooms[0]
-    usernames = [p.replace(":", "") for p in XSS_PAYLOADS]
-    code = (
-        "import json; from django.contrib.auth import get_user_model; "
-        "from django.contrib.sessions.backends.db import SessionStore; "
-        "from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY; out = []\n"
-        f"for name in {usernames!r}:\n"
-        "    u = get_user_model().objects.create_user(username=name[:150], password=None)\n"
-        "    s = SessionStore(); s[SESSION_KEY] = str(u.pk); "
-        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'; "
-        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); out.append(s.session_key)\n"
-        "print(json.dumps(out))"
-    )
-    keys = json.loads(cluster.django(code))
+    usernames = [p.replace(":", "")[:150] for p in XSS_PAYLOADS]
+    keys = [key for _, key in cluster.make_users(usernames)]
 
     async def post_all() -> None:
         for key, payload in zip(keys, XSS_PAYLOADS, strict=True):
@@ -211,7 +197,7 @@ def test_xss_payloads_in_messages_usernames_and_titles_execute_nothing(browser, 
     page.wait_for_timeout(500)
     assert bodies(page) == XSS_PAYLOADS
     authors = page.locator("#messages li.message .author").all_text_contents()
-    assert [a for a in authors if a] == [u[:150] for u in usernames][: len([a for a in authors if a])]
+    assert authors == usernames
     sidebar = page.locator("#rooms .room-title").all_text_contents()
     for title in titles:
         assert title in sidebar
