@@ -1,12 +1,13 @@
 // Load generator for bench/run.py. One process, many sockets, one clock:
-//   node bench/loadgen.mjs '<json plan>'   -> prints one JSON result line
+//   node bench/loadgen.mjs plan.json   -> prints one JSON result line
 // The plan names the design ("ours", "tutorial", "socketio"), subscribers and publishers with
 // their URLs and rooms, the publish rate, and how long to run. Latency is measured from the
 // publisher's send to each subscriber's receipt, in this same process.
+import { readFileSync } from "node:fs";
 import { WebSocket } from "ws";
 import { io } from "socket.io-client";
 
-const plan = JSON.parse(process.argv[2]);
+const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const now = () => performance.timeOrigin + performance.now();
 const latencies = [];
 const receivedBy = new Map(); // subscriber index -> count
@@ -63,6 +64,11 @@ async function inBatches(items, size, fn) {
 const cpuStart = process.cpuUsage();
 const subscribers = await inBatches(plan.subscribers, 50, (c, i) => connect(c, i, false));
 const publishers = await inBatches(plan.publishers, 50, (c, i) => connect(c, i, true));
+if (plan.hold) {
+  // Idle-memory runs: say that every socket is open, then keep them open while run.py measures.
+  console.log(JSON.stringify({ connected: subscribers.length + publishers.length }));
+  await new Promise((r) => setTimeout(r, plan.hold * 1000));
+}
 if (plan.settle) await new Promise((r) => setTimeout(r, plan.settle * 1000));
 
 const started = now();

@@ -60,7 +60,7 @@ class Deployment:
 
 def start_ours(workdir: Path) -> Deployment:
     cluster = start_cluster(workdir, CHAT_RATE_LIMIT_MESSAGES="100000000", LOG_LEVEL="WARNING")
-    sessions = cluster.make_sessions(SUBSCRIBERS + 101, "bench")
+    sessions = cluster.make_sessions(2 * SUBSCRIBERS, "bench")
     ports = [node.port for node in cluster.nodes]
 
     def clients(role: str, index: int, room: str) -> dict:
@@ -143,14 +143,19 @@ def room_names(deployment: Deployment, count: int, prefix: str) -> list[str]:
     return [f"{prefix}{i}" for i in range(count)]
 
 
+def start_loadgen(plan: dict) -> subprocess.Popen:
+    """Start the Node load generator on a plan (passed as a file: it can be large)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=RESULTS) as file:
+        json.dump(plan, file)
+    return subprocess.Popen(
+        ["node", str(BASE_DIR / "bench" / "loadgen.mjs"), file.name], stdout=subprocess.PIPE, text=True
+    )
+
+
 def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dict:
     """Run one load-generator plan; returns its result plus the servers' CPU seconds and RSS."""
     cpu_before = sum(cpu_seconds(pid) for pid in deployment.pids)
-    process = subprocess.Popen(
-        ["node", str(BASE_DIR / "bench" / "loadgen.mjs"), json.dumps(plan)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    process = start_loadgen(plan)
     try:
         out, _ = process.communicate(timeout=plan["duration"] + plan["drain"] + plan.get("settle", 0) + 120)
     except subprocess.TimeoutExpired:
@@ -179,6 +184,40 @@ def fanout(deployment: Deployment, rates: list[int], duration: float) -> list[di
         if result["lost"] > result["expected"] * 0.5:
             break  # far past capacity; higher rates only take longer
     return rows
+
+
+def many_rooms(deployment: Deployment, duration: float) -> dict:
+    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all)."""
+    progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member")
+    rooms = room_names(deployment, 100, "pair")
+    plan = {
+        "design": deployment.design, "run": "rooms", "duration": duration, "drain": 5, "settle": 1,
+        "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
+        "publishers": [
+            {**deployment.clients("pub", i, rooms[i // 2]), "rate": 2} for i in range(SUBSCRIBERS)
+        ],
+    }  # fmt: skip
+    return run_loadgen(deployment, plan)
+
+
+def idle_memory(deployment: Deployment, connections: int) -> float:
+    """Server RSS per idle connection in kB: both nodes, before and while `connections` are open."""
+    progress(f"{deployment.design}: idle memory, {connections} connections")
+    [room] = room_names(deployment, 1, "idle")
+    before = sum(rss_kib(pid) for pid in deployment.pids)
+    plan = {
+        "design": deployment.design, "run": "idle", "duration": 0.01, "drain": 0, "hold": 8,
+        "subscribers": [deployment.clients("sub", i % SUBSCRIBERS, room) for i in range(connections)],
+        "publishers": [],
+    }  # fmt: skip
+    process = start_loadgen(plan)
+    try:
+        assert json.loads(process.stdout.readline())["connected"] == connections
+        time.sleep(4)  # let the servers settle
+        during = sum(rss_kib(pid) for pid in deployment.pids)
+    finally:
+        process.communicate(timeout=60)
+    return (during - before) * 1.024 / connections
 
 
 def catch_up(deployment: Deployment, missed: int = 500) -> float:
@@ -232,6 +271,8 @@ def main() -> None:
             try:
                 rows = fanout(deployment, rates, duration)
                 results[design] = {"fanout": rows, "capacity": capacity(rows)}
+                results[design]["many_rooms"] = many_rooms(deployment, duration)
+                results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
                 if design == "ours":
                     results[design]["catch_up_500_s"] = catch_up(deployment)
             finally:
@@ -256,6 +297,16 @@ def report(results: dict[str, dict]) -> None:
         else:
             at50 = cpu = loadgen = "-"
         print(f"| {design} | {data['capacity']:.0f} | {p50} | {at50} | {cpu} | {loadgen} |")
+    print()
+    print("| design | many rooms (100 x 2, 800 deliveries/s): p50, p99, lost | idle memory per connection |")
+    print("| --- | --- | --- |")
+    for design, data in results.items():
+        rooms = data["many_rooms"]
+        lost = 100 * rooms["lost"] / max(1, rooms["expected"])
+        print(
+            f"| {design} | {rooms['p50']:.1f} ms, {rooms['p99']:.1f} ms, {lost:.1f}% "
+            f"| {data['idle_kb_per_connection']:.1f} kB |"
+        )
     if "ours" in results:
         print()
         for design, data in results.items():
