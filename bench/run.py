@@ -23,7 +23,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 from chat.devcluster import free_port, start_redis, wait_for_port  # noqa: E402
 from tests.chatclient import WsClient  # noqa: E402
-from tests.cluster import Cluster, start_cluster  # noqa: E402
+from tests.cluster import Cluster, start_cluster, start_postgres  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results"
 SUBSCRIBERS = 200
@@ -58,8 +58,13 @@ class Deployment:
     extra: dict = field(default_factory=dict)
 
 
+DATABASE = {"url": None}  # --database postgres sets a server the bench starts
+
+
 def start_ours(workdir: Path) -> Deployment:
-    cluster = start_cluster(workdir, CHAT_RATE_LIMIT_MESSAGES="100000000", LOG_LEVEL="WARNING")
+    cluster = start_cluster(
+        workdir, database_url=DATABASE["url"], CHAT_RATE_LIMIT_MESSAGES="100000000", LOG_LEVEL="WARNING"
+    )
     sessions = cluster.make_sessions(2 * SUBSCRIBERS, "bench")
     ports = [node.port for node in cluster.nodes]
 
@@ -259,7 +264,20 @@ def main() -> None:
     )
     parser.add_argument("--designs", default="ours,tutorial,socketio")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgres"], default="sqlite", help="our server's database"
+    )
     args = parser.parse_args()
+    postgres = start_postgres() if args.database == "postgres" else None
+    DATABASE["url"] = postgres.url if postgres else None
+    try:
+        run_all(args)
+    finally:
+        if postgres:
+            postgres.stop()
+
+
+def run_all(args) -> None:
     rates = [1, 10, 25, 50] if args.quick else [1, 5, 10, 25, 50, 75, 100, 150]
     duration = 3 if args.quick else 5
     RESULTS.mkdir(parents=True, exist_ok=True)
