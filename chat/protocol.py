@@ -210,7 +210,8 @@ class ChatSession:
         since = _optional_int(frame, "since", minimum=0)
         room = await database_sync_to_async(selectors.room_get_readable)(slug=slug, user=self.user)
         subscription = self.subscriptions.get(room.pk)
-        if subscription is None:
+        created = subscription is None
+        if created:
             if len(self.subscriptions) >= settings.CHAT_MAX_SUBSCRIPTIONS:
                 raise TooManySubscriptions()
             # Join the group before reading the database, so that nothing committed
@@ -220,7 +221,12 @@ class ChatSession:
             self.subscriptions[room.pk] = subscription
             metrics.SUBSCRIPTIONS.inc()
             self.room_ids_by_slug[room.slug] = room.pk
-        texts, cursor = await database_sync_to_async(self._catch_up)(room, since)
+        try:
+            texts, cursor = await database_sync_to_async(self._catch_up)(room, since)
+        except Exception:
+            if created:  # a new subscription that never started: undo it
+                await self._drop_subscription(room.pk)
+            raise
         subscription.cursor = cursor
         for text in texts:
             await self.send_text(text)
@@ -388,7 +394,12 @@ class ChatSession:
         }.get(event.get("type"))
         if handler is None or self.closed:
             return
-        await handler(event)
+        try:
+            await handler(event)
+        except Exception:
+            # A failed gap fill (database briefly down) is retried by the next event or repair
+            # tick, since the cursor did not move; the connection must not die of it.
+            logger.exception("error handling a %s event", event.get("type"))
 
     async def on_room_message(self, event: dict[str, Any]) -> None:
         subscription = self.subscriptions.get(event["room_id"])
