@@ -4,11 +4,13 @@ Frames are encoded to JSON text once, here, and carried inside the layer event a
 `text`; every consumer on every node forwards that text unchanged.
 """
 
+import asyncio
 import json
 import logging
+import os
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 from chat.models import Message, Room
@@ -70,10 +72,32 @@ def room_frame(room: Room) -> dict[str, Any]:
 def publish(group: str, event: dict[str, Any]) -> None:
     """Send an event to a group from synchronous code (services run after commit).
 
-    Live delivery is best effort: a failed publish is logged, and subscribers still
-    get the message from the database through the per-node repair loop (chat/delivery.py).
+    On a server's database thread the publish is handed to the server's event loop without
+    waiting for it, so the thread is free for the next write; publishes keep their order (tasks
+    start in FIFO order and the layer sends them through one locked connection). Elsewhere
+    (management commands, tests without a loop) it runs to completion here.
+
+    Live delivery is best effort: a failed publish is logged, and subscribers still get the
+    message from the database through the per-node repair loop (chat/delivery.py).
     """
+    loop = _server_loop()
+    if loop is not None:
+        asyncio.run_coroutine_threadsafe(_publish(group, event), loop)
+    else:
+        async_to_sync(_publish)(group, event)
+
+
+async def _publish(group: str, event: dict[str, Any]) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, event)
+        await get_channel_layer().group_send(group, event)
     except Exception as exc:  # Redis down or unreachable: never fail the committed write
         logger.warning("publish to %s failed (%r); repair delivers from the database", group, exc)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    # The loop that called this thread through sync_to_async, as asgiref's own AsyncToSync finds it.
+    threadlocal = SyncToAsync.threadlocal
+    if getattr(threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None

@@ -8,8 +8,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -56,28 +55,44 @@ def message_create(
     message_validate(body=body, client_msg_id=client_msg_id)
     selectors.room_check_access(room=room, user=author)
 
-    existing = _message_retry(room=room, author=author, client_msg_id=client_msg_id)
-    if existing is not None:
-        return existing, False
+    # No look-up first: retries are rare, and the unique (author, client_msg_id) constraint
+    # catches them inside the transaction (which then rolls back, seq included).
     try:
         with transaction.atomic():
-            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
-            seq, archived = Room.objects.filter(pk=room.pk).values_list("last_seq", "is_archived").get()
+            seq, archived = _take_next_seq(room.pk)
             if archived:
                 raise ReadOnly(f"{room.slug!r} is archived.")
             message = Message(room=room, seq=seq, author=author, body=body, client_msg_id=client_msg_id)
-            message.full_clean(validate_unique=False, validate_constraints=False)
+            # room and author are the objects in hand; validating them would query for each.
+            message.full_clean(exclude=["room", "author"], validate_unique=False, validate_constraints=False)
             message.save(force_insert=True)
             room.last_seq = seq
             mentioned_ids = _mentioned_readers(room=room, author=author, body=body)
             transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
-    except IntegrityError:
-        # Another node stored the same (author, client_msg_id) between our check and insert.
+    except (IntegrityError, ReadOnly):
+        # A retry (perhaps of a message stored before the room was archived), or the same
+        # (author, client_msg_id) stored by another node at the same moment.
         existing = _message_retry(room=room, author=author, client_msg_id=client_msg_id)
         if existing is None:
             raise
         return existing, False
     return message, True
+
+
+def _take_next_seq(room_id: int) -> tuple[int, bool]:
+    """Bump the room's last_seq and return it with the archived flag, in one statement.
+
+    Raw SQL because the ORM's update() cannot return values; UPDATE ... RETURNING (PostgreSQL,
+    SQLite >= 3.35) takes the row lock and reads the new value at once. Must run in a transaction.
+    """
+    table = connection.ops.quote_name(Room._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq, is_archived",
+            [room_id],
+        )
+        seq, archived = cursor.fetchone()
+    return seq, bool(archived)
 
 
 def _message_retry(*, room: Room, author: AbstractBaseUser, client_msg_id: str) -> Message | None:

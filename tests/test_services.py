@@ -132,3 +132,10 @@ def test_deleting_a_message_keeps_its_seq_and_blanks_the_body(room, alice):
     services.message_delete(message=message)
     stored = Message.objects.get(pk=message.pk)
     assert (stored.seq, stored.body, stored.is_deleted) == (1, "", True)
+
+
+def test_a_retry_after_the_room_was_archived_still_acks_the_stored_message(room, alice):
+    first, _ = services.message_create(room=room, author=alice, body="hi", client_msg_id="before")
+    services.room_set_archived(room=room, archived=True)
+    again, created = services.message_create(room=room, author=alice, body="hi", client_msg_id="before")
+    assert (again.pk, created) == (first.pk, False)
