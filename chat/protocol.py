@@ -259,7 +259,7 @@ class ChatSession:
             subscribed = {"type": "subscribed", "room": room.slug, "last_seq": cursor, "info": info}
             return [events.encode(subscribed), events.encode(history)], cursor
 
-        last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+        last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
         limit = settings.CHAT_CATCHUP_LIMIT
         messages = (
             [] if since > last_seq else selectors.messages_after(room=room, after_seq=since, limit=limit + 1)

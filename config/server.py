@@ -64,7 +64,7 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         if SOCKET_SNDBUF:
             self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
         self.transport.bufferSize = SEND_BUFFER_LIMIT
-        if self.transport.producer is not None:
+        if getattr(self.transport, "producer", None) is not None:
             # twisted.web's HTTPChannel registered itself before daphne upgraded the connection.
             self.transport.unregisterProducer()
         self.transport.registerProducer(_SlowReaderGuard(self), True)
