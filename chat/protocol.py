@@ -16,7 +16,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import delivery, events, metrics, presence, ratelimit, selectors, services
+from chat import batching, delivery, events, metrics, presence, ratelimit, selectors, services
 from chat.errors import (
     ChatError,
     InvalidField,
@@ -318,7 +318,9 @@ class ChatSession:
                 return
             raise RateLimited()
         self.flood_strikes = 0
-        message, created = await database_sync_to_async(self._store)(slug, body, client_msg_id)
+        message, created = await batching.store_message(
+            services.MessageRequest(room_slug=slug, author=self.user, body=body, client_msg_id=client_msg_id)
+        )
         if created:
             metrics.MESSAGES_RECEIVED.inc()
         await self.send(
@@ -331,10 +333,6 @@ class ChatSession:
                 "created_at": message.created_at.isoformat(),
             }
         )
-
-    def _store(self, slug: str, body: str, client_msg_id: str) -> tuple[Message, bool]:
-        room = selectors.room_get(slug=slug)
-        return services.message_create(room=room, author=self.user, body=body, client_msg_id=client_msg_id)
 
     async def on_history_fetch(self, frame: dict[str, Any]) -> None:
         slug = _room_slug(frame)

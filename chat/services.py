@@ -3,6 +3,7 @@
 import hashlib
 import re
 import time
+from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.utils.text import slugify
 from chat import events, selectors
 from chat.errors import (
     BodyTooLong,
+    ChatError,
     ClientMsgIdConflict,
     EmptyBody,
     InvalidField,
@@ -77,6 +79,44 @@ def message_create(
             raise
         return existing, False
     return message, True
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    """One send, as a transport received it."""
+
+    room_slug: str
+    author: AbstractBaseUser
+    body: str
+    client_msg_id: str
+
+
+def messages_create_batch(requests: list[MessageRequest]) -> list[tuple[Message, bool] | ChatError]:
+    """Store several sends in one transaction (group commit); one result per request, in order.
+
+    Each send is its own savepoint (message_create's atomic block nests), so a refused or
+    duplicate one rolls back alone; the others commit together and are announced after the
+    commit. A refused send's result is its ChatError. A database failure fails the whole batch
+    (nothing was committed; the senders retry with the same client_msg_id).
+    """
+    results: list[tuple[Message, bool] | ChatError] = []
+    rooms: dict[str, Room] = {}
+    with transaction.atomic():
+        for request in requests:
+            try:
+                room = rooms.get(request.room_slug) or selectors.room_get(slug=request.room_slug)
+                rooms[request.room_slug] = room
+                results.append(
+                    message_create(
+                        room=room,
+                        author=request.author,
+                        body=request.body,
+                        client_msg_id=request.client_msg_id,
+                    )
+                )
+            except ChatError as error:
+                results.append(error)
+    return results
 
 
 def _take_next_seq(room_id: int) -> tuple[int, bool]:

@@ -139,3 +139,23 @@ def test_a_retry_after_the_room_was_archived_still_acks_the_stored_message(room,
     services.room_set_archived(room=room, archived=True)
     again, created = services.message_create(room=room, author=alice, body="hi", client_msg_id="before")
     assert (again.pk, created) == (first.pk, False)
+
+
+def test_a_batch_commits_the_good_sends_and_refuses_the_bad_ones_alone(room, alice, make_user):
+    secret = services.room_create(creator=alice, title="Secret", is_private=True)
+    bob = make_user("bob")
+    send = services.MessageRequest
+    results = services.messages_create_batch(
+        [
+            send(room_slug="general", author=alice, body="one", client_msg_id="b1"),
+            send(room_slug="general", author=alice, body="  ", client_msg_id="b2"),
+            send(room_slug="secret", author=bob, body="let me in", client_msg_id="b3"),
+            send(room_slug="general", author=alice, body="one again", client_msg_id="b1"),
+            send(room_slug="nowhere", author=alice, body="?", client_msg_id="b4"),
+            send(room_slug="general", author=bob, body="two", client_msg_id="b5"),
+        ]
+    )
+    kinds = [type(r).__name__ if isinstance(r, Exception) else (r[0].seq, r[1]) for r in results]
+    assert kinds == [(1, True), "EmptyBody", "Forbidden", (1, False), "UnknownRoom", (2, True)]
+    assert list(Message.objects.filter(room=room).values_list("seq", "body")) == [(1, "one"), (2, "two")]
+    assert Message.objects.filter(room=secret).count() == 0
