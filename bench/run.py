@@ -253,6 +253,44 @@ def catch_up(deployment: Deployment, missed: int = 500) -> float:
     return min(asyncio.run(measure()) for _ in range(3))
 
 
+def history_at_scale(deployment: Deployment, rows: int = 1_000_000, fetches: int = 300) -> dict:
+    """history.fetch latency (p50, p99 in ms) in a room holding `rows` messages (ours, SQLite)."""
+    progress(f"{deployment.design}: history with {rows:,} messages (seeding)")
+    cluster = deployment.cluster
+    [room] = cluster.make_rooms(["History"])
+    name, key = cluster.make_sessions(1, "history")[0]
+    # Seed with one SQL statement (a recursive CTE): the services would take many minutes for 1M rows.
+    cluster.sql(
+        "INSERT INTO chat_message (room_id, seq, author_id, body, created_at, client_msg_id) "
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+        "SELECT r.id, n.i, u.id, 'message ' || n.i, datetime('now'), 'seed-' || n.i "
+        "FROM n, chat_room r, auth_user u WHERE r.slug = ? AND u.username = ?",
+        rows,
+        room,
+        name,
+    )
+    cluster.sql("UPDATE chat_room SET last_seq = ? WHERE slug = ?", rows, room)
+    progress(f"{deployment.design}: {fetches} history.fetch calls at random depths")
+
+    async def measure() -> list[float]:
+        import random
+
+        ws = await WsClient.connect(cluster.nodes[0].port, key)
+        timings = []
+        for _ in range(fetches):
+            started = time.perf_counter()
+            await ws.send(
+                {"type": "history.fetch", "room": room, "before_seq": random.randint(2, rows), "limit": 50}
+            )
+            await ws.recv_type("history")
+            timings.append((time.perf_counter() - started) * 1000)
+        await ws.close()
+        return sorted(timings)
+
+    timings = asyncio.run(measure())
+    return {"p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)]}
+
+
 def capacity(rows: list[dict]) -> float:
     good = [r["deliveries_per_s"] for r in rows if r["lost"] == 0 and r["p99"] is not None and r["p99"] < 100]
     return max(good, default=0.0)
@@ -293,6 +331,8 @@ def run_all(args) -> None:
                 results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
                 if design == "ours":
                     results[design]["catch_up_500_s"] = catch_up(deployment)
+                    if DATABASE["url"] is None:  # the seeding SQL is SQLite's
+                        results[design]["history_1m"] = history_at_scale(deployment)
             finally:
                 deployment.stop()
     report(results)
@@ -335,6 +375,11 @@ def report(results: dict[str, dict]) -> None:
         if "catch_up_500_s" in results["ours"]:
             print(
                 f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"
+            )
+        if "history_1m" in results["ours"]:
+            history = results["ours"]["history_1m"]
+            print(
+                f"history.fetch with 1,000,000 messages (ours): p50 {history['p50']:.1f} ms, p99 {history['p99']:.1f} ms"
             )
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
     plot(results)
