@@ -144,29 +144,39 @@ def start_cluster(
 ) -> Cluster:
     """Start Redis (unless given), migrate and collect static files, and start the nodes."""
     workdir.mkdir(parents=True, exist_ok=True)
+    owns_redis = redis is None
     redis = redis or start_redis(data_dir=workdir / "redis")
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'chat.sqlite3'}",
-        "REDIS_URL": redis_url or redis.url,
-        "SECRET_KEY": "cluster-test-secret-key-not-for-production-use-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CHAT_RATE_LIMIT_MESSAGES": "1000",
-        "CHAT_REPAIR_INTERVAL": "0.5",
-        **env_overrides,
-    }
-    env["STATIC_ROOT"] = str(workdir / "static")
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command, "-v", "0"],
-            cwd=BASE_DIR,
-            env={**os.environ, **env},
-            check=True,
-        )
-    started = [
-        Node(name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log").start()
-        for i in range(1, nodes + 1)
-    ]
+    started: list[Node] = []
+    try:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url or f"sqlite:///{workdir / 'chat.sqlite3'}",
+            "REDIS_URL": redis_url or redis.url,
+            "SECRET_KEY": "cluster-test-secret-key-not-for-production-use-0123456789",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "CHAT_RATE_LIMIT_MESSAGES": "1000",
+            "CHAT_REPAIR_INTERVAL": "0.5",
+            **env_overrides,
+        }
+        env["STATIC_ROOT"] = str(workdir / "static")
+        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command, "-v", "0"],
+                cwd=BASE_DIR,
+                env={**os.environ, **env},
+                check=True,
+            )
+        for i in range(1, nodes + 1):
+            node = Node(name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log")
+            started.append(node)  # before start(), so a node that fails to listen is stopped too
+            node.start()
+    except BaseException:
+        # Nothing this call started may outlive a failed start.
+        for node in started:
+            node.stop()
+        if owns_redis:
+            redis.stop()
+        raise
     return Cluster(workdir=workdir, redis=redis, nodes=started, env=env)
 
 

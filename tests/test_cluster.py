@@ -16,13 +16,16 @@ pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 def cluster(request, tmp_path_factory):
     """Every test here runs twice: on SQLite (the embedded default) and on a real PostgreSQL."""
     postgres = start_postgres() if request.param == "postgres" else None
-    cluster = start_cluster(
-        tmp_path_factory.mktemp(f"cluster-{request.param}"), database_url=postgres.url if postgres else None
-    )
-    yield cluster
-    cluster.stop()
-    if postgres:
-        postgres.stop()
+    try:
+        cluster = start_cluster(
+            tmp_path_factory.mktemp(f"cluster-{request.param}"),
+            database_url=postgres.url if postgres else None,
+        )
+        yield cluster
+        cluster.stop()
+    finally:
+        if postgres:
+            postgres.stop()
     cluster.assert_no_tracebacks()
 
 

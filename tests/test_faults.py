@@ -384,7 +384,8 @@ async def test_users_of_a_killed_node_leave_presence_everywhere(make_cluster):
             break
     gone_after = time.monotonic() - killed
     print(f"killed node's user left presence after {gone_after:.1f} s (TTL 4 s)")
-    assert frame["users"] == [name_a] and gone_after < 4 + 2
+    # Expiry is at most a TTL after the last heartbeat, seen at the next poll (1 s); slack for load.
+    assert frame["users"] == [name_a] and gone_after < 4 + 3
     cluster.nodes[1].process = None
     await a.close()
 

@@ -31,13 +31,18 @@ def sentinel_cluster(tmp_path):
         + "\n"
     )
     sentinel = subprocess.Popen([redis_server_binary(), str(conf), "--sentinel"], cwd=tmp_path)
-    wait_for_port(port, process=sentinel)
-    url = f"redis+sentinel://{master.user}:{master.password}@127.0.0.1:{port}/mymaster/0"
-    cluster = start_cluster(tmp_path / "c", redis=master, redis_url=url)
-    yield cluster
-    cluster.stop()
-    sentinel.terminate()
-    sentinel.wait(10)
+    cluster = None
+    try:
+        wait_for_port(port, process=sentinel)
+        url = f"redis+sentinel://{master.user}:{master.password}@127.0.0.1:{port}/mymaster/0"
+        cluster = start_cluster(tmp_path / "c", redis=master, redis_url=url)
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        master.stop()
+        sentinel.terminate()
+        sentinel.wait(10)
     cluster.assert_no_tracebacks()
 
 
