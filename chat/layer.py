@@ -55,9 +55,15 @@ class ClusterShardConnection(RedisSingleShardConnection):
             with contextlib.suppress(*REDIS_DOWN):  # reconciled after the reconnect
                 await self._pubsub.unsubscribe(channel)
 
-    async def _reconcile(self) -> None:
-        """Make Redis' subscriptions match the wanted ones (after a reconnect or failed calls)."""
+    async def _reconnect_and_reconcile(self) -> None:
+        """Reconnect, then make Redis' subscriptions match the wanted ones.
+
+        Under the lock: a subscribe() in flight has not yet recorded its channel in the
+        PubSub, which then looks unsubscribed; a ping() at that moment would open a second
+        connection and the first subscription would be read by nobody.
+        """
         async with self._lock:
+            await self._pubsub.ping()  # reconnects; redis-py re-subscribes what it knew
             actual = {name.decode() if isinstance(name, bytes) else name for name in self._pubsub.channels}
             missing = self._subscribed_to - actual
             extra = actual - self._subscribed_to
@@ -71,8 +77,7 @@ class ClusterShardConnection(RedisSingleShardConnection):
         while True:
             try:
                 if down or (self._subscribed_to and not self._pubsub.subscribed):
-                    await self._pubsub.ping()  # reconnects; redis-py re-subscribes what it knew
-                    await self._reconcile()
+                    await self._reconnect_and_reconcile()
                     if down:
                         logger.warning("Redis pub/sub connection restored")
                     down = False

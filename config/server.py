@@ -89,6 +89,25 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             return
         super().serverSend(content, binary)
 
+    def handle_reply(self, message) -> None:
+        # daphne drops the ASGI close "reason"; clients (and the SockJS raw endpoint) get it here.
+        if (
+            message.get("type") == "websocket.close"
+            and message.get("reason")
+            and self.state not in (self.STATE_CONNECTING, self.STATE_CLOSING, self.STATE_CLOSED)
+        ):
+            self.sendClose(code=message.get("code") or 1000, reason=message["reason"])
+            return
+        super().handle_reply(message)
+
+    def sendHttpErrorResponse(self, code, reason, responseHeaders=None) -> None:
+        # autobahn refuses a bad handshake (400, or 405 for a POST) with no framing headers and
+        # then closes; say so, as HTTP/1.1 clients need to know where the response ends.
+        headers = [*(responseHeaders or []), ("Content-Length", "0"), ("Connection", "close")]
+        if code == 405:
+            headers.append(("Allow", "GET"))
+        super().sendHttpErrorResponse(code, reason, headers)
+
     def onClose(self, wasClean, code, reason) -> None:
         if self.too_slow:
             code = CLOSE_TOO_SLOW

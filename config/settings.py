@@ -211,6 +211,18 @@ CHAT_PRESENCE_POLL = float(os.environ.get("CHAT_PRESENCE_POLL", "1.0"))
 CHAT_TYPING_INTERVAL = 2.0
 CHAT_SHED_BACKLOG = 100
 
+# SockJS fallback (docs/protocol.md, "SockJS"): heartbeat and session timeout as the protocol
+# suggests; a streaming response is ended after RESPONSE_LIMIT bytes so browsers free its memory;
+# one xhr_send body may carry at most SEND_MAX_BYTES; the conformance suite's test services are
+# mounted only when SOCKJS_CONFORMANCE=1.
+CHAT_SOCKJS_HEARTBEAT = float(os.environ.get("CHAT_SOCKJS_HEARTBEAT", "25"))
+CHAT_SOCKJS_DISCONNECT_DELAY = float(os.environ.get("CHAT_SOCKJS_DISCONNECT_DELAY", "5"))
+CHAT_SOCKJS_RESPONSE_LIMIT = env_int("CHAT_SOCKJS_RESPONSE_LIMIT", 128 * 1024)
+CHAT_SOCKJS_SEND_MAX_BYTES = env_int("CHAT_SOCKJS_SEND_MAX_BYTES", 64 * 1024)
+# Bytes a session may hold for a client that is not fetching them before it is closed (4408).
+CHAT_SOCKJS_OUTBOX_LIMIT = env_int("CHAT_SOCKJS_OUTBOX_LIMIT", 1024 * 1024)
+SOCKJS_CONFORMANCE = os.environ.get("SOCKJS_CONFORMANCE") == "1"
+
 # /metrics: a bearer token, or clients from these networks (default: this machine only).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = [

@@ -231,6 +231,9 @@ def test_a_mention_in_another_room_shows_a_toast(browser, cluster):
     a = page_for(browser, cluster, 0, key_a)
     a.goto(f"/rooms/{here}/")
     wait_connected(a)
+    # A room first seen with messages in it counts them as history, not unread: wait until the
+    # page knows "There" (and so watches it) before the mention is sent.
+    playwright_api.expect(a.locator(f'#rooms li[data-slug="{there}"]')).to_be_visible(timeout=3000)
 
     async def mention() -> None:
         ws = await WsClient.connect(cluster.nodes[1].port, key_b)

@@ -1,0 +1,48 @@
+"""Where the SockJS endpoints are mounted: HTTP paths and WebSocket routes."""
+
+from channels.auth import AuthMiddlewareStack
+from django.urls import re_path
+
+from chat.consumers import ChatConsumer
+from chat.sockjs.endpoints import Endpoint, mounted
+from chat.sockjs.http import SockJSHttpApp
+from chat.sockjs.websocket import RawWebSocketConsumer, RefusingConsumer, SockJSWebSocketConsumer
+
+
+class HttpRouter:
+    """HTTP under a SockJS prefix goes to the SockJS app, everything else to Django."""
+
+    def __init__(self, django_app, endpoints: list[Endpoint]) -> None:
+        self.django_app = django_app
+        self.prefixes = tuple(endpoint.prefix for endpoint in endpoints)
+        self.sockjs_app = AuthMiddlewareStack(SockJSHttpApp(endpoints))
+
+    async def __call__(self, scope, receive, send) -> None:
+        route = scope["path"]
+        if any(route == prefix or route.startswith(prefix + "/") for prefix in self.prefixes):
+            await self.sockjs_app(scope, receive, send)
+        else:
+            await self.django_app(scope, receive, send)
+
+
+def _websocket_routes(endpoint: Endpoint) -> list:
+    base = endpoint.prefix.lstrip("/")
+    if not endpoint.websocket:
+        return [re_path(rf"^{base}/(.*)$", RefusingConsumer.as_asgi())]
+    raw = ChatConsumer.as_asgi() if endpoint.chat else RawWebSocketConsumer.for_endpoint(endpoint)
+    return [
+        re_path(rf"^{base}/websocket$", raw),
+        re_path(rf"^{base}/[^/.]+/[^/.]+/websocket$", SockJSWebSocketConsumer.for_endpoint(endpoint)),
+    ]
+
+
+def http_app(django_app):
+    return HttpRouter(django_app, mounted())
+
+
+def websocket_routes() -> tuple[list, list]:
+    """(chat routes: behind the Origin check and session auth, conformance routes: open)."""
+    chat, conformance = [], []
+    for endpoint in mounted():
+        (chat if endpoint.chat else conformance).extend(_websocket_routes(endpoint))
+    return chat, conformance

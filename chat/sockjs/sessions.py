@@ -1,0 +1,556 @@
+"""SockJS sessions that any node can serve: no sticky sessions.
+
+A session lives on the node that received its first request (its *owner*), as a Session
+object with its own channel-layer channel. Redis maps the session id to that channel, so a
+request for the session that lands on another node is relayed through the channel layer:
+the node holding the HTTP request asks the owner to attach it as the session's receiver
+(frames then flow back to the node's reply channel) or to take the messages of an
+`xhr_send`. A request that lands on the owner is served directly.
+
+If the owner dies, its sessions die with it: requests for them get `c[1012,...]` (receiving)
+or 404 (`xhr_send`) after a short wait, the client opens a new session, and the chat
+protocol's `since` brings back whatever was missed (docs/reliability.md).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chat.ratelimit import redis_client
+from chat.sockjs import framing
+from chat.sockjs.endpoints import Endpoint, endpoint_key
+from chat.sockjs.handlers import CLOSE_TOO_SLOW, make_handler
+
+logger = logging.getLogger(__name__)
+
+NEW, OPEN, CLOSING, CLOSED = "new", "open", "closing", "closed"
+# The owner refreshes its Redis entry every REFRESH seconds; it expires TTL seconds after the
+# owner stopped (a crash), so later requests start a new session instead of waiting on it.
+OWNER_TTL = 30
+OWNER_REFRESH = 10
+# How long a node relaying a request waits for the owner's first answer before it declares
+# the session lost.
+OWNER_ANSWER_TIMEOUT = 3.0
+# Messages taken from clients but not yet handled, per session (xhr_send answers 429 beyond).
+INBOX_LIMIT = 200
+
+
+def _owner_key(endpoint: Endpoint, session_id: str) -> str:
+    return f"chat:sockjs:{endpoint_key(endpoint)}:{session_id}"
+
+
+# --- receivers: where a session's frames go -------------------------------------------------
+
+
+@dataclass(eq=False)
+class Receiver:
+    """A receiving request (xhr, xhr_streaming, eventsource) attached to a session."""
+
+    polling: bool  # one frame, then the response ends
+    overhead: int  # the transport's bytes around each frame, counted against the limit
+    limit: int  # a streaming response ends after this many bytes
+    sent: int = 0
+
+    async def write(self, frame: str, end: bool) -> None:
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class LocalReceiver(Receiver):
+    """A request held by this node: frames go through a queue to the HTTP handler."""
+
+    queue: asyncio.Queue | None = None
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue()
+
+    async def write(self, frame: str, end: bool) -> None:
+        self.queue.put_nowait((frame, end))
+
+
+@dataclass(eq=False)
+class RemoteReceiver(Receiver):
+    """A request held by another node: frames go to that node's reply channel."""
+
+    reply_to: str = ""
+    request: str = ""
+
+    async def write(self, frame: str, end: bool) -> None:
+        await get_channel_layer().send(
+            self.reply_to, {"type": "sockjs.reply", "request": self.request, "frame": frame, "end": end}
+        )
+
+
+# --- the session (on its owner) ------------------------------------------------------------
+
+
+class Session:
+    """One SockJS session's state machine, as the SockJS protocol defines it.
+
+    new -> open (the first receiver got "o") -> closing (closed by the server or by an aborted
+    request; requests get the close frame) -> closed (disconnect_delay without a receiver).
+    """
+
+    def __init__(self, endpoint: Endpoint, session_id: str, *, user, session_key, transport: str) -> None:
+        self.endpoint = endpoint
+        self.session_id = session_id
+        self.user = user
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        self.session_key = session_key
+        self.transport = transport
+        self.channel = ""
+        self.state = NEW
+        self.receiver: Receiver | None = None
+        self.outbox: list[str] = []
+        self.outbox_bytes = 0
+        self.close_frame = ""
+        self.lock = asyncio.Lock()
+        self.opened = asyncio.Event()
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.handler = None
+        self._expiry: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._last_heartbeat = time.monotonic()
+
+    @property
+    def key(self) -> str:
+        return _owner_key(self.endpoint, self.session_id)
+
+    async def claim(self) -> bool:
+        """Become the session's owner, unless another node just did."""
+        layer = get_channel_layer()
+        self.channel = await layer.new_channel("sockjs.session.")
+        if not await redis_client().set(self.key, self.channel, nx=True, ex=OWNER_TTL):
+            await _drop_channel(self.channel)
+            return False
+        self.handler = make_handler(
+            self.endpoint.name,
+            self,
+            user=self.user,
+            session_key=self.session_key,
+            layer=layer,
+            channel_name=self.channel,
+            transport=self.transport,
+        )
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(coro) for coro in (self._channel_loop(), self._ticker(), self._inbox_loop())
+        ]
+        return True
+
+    def allows(self, user_id: int | None) -> bool:
+        return user_id == self.user_id
+
+    # Connection API for the handler ------------------------------------------------------
+
+    async def send(self, text: str) -> None:
+        async with self.lock:
+            if self.state != OPEN:
+                return
+            self.outbox.append(text)
+            self.outbox_bytes += len(text)
+            if self.receiver is not None:
+                await self._flush()
+            too_slow = self.outbox_bytes > settings.CHAT_SOCKJS_OUTBOX_LIMIT
+        if too_slow:
+            logger.warning(
+                "closing SockJS session: %d bytes unfetched (client not reading)", self.outbox_bytes
+            )
+            self.outbox.clear()
+            await self.close(CLOSE_TOO_SLOW, "Client not reading")
+
+    async def close(self, code: int, reason: str) -> None:
+        async with self.lock:
+            if self.state in (CLOSING, CLOSED):
+                return
+            was_open = self.state == OPEN
+            self.state = CLOSING
+            self.close_frame = framing.close(code, reason)
+            receiver = self.receiver
+            if receiver is not None:
+                if self.outbox:
+                    await self._flush()
+                if self.receiver is receiver:
+                    await self._deliver(self.close_frame, end=True)
+            elif self._expiry is None:
+                self._start_expiry()
+        if was_open:
+            await self._handler_closed()
+
+    # Receivers ---------------------------------------------------------------------------
+
+    async def attach(self, receiver: Receiver) -> None:
+        opened_now = False
+        async with self.lock:
+            if self.receiver is not None:
+                await receiver.write(framing.ANOTHER_CONNECTION, True)
+                return
+            if self.state == CLOSED:
+                await receiver.write(framing.SESSION_LOST, True)
+                return
+            if self.state == CLOSING:
+                self.receiver = receiver
+                if self.outbox:
+                    await self._flush()
+                if self.receiver is receiver:
+                    await self._deliver(self.close_frame, end=True)
+                return
+            self._cancel_expiry()
+            self.receiver = receiver
+            if self.state == NEW:
+                self.state = OPEN
+                opened_now = True
+                await self._deliver(framing.OPEN)
+            elif self.outbox:
+                await self._flush()
+        if opened_now:
+            try:
+                await self.handler.opened()
+            except Exception:
+                logger.exception("SockJS session handler failed to open")
+                await self.close(3000, "Internal error")
+            self.opened.set()
+
+    async def detach(self, receiver: Receiver, *, aborted: bool) -> None:
+        """The receiving request ended without the server ending it (the client went away)."""
+        async with self.lock:
+            if self.receiver is not receiver:
+                return
+            self.receiver = None
+            self._start_expiry()
+        if aborted:
+            # As the protocol asks: messages may have been lost with the request, so the
+            # session ends; the client opens a new one and catches up with `since`.
+            await self.close(1002, "Connection interrupted")
+
+    def take(self, messages: list[str]) -> bool:
+        """Messages from xhr_send; False when too many are waiting (the client must slow down)."""
+        if self.state not in (NEW, OPEN):
+            return True  # a closing session drops them, as the protocol does
+        if self.inbox.qsize() + len(messages) > INBOX_LIMIT:
+            return False
+        for message in messages:
+            self.inbox.put_nowait(message)
+        return True
+
+    # Internals (called with the lock held) -------------------------------------------
+
+    async def _flush(self) -> None:
+        frame = framing.messages(self.outbox)
+        self.outbox = []
+        self.outbox_bytes = 0
+        await self._deliver(frame)
+
+    async def _deliver(self, frame: str, *, end: bool = False) -> None:
+        receiver = self.receiver
+        receiver.sent += len(frame.encode()) + receiver.overhead
+        end = end or receiver.polling or receiver.sent >= receiver.limit
+        if end:
+            self.receiver = None
+            self._start_expiry()
+        await receiver.write(frame, end)
+
+    def _start_expiry(self) -> None:
+        self._cancel_expiry()
+        self._expiry = asyncio.get_running_loop().create_task(self._expire_later())
+
+    def _cancel_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    async def _expire_later(self) -> None:
+        await asyncio.sleep(self.endpoint.disconnect_delay)
+        async with self.lock:
+            if self.receiver is not None:
+                return
+            was_open = self.state == OPEN
+            self.state = CLOSED
+        if was_open:
+            await self._handler_closed()
+        await self._teardown()
+
+    async def _handler_closed(self) -> None:
+        try:
+            await self.handler.closed()
+        except Exception:
+            logger.exception("SockJS session handler failed to close")
+
+    async def _teardown(self) -> None:
+        _registry().sessions.pop((endpoint_key(self.endpoint), self.session_id), None)
+        with contextlib.suppress(Exception):  # the entry expires by itself if Redis is away
+            await redis_client().eval(_DELETE_IF_OURS, 1, self.key, self.channel)
+        for task in self._tasks:
+            task.cancel()
+
+    # Background tasks ----------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        """Heartbeats to the receiver; keeps the Redis entry that routes other nodes here."""
+        tick = min(self.endpoint.heartbeat, OWNER_REFRESH)
+        while True:
+            await asyncio.sleep(tick)
+            with contextlib.suppress(Exception):
+                await redis_client().set(self.key, self.channel, ex=OWNER_TTL)
+            if time.monotonic() - self._last_heartbeat >= self.endpoint.heartbeat:
+                self._last_heartbeat = time.monotonic()
+                async with self.lock:
+                    if self.receiver is not None and self.state == OPEN:
+                        await self._deliver(framing.HEARTBEAT)
+
+    async def _inbox_loop(self) -> None:
+        await self.opened.wait()
+        while True:
+            text = await self.inbox.get()
+            if self.state != OPEN:
+                continue
+            try:
+                await self.handler.received(text)
+            except Exception:
+                logger.exception("SockJS session handler failed on a message")
+
+    async def _channel_loop(self) -> None:
+        """Requests relayed by other nodes, and channel-layer events for the handler."""
+        layer = get_channel_layer()
+        while True:
+            message = await layer.receive(self.channel)
+            try:
+                await self._on_channel_message(message)
+            except Exception:
+                logger.exception("SockJS session failed on a %r message", message.get("type"))
+
+    async def _on_channel_message(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "sockjs.attach":
+            if not self.allows(message["user"]):
+                await _reply(message, status=404)
+                return
+            await _reply(message, status=200)
+            await self.attach(
+                RemoteReceiver(
+                    polling=message["polling"],
+                    overhead=message["overhead"],
+                    limit=self.endpoint.response_limit,
+                    reply_to=message["reply_to"],
+                    request=message["request"],
+                )
+            )
+        elif kind == "sockjs.detach":
+            receiver = self.receiver
+            if isinstance(receiver, RemoteReceiver) and receiver.request == message["request"]:
+                await self.detach(receiver, aborted=message["aborted"])
+        elif kind == "sockjs.send":
+            if not self.allows(message["user"]):
+                await _reply(message, status=404)
+            else:
+                await _reply(message, status=204 if self.take(message["messages"]) else 429)
+        else:
+            await self.handler.event(message)
+
+
+_DELETE_IF_OURS = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+async def _drop_channel(channel: str) -> None:
+    """Unsubscribe a channel made by new_channel() (the layer does it when a receive is cancelled)."""
+    task = asyncio.get_running_loop().create_task(get_channel_layer().receive(channel))
+    await asyncio.sleep(0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _reply(message: dict[str, Any], **fields: Any) -> None:
+    await get_channel_layer().send(
+        message["reply_to"], {"type": "sockjs.reply", "request": message["request"], **fields}
+    )
+
+
+# --- this node: its sessions and its reply channel ------------------------------------------
+
+
+class _Registry:
+    """The sessions this process owns, and the channel where owners answer its relayed requests."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[str, str], Session] = {}
+        self.reply_channel = ""
+        self.waiting: dict[str, asyncio.Queue] = {}
+        self._ready: asyncio.Lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+
+    async def mailbox(self) -> str:
+        async with self._ready:
+            if not self.reply_channel:
+                self.reply_channel = await get_channel_layer().new_channel("sockjs.node.")
+                self._task = asyncio.get_running_loop().create_task(self._route_replies())
+        return self.reply_channel
+
+    async def _route_replies(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            message = await layer.receive(self.reply_channel)
+            queue = self.waiting.get(message.get("request", ""))
+            if queue is not None:
+                queue.put_nowait(message)
+
+
+_registries: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Registry]" = weakref.WeakKeyDictionary()
+
+
+def _registry() -> _Registry:
+    loop = asyncio.get_running_loop()
+    registry = _registries.get(loop)
+    if registry is None:
+        registry = _registries[loop] = _Registry()
+    return registry
+
+
+# --- what the HTTP transports call -------------------------------------------------------------
+
+
+class Stream:
+    """Frames for one receiving request: `next()` gives (frame, end) until end is True."""
+
+    async def next(self) -> tuple[str, bool]:
+        raise NotImplementedError
+
+    async def abort(self) -> None:
+        """The client went away before the response ended."""
+
+    def done(self) -> None:
+        pass
+
+
+class LocalStream(Stream):
+    def __init__(self, session: Session, receiver: LocalReceiver) -> None:
+        self.session = session
+        self.receiver = receiver
+
+    async def next(self) -> tuple[str, bool]:
+        return await self.receiver.queue.get()
+
+    async def abort(self) -> None:
+        await self.session.detach(self.receiver, aborted=True)
+
+
+class RemoteStream(Stream):
+    def __init__(self, owner: str, request: str, queue: asyncio.Queue, heartbeat: float) -> None:
+        self.owner = owner
+        self.request = request
+        self.queue = queue
+        self.silence_limit = heartbeat + 10  # the owner sends at least a heartbeat this often
+
+    async def next(self) -> tuple[str, bool]:
+        try:
+            message = await asyncio.wait_for(self.queue.get(), self.silence_limit)
+        except TimeoutError:
+            return framing.SESSION_LOST, True
+        return message["frame"], message["end"]
+
+    async def abort(self) -> None:
+        await get_channel_layer().send(
+            self.owner, {"type": "sockjs.detach", "request": self.request, "aborted": True}
+        )
+
+    def done(self) -> None:
+        _registry().waiting.pop(self.request, None)
+
+
+class FixedStream(Stream):
+    """One frame, then the end (a lost session, an unauthenticated chat request)."""
+
+    def __init__(self, frame: str) -> None:
+        self.frame = frame
+
+    async def next(self) -> tuple[str, bool]:
+        return self.frame, True
+
+
+async def _ask_owner(owner: str, message: dict[str, Any]) -> tuple[dict[str, Any] | None, str, asyncio.Queue]:
+    """Send a request to a session's owner; its first answer (None if it does not answer)."""
+    registry = _registry()
+    reply_to = await registry.mailbox()
+    request = uuid.uuid4().hex
+    queue: asyncio.Queue = asyncio.Queue()
+    registry.waiting[request] = queue
+    await get_channel_layer().send(owner, {**message, "reply_to": reply_to, "request": request})
+    try:
+        answer = await asyncio.wait_for(queue.get(), OWNER_ANSWER_TIMEOUT)
+    except TimeoutError:
+        answer = None
+    return answer, request, queue
+
+
+async def receive(
+    endpoint: Endpoint, session_id: str, *, user, session_key, transport: str, polling: bool, overhead: int
+) -> Stream | None:
+    """Attach a receiving request to its session (made if new); None means 404."""
+    registry = _registry()
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    for _ in range(3):
+        session = registry.sessions.get((endpoint_key(endpoint), session_id))
+        if session is not None:
+            if not session.allows(user_id):
+                return None
+            receiver = LocalReceiver(polling=polling, overhead=overhead, limit=endpoint.response_limit)
+            await session.attach(receiver)
+            return LocalStream(session, receiver)
+        owner = await redis_client().get(_owner_key(endpoint, session_id))
+        if owner is not None:
+            owner = owner.decode()
+            answer, request, queue = await _ask_owner(
+                owner, {"type": "sockjs.attach", "user": user_id, "polling": polling, "overhead": overhead}
+            )
+            if answer is None:
+                registry.waiting.pop(request, None)
+                return FixedStream(framing.SESSION_LOST)
+            if answer["status"] == 404:
+                registry.waiting.pop(request, None)
+                return None
+            return RemoteStream(owner, request, queue, endpoint.heartbeat)
+        session = Session(endpoint, session_id, user=user, session_key=session_key, transport=transport)
+        if await session.claim():
+            registry.sessions[(endpoint_key(endpoint), session_id)] = session
+            receiver = LocalReceiver(polling=polling, overhead=overhead, limit=endpoint.response_limit)
+            await session.attach(receiver)
+            return LocalStream(session, receiver)
+    return FixedStream(framing.SESSION_LOST)
+
+
+async def send(endpoint: Endpoint, session_id: str, *, user, messages: list[str]) -> int:
+    """Hand an xhr_send's messages to their session; the HTTP status to answer."""
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    session = _registry().sessions.get((endpoint_key(endpoint), session_id))
+    if session is not None:
+        if not session.allows(user_id):
+            return 404
+        return 204 if session.take(messages) else 429
+    owner = await redis_client().get(_owner_key(endpoint, session_id))
+    if owner is None:
+        return 404
+    answer, request, _ = await _ask_owner(
+        owner.decode(), {"type": "sockjs.send", "user": user_id, "messages": messages}
+    )
+    _registry().waiting.pop(request, None)
+    return 404 if answer is None else answer["status"]
+
+
+async def close_all(code: int, reason: str) -> None:
+    """Close every session this node owns (graceful shutdown)."""
+    sessions = list(_registry().sessions.values())
+    await asyncio.gather(*(session.close(code, reason) for session in sessions), return_exceptions=True)
+
+
+def owned_count() -> int:
+    return sum(len(registry.sessions) for registry in list(_registries.values()))
