@@ -3,7 +3,11 @@
 // The plan names the design ("ours", "tutorial", "socketio"), subscribers and publishers with
 // their URLs and rooms, the publish rate, and how long to run. Latency is measured from the
 // publisher's send to each subscriber's receipt, in this same process.
+// Our clients can also use the SockJS transports (`transport` in the client: "xhr-streaming" or
+// "sockjs-websocket", with `url` the SockJS prefix, http://host:port/sockjs).
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { WebSocket } from "ws";
 import { io } from "socket.io-client";
 
@@ -19,7 +23,15 @@ function onBody(index, body) {
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
 }
 
+// One chat frame for a client of ours; `ready` is called once its subscription is in place.
+function onOursFrame(frame, index, ready) {
+  if (frame.type === "presence") ready();
+  else if (frame.type === "message") onBody(index, frame.body);
+}
+
 function connectOurs(client, index, isPublisher) {
+  if (client.transport === "xhr-streaming") return connectXhrStreaming(client, index);
+  if (client.transport === "sockjs-websocket") return connectSockJSWebSocket(client, index);
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
     ws.on("error", reject);
@@ -28,10 +40,92 @@ function connectOurs(client, index, isPublisher) {
       ws.send(JSON.stringify({ type: "subscribe", room: client.room, since: client.since ?? undefined }));
     });
     ws.on("message", (data) => {
-      const frame = JSON.parse(data);
-      if (frame.type === "presence" && !isPublisher) resolve({ close: () => ws.close() });
-      else if (frame.type === "message" && !isPublisher) onBody(index, frame.body);
+      if (!isPublisher) onOursFrame(JSON.parse(data), index, () => resolve({ close: () => ws.close() }));
     });
+  });
+}
+
+// SockJS subscribers (ours only). What the transports cost beyond the chat frames:
+const sockjs = { streams: 0, reopens: 0, xhr_sends: 0, closes: [] };
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const sockjsPath = () => `${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}/${randomBytes(8).toString("hex")}`;
+const subscribeFrame = (client) => JSON.stringify({ type: "subscribe", room: client.room, since: client.since ?? undefined });
+
+// One SockJS frame ("o", "h", a[...], c[...]); `open` is called on "o", `ready` on our presence frame.
+function onSockJSFrame(text, index, open, ready, closed) {
+  const kind = text[0];
+  if (kind === "a") for (const message of JSON.parse(text.slice(1))) onOursFrame(JSON.parse(message), index, ready);
+  else if (kind === "o") open();
+  else if (kind === "c") closed(text);
+  // "h": a heartbeat (and the 2,048 h of the xhr-streaming prelude): nothing to do
+}
+
+// xhr-streaming as sockjs-client does it: a POST whose response carries one frame per line,
+// reopened for the same session whenever the server ends it (after its response limit), and
+// the client's messages POSTed to xhr_send. Every request has the Origin and the session cookie.
+function connectXhrStreaming(client, index) {
+  const base = `${client.url}/${sockjsPath()}`;
+  const headers = { Cookie: `sessionid=${client.cookie}`, Origin: client.origin };
+  let closed = false;
+  let request = null;
+  return new Promise((resolve, reject) => {
+    const fail = (error) => { if (!closed) { closed = true; reject(error); } };
+    const xhrSend = (messages) => {
+      sockjs.xhr_sends += 1;
+      const body = JSON.stringify(messages);
+      const req = http.request(`${base}/xhr_send`, {
+        method: "POST", agent,
+        headers: { ...headers, "Content-Type": "text/plain;charset=UTF-8", "Content-Length": Buffer.byteLength(body) },
+      }, (res) => {
+        res.resume();
+        if (res.statusCode !== 204) fail(new Error(`xhr_send answered ${res.statusCode}`));
+      });
+      req.on("error", fail);
+      req.end(body);
+    };
+    const onClose = (frame) => {
+      sockjs.closes.push(frame);
+      fail(new Error(`session closed: ${frame}`));
+      closed = true;
+    };
+    const stream = () => {
+      sockjs.streams += 1;
+      request = http.request(`${base}/xhr_streaming`, { method: "POST", agent, headers: { ...headers, "Content-Length": 0 } }, (res) => {
+        if (res.statusCode !== 200) { res.resume(); fail(new Error(`xhr_streaming answered ${res.statusCode}`)); return; }
+        res.setEncoding("utf8");
+        let partial = "";
+        res.on("data", (chunk) => {
+          const lines = (partial + chunk).split("\n");
+          partial = lines.pop();
+          for (const line of lines) {
+            onSockJSFrame(line, index, () => xhrSend([subscribeFrame(client)]), () => resolve({ close }), onClose);
+          }
+        });
+        res.on("end", () => {
+          if (!closed) { sockjs.reopens += 1; stream(); }
+        });
+        res.on("error", fail);
+      });
+      request.on("error", fail);
+      request.end();
+    };
+    const close = () => { closed = true; request.destroy(); };
+    stream();
+  });
+}
+
+// The framed SockJS WebSocket: "o", "h", a[...] and c[...] frames; messages sent as JSON arrays.
+function connectSockJSWebSocket(client, index) {
+  return new Promise((resolve, reject) => {
+    const url = `${client.url.replace(/^http/, "ws")}/${sockjsPath()}/websocket`;
+    const ws = new WebSocket(url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
+    ws.on("error", reject);
+    ws.on("message", (data) => onSockJSFrame(
+      data.toString(), index,
+      () => ws.send(JSON.stringify([subscribeFrame(client)])),
+      () => resolve({ close: () => ws.close() }),
+      (frame) => { sockjs.closes.push(frame); reject(new Error(`session closed: ${frame}`)); },
+    ));
   });
 }
 
@@ -108,5 +202,6 @@ console.log(JSON.stringify({
   expected, received, lost: Math.max(0, expected - received), sent: [...sentPerRoom.values()].reduce((a, b) => a + b, 0),
   p50: pick(0.5), p99: pick(0.99), max: latencies.length ? latencies[latencies.length - 1] : null,
   wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6,
+  ...(sockjs.streams || sockjs.closes.length ? { sockjs } : {}),
 }));
 process.exit(0);

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+CONFORMANCE_PREFIX = "/sockjs-conformance"
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -31,7 +33,7 @@ def chat_endpoint() -> Endpoint:
 
 def conformance_endpoints() -> list[Endpoint]:
     """The services the sockjs-protocol suite expects (its README), with its 4 KiB response limit."""
-    base = "/sockjs-conformance"
+    base = CONFORMANCE_PREFIX
     return [
         Endpoint("echo", f"{base}/echo", response_limit=4096),
         Endpoint("echo", f"{base}/disabled_websocket_echo", websocket=False, response_limit=4096),

@@ -1,10 +1,11 @@
 """Where the SockJS endpoints are mounted: HTTP paths and WebSocket routes."""
 
 from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
 from django.urls import re_path
 
 from chat.consumers import ChatConsumer
-from chat.sockjs.endpoints import Endpoint, mounted
+from chat.sockjs.endpoints import CONFORMANCE_PREFIX, Endpoint, chat_endpoint, mounted
 from chat.sockjs.http import SockJSHttpApp
 from chat.sockjs.websocket import RawWebSocketConsumer, RefusingConsumer, SockJSWebSocketConsumer
 
@@ -40,9 +41,18 @@ def http_app(django_app):
     return HttpRouter(django_app, mounted())
 
 
-def websocket_routes() -> tuple[list, list]:
-    """(chat routes: behind the Origin check and session auth, conformance routes: open)."""
-    chat, conformance = [], []
-    for endpoint in mounted():
-        (chat if endpoint.chat else conformance).extend(_websocket_routes(endpoint))
-    return chat, conformance
+def websocket_app(chat_routes: list, protect):
+    """The WebSocket application: the chat's routes (/ws/ and SockJS) behind `protect` (Origin
+    check and session auth), and the conformance suite's anonymous services if mounted."""
+    chat_app = protect(URLRouter([*chat_routes, *_websocket_routes(chat_endpoint())]))
+    conformance = [route for endpoint in mounted() if not endpoint.chat for route in _websocket_routes(endpoint)]
+    if not conformance:
+        return chat_app
+    conformance_app = URLRouter(conformance)
+
+    async def app(scope, receive, send):
+        if scope["path"].startswith(CONFORMANCE_PREFIX + "/"):
+            return await conformance_app(scope, receive, send)
+        return await chat_app(scope, receive, send)
+
+    return app
