@@ -175,6 +175,46 @@ def test_a_user_whose_node_dies_misses_nothing_and_their_offline_message_is_sent
     b.context.close()
 
 
+def test_without_websocket_a_user_chats_through_the_fallback_and_misses_nothing(browser, cluster):
+    [room] = cluster.make_rooms(["Fallback"])
+    (name_a, key_a), (name_b, key_b) = cluster.make_sessions(2, "fallback")
+    a = page_for(browser, cluster, 0, key_a)
+    b = page_for(browser, cluster, 1, key_b)
+    # As behind a proxy that blocks WebSocket: the page never sees the API.
+    b.context.add_init_script("delete window.WebSocket; delete window.MozWebSocket;")
+    for page in (a, b):
+        page.goto(f"/rooms/{room}/")
+        wait_connected(page)
+    assert b.evaluate("typeof window.WebSocket") == "undefined"
+    assert a.locator("#status").get_attribute("data-transport") == "websocket"
+    assert b.locator("#status").get_attribute("data-transport") == "xhr-streaming"
+    send(a, "to the fallback")
+    playwright_api.expect(b.locator("#messages .body", has_text="to the fallback")).to_be_visible(
+        timeout=2000
+    )
+    send(b, f"from the fallback @{name_a}")
+    playwright_api.expect(a.locator("#messages .body", has_text="from the fallback")).to_be_visible(
+        timeout=2000
+    )
+
+    os.kill(cluster.nodes[1].process.pid, signal.SIGKILL)  # B's node (and its SockJS session) dies
+    cluster.nodes[1].process = None
+    playwright_api.expect(b.locator("#status")).not_to_have_attribute("data-state", "connected", timeout=5000)
+    for i in range(3):
+        send(a, f"missed {i}")
+    cluster.nodes[1].start()
+    wait_connected(b)
+    expected = ["to the fallback", f"from the fallback @{name_a}", "missed 0", "missed 1", "missed 2"]
+    playwright_api.expect(b.locator("#messages .body", has_text="missed 2")).to_be_visible(timeout=10_000)
+    assert bodies(b) == expected  # each once, in order, after a new session resubscribed with since
+    assert b.locator("#status").get_attribute("data-transport") == "xhr-streaming"
+    assert name_b in b.locator("header.top").inner_text()
+    assert a.errors == [] and b.errors == []
+    screenshot(b, "fallback")
+    a.context.close()
+    b.context.close()
+
+
 def test_xss_payloads_in_messages_usernames_and_titles_execute_nothing(browser, cluster):
     titles = XSS_PAYLOADS[:5]
     rooms = cluster.make_rooms(["XSS"] + titles)

@@ -9,8 +9,7 @@
   if (!app) return;
   const me = app.dataset.username;
   const active = app.dataset.active || null;
-  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  const client = new ChatClient(scheme + location.host + app.dataset.wsPath);
+  const client = new ChatClient(location.origin + app.dataset.sockjsPath);
   window.chatClient = client; // for debugging and the browser tests
 
   const el = (id) => document.getElementById(id);
@@ -104,7 +103,10 @@
     }
   }
 
-  client.on("open", () => client.send({ type: "rooms.list" }));
+  client.on("open", () => {
+    statusEl.dataset.transport = client.ws.transport || ""; // which SockJS transport got through
+    client.send({ type: "rooms.list" });
+  });
   client.on("rooms", (frame) => {
     const visible = new Set(frame.rooms.map((r) => r.slug));
     for (const slug of [...rooms.keys()]) if (!visible.has(slug)) removeRoom(slug);

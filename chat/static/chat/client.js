@@ -1,6 +1,7 @@
-// A client for the /ws/ protocol (docs/protocol.md): one socket for every room, reconnect with
+// A client for the chat protocol (docs/protocol.md): one connection for every room, reconnect with
 // backoff and jitter, resubscribe with `since`, messages keyed by seq, unacked sends retried with
-// the same client_msg_id. No DOM code here: app.js renders.
+// the same client_msg_id. The connection is sockjs-client's: WebSocket first, then HTTP
+// streaming or polling where WebSocket is blocked. No DOM code here: app.js renders.
 "use strict";
 
 (function () {
@@ -8,6 +9,8 @@
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
+
+  const OPEN = 1; // SockJS.OPEN; not WebSocket.OPEN: a browser may have no WebSocket at all
 
   class ChatClient {
     constructor(url) {
@@ -39,7 +42,8 @@
 
     connect() {
       clearTimeout(this.retryTimer);
-      const ws = new WebSocket(this.url);
+      // JSONP and the iframe transports are not served (docs/protocol.md, "SockJS").
+      const ws = new SockJS(this.url, null, { transports: ["websocket", "xhr-streaming", "eventsource", "xhr-polling"] });
       this.ws = ws;
       ws.onopen = () => {
         this.attempt = 0;
@@ -69,12 +73,12 @@
     }
 
     reconnectNow() {
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) return;
+      if (this.ws && this.ws.readyState === OPEN) return;
       this.connect();
     }
 
     send(frame) {
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      if (this.ws && this.ws.readyState === OPEN) {
         this.ws.send(JSON.stringify(frame));
         return true;
       }
