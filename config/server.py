@@ -1,4 +1,4 @@
-"""daphne with three protocol changes; `python -m config.server` takes daphne's own arguments.
+"""daphne with a few protocol changes; `python -m config.server` takes daphne's own arguments.
 
 1. autobahn fails a connection that breaks a limit (a frame above
    --websocket-max-message-size, invalid UTF-8 in a text frame) by dropping TCP, so a
@@ -7,13 +7,17 @@
 2. A frame sent while the client is disconnecting is dropped instead of raising.
 4. SIGTERM is graceful: the node stops listening, closes every WebSocket with 1012 (service
    restart: reconnect, to another node), lets the application clean up, and exits within
-   CHAT_SHUTDOWN_GRACE seconds (default 10).
+   CHAT_SHUTDOWN_GRACE seconds (default 10). The SockJS sessions this node owns are closed
+   the same way (close frame c[1012,...]).
 3. daphne writes every outgoing frame into the socket's user-space buffer without limit,
    so a client that stops reading makes the server's memory grow with every message of
    its rooms. Here the buffer is capped (CHAT_SEND_BUFFER_LIMIT, 1 MiB): a connection whose
    unsent data exceeds it is closed with 4408 and its buffer freed.
+5. The ASGI close "reason" reaches the client (daphne drops it), and a refused WebSocket
+   handshake says where its HTTP response ends.
 """
 
+import asyncio
 import logging
 import os
 import signal
@@ -149,6 +153,7 @@ class ChatServer(Server):
         )
         for port in self.listening_ports:
             port.stopListening()
+        sockjs_closed = asyncio.ensure_future(_close_sockjs_sessions())
         for protocol in sockets:
             if protocol.state == protocol.STATE_OPEN:
                 # sendClose() accepts only 1000 and 3000-4999 from applications; 1012 (service
@@ -157,13 +162,20 @@ class ChatServer(Server):
         deadline = time.monotonic() + SHUTDOWN_GRACE
 
         def wait_then_stop() -> None:
-            if self._open_websockets() and time.monotonic() < deadline:
+            if (self._open_websockets() or not sockjs_closed.done()) and time.monotonic() < deadline:
                 reactor.callLater(0.1, wait_then_stop)
             else:
                 # A moment for the consumers to run their disconnect handlers.
                 reactor.callLater(0.5, self.stop)
 
         wait_then_stop()
+
+
+async def _close_sockjs_sessions() -> None:
+    # Imported late: Django is set up by the application, after this module is loaded.
+    from chat.sockjs import sessions
+
+    await sessions.close_all(CLOSE_SERVICE_RESTART, "Node restarting")
 
 
 class ChatCommandLineInterface(CommandLineInterface):

@@ -12,6 +12,7 @@ import pytest
 from chat.devcluster import BASE_DIR, free_port, wait_for_port
 from tests.chatclient import ResilientClient
 from tests.cluster import start_cluster
+from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster]
 
@@ -104,3 +105,23 @@ async def test_chat_through_nginx_survives_a_node_stopping_behind_it(balanced):
     assert all(c.gaps == [] for c in clients)
     assert 1012 in {code for c in clients for code in c.close_codes}
     assert http.get("/healthz").status_code == 200  # nginx now sends everything to node 2
+
+
+async def test_sockjs_through_nginx_round_robin_streams_and_polls(balanced):
+    """nginx spreads a session's requests over both nodes; streamed frames are not buffered."""
+    cluster, port = balanced
+    [room] = cluster.make_rooms(["Fallback behind nginx"])
+    (_, key_a), (name_b, key_b) = cluster.make_sessions(2, "lbsockjs")
+    url = f"http://127.0.0.1:{port}"
+    streaming = await SockJSClient([url], key_a, transport="xhr_streaming").open()
+    polling = await SockJSClient([url], key_b, transport="xhr").open()
+    await streaming.subscribe(room)
+    await polling.subscribe(room)
+    for n in range(10):
+        await polling.send_message(room, f"poll {n}", f"p{n}")
+        got = await streaming.recv_type("message", timeout=2)  # one small frame, not a buffer's worth
+        assert (got["author"], got["body"], got["seq"]) == (name_b, f"poll {n}", n + 1)
+    for node in cluster.nodes:  # the polling session's requests landed on both nodes
+        assert f"/sockjs/000/{polling.session_id}/xhr" in node.log_path.read_text(), node.name
+    await streaming.close()
+    await polling.close()

@@ -178,3 +178,13 @@ async def test_a_websocket_client_and_an_eventsource_client_in_one_room(cluster)
     assert (got["author"], got["body"]) == (name_b, "to eventsource")
     await a.close()
     await b.close()
+
+
+async def test_a_node_shutting_down_closes_its_sockjs_sessions_with_1012(cluster):
+    _, http_a = new_user(cluster, node=0)
+    node = cluster.nodes[1]
+    a = await SockJSClient([node.http_url], http_a.session_cookie, transport="xhr_streaming").open()
+    node.stop()  # SIGTERM
+    assert await asyncio.wait_for(a.closed, 10) == (1012, "Node restarting")
+    await a.close()
+    node.start()
