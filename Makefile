@@ -9,7 +9,7 @@ NODES ?= 1
 # Embedded defaults for `make run`: SQLite in var/, a generated secret key, local hosts.
 RUN_ENV := SECRET_KEY="$$(cat var/secret_key)" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"
 
-.PHONY: run cluster test faults bench lint admin clean
+.PHONY: run cluster test faults bench sockjs-conformance lint admin clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	cd bench && npm install --silent --no-audit --no-fund
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The published SockJS protocol suite against one node (by hand: the suite is on no registry).
+sockjs-conformance: $(VENV)/.installed
+	$(PY) scripts/sockjs_conformance.py $(SUITE)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

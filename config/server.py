@@ -13,8 +13,8 @@
    so a client that stops reading makes the server's memory grow with every message of
    its rooms. Here the buffer is capped (CHAT_SEND_BUFFER_LIMIT, 1 MiB): a connection whose
    unsent data exceeds it is closed with 4408 and its buffer freed.
-5. The ASGI close "reason" reaches the client (daphne drops it), and a refused WebSocket
-   handshake says where its HTTP response ends.
+5. The ASGI close "reason" reaches the client (daphne drops it), a refused WebSocket
+   handshake says where its HTTP response ends, and a clean close ends TCP with FIN, not RST.
 """
 
 import asyncio
@@ -103,6 +103,14 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             self.sendClose(code=message.get("code") or 1000, reason=message["reason"])
             return
         super().handle_reply(message)
+
+    def dropConnection(self, abort=False) -> None:
+        # autobahn resets (RST) the TCP connection after a clean closing handshake; a client
+        # still reading then sees "connection reset" instead of the end. Nothing is left to
+        # read at that point, so close it normally (FIN).
+        if abort and self.wasClean and self.state == self.STATE_CLOSING:
+            abort = False
+        super().dropConnection(abort)
 
     def sendHttpErrorResponse(self, code, reason, responseHeaders=None) -> None:
         # autobahn refuses a bad handshake (400, or 405 for a POST) with no framing headers and
