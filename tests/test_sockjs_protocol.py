@@ -82,7 +82,9 @@ def assert_options(http, url: str, methods: str) -> None:
 class Stream:
     """An HTTP/1.0 streaming response read off a raw socket: what arrives, as it arrives."""
 
-    def __init__(self, url: str, method: str = "POST", headers: dict | None = None, *, wait: bool = True) -> None:
+    def __init__(
+        self, url: str, method: str = "POST", headers: dict | None = None, *, wait: bool = True
+    ) -> None:
         parsed = httpx.URL(url)
         self.sock = socket.create_connection((parsed.host, parsed.port), timeout=5)
         lines = [f"{method} {parsed.raw_path.decode()} HTTP/1.0", f"Host: {parsed.host}", "Content-Length: 0"]
@@ -276,12 +278,7 @@ def test_json_encoding_round_trips(http, base):
 
 def _server_escapes(c: str) -> bool:
     o = ord(c)
-    return (
-        0x200C <= o <= 0x200F
-        or 0x2028 <= o <= 0x202F
-        or 0x2060 <= o <= 0x206F
-        or 0xFFF0 <= o <= 0xFFFF
-    )
+    return 0x200C <= o <= 0x200F or 0x2028 <= o <= 0x202F or 0x2060 <= o <= 0x206F or 0xFFF0 <= o <= 0xFFFF
 
 
 # --- streaming ---------------------------------------------------------------------------

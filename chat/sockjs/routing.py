@@ -45,7 +45,9 @@ def websocket_app(chat_routes: list, protect):
     """The WebSocket application: the chat's routes (/ws/ and SockJS) behind `protect` (Origin
     check and session auth), and the conformance suite's anonymous services if mounted."""
     chat_app = protect(URLRouter([*chat_routes, *_websocket_routes(chat_endpoint())]))
-    conformance = [route for endpoint in mounted() if not endpoint.chat for route in _websocket_routes(endpoint)]
+    conformance = [
+        route for endpoint in mounted() if not endpoint.chat for route in _websocket_routes(endpoint)
+    ]
     if not conformance:
         return chat_app
     conformance_app = URLRouter(conformance)
