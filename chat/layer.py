@@ -115,6 +115,13 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
         queue = self.channels.get(channel)
         return queue.qsize() if queue is not None else 0
 
+    async def has_receiver(self, channel: str) -> bool:
+        """Whether any process is subscribed to this channel (so a send to it can arrive)."""
+        shard = self._get_shard(channel)
+        shard._ensure_redis()
+        [(_, count)] = await shard._redis.pubsub_numsub(channel)
+        return count > 0
+
     async def group_send_local(self, group: str, message: dict[str, Any]) -> None:
         """Deliver to this process's members of a group only, without Redis."""
         data = self.channel_layer.serialize(message)

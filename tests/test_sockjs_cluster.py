@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = start_cluster(tmp_path_factory.mktemp("sockjs-cluster"))
+    # A short heartbeat: the owner of a session notices a dead relaying node at its heartbeat.
+    cluster = start_cluster(tmp_path_factory.mktemp("sockjs-cluster"), CHAT_SOCKJS_HEARTBEAT="2")
     yield cluster
     cluster.stop()
     cluster.assert_no_tracebacks()
@@ -178,6 +179,36 @@ async def test_a_websocket_client_and_an_eventsource_client_in_one_room(cluster)
     assert (got["author"], got["body"]) == (name_b, "to eventsource")
     await a.close()
     await b.close()
+
+
+async def test_a_stream_relayed_by_a_node_that_dies_is_let_go(cluster):
+    _, http_a = new_user(cluster, node=0)
+    owner, relay = cluster.nodes
+    url = f"/sockjs/000/{uuid.uuid4().hex}"
+    cookies = {"sessionid": http_a.session_cookie}
+    async with httpx.AsyncClient(cookies=cookies, timeout=10) as client:
+        opened = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
+        assert opened.text == "o\n"  # the session lives on the owner
+
+        async def hold_stream_on_relay() -> None:
+            async with client.stream(
+                "POST", f"{relay.http_url}{url}/xhr_streaming", headers={"Origin": relay.http_url}
+            ) as response:
+                async for _ in response.aiter_raw():
+                    pass
+
+        held = asyncio.create_task(hold_stream_on_relay())
+        await asyncio.sleep(0.5)
+        busy = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
+        assert busy.text == 'c[2010,"Another connection still open"]\n'
+        relay.process.kill()  # SIGKILL: nobody tells the owner that the stream is gone
+        relay.process.wait()
+        relay.process = None
+        await asyncio.sleep(4.5)  # two heartbeats
+        after = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
+        assert after.text == 'c[1002,"Connection interrupted"]\n'
+        held.cancel()
+    relay.start()
 
 
 async def test_a_node_shutting_down_closes_its_sockjs_sessions_with_1012(cluster):

@@ -197,11 +197,14 @@ class Session:
                 await receiver.write(framing.SESSION_LOST, True)
                 return
             if self.state == CLOSING:
-                self.receiver = receiver
+                # Served without attaching: the session's timeout keeps running, so a client
+                # that keeps asking cannot keep a closed session alive.
                 if self.outbox:
-                    await self._flush()
-                if self.receiver is receiver:
-                    await self._deliver(self.close_frame, end=True)
+                    frame = framing.messages(self.outbox)
+                    self.outbox, self.outbox_bytes = [], 0
+                    await receiver.write(frame, True)
+                else:
+                    await receiver.write(self.close_frame, True)
                 return
             self._cancel_expiry()
             self.receiver = receiver
@@ -302,6 +305,11 @@ class Session:
                 await redis_client().set(self.key, self.channel, ex=OWNER_TTL)
             if time.monotonic() - self._last_heartbeat >= self.endpoint.heartbeat:
                 self._last_heartbeat = time.monotonic()
+                receiver = self.receiver
+                if isinstance(receiver, RemoteReceiver) and not await _reachable(receiver.reply_to):
+                    # The node holding the request died: nobody would ever detach it.
+                    await self.detach(receiver, aborted=True)
+                    continue
                 async with self.lock:
                     if self.receiver is not None and self.state == OPEN:
                         await self._deliver(framing.HEARTBEAT)
@@ -359,6 +367,13 @@ class Session:
 _DELETE_IF_OURS = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
+
+
+async def _reachable(channel: str) -> bool:
+    try:
+        return await get_channel_layer().has_receiver(channel)
+    except Exception:  # Redis away: assume the best, the next tick asks again
+        return True
 
 
 async def _drop_channel(channel: str) -> None:
