@@ -11,6 +11,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """One client's multiplexed socket at /ws/: any number of rooms over one connection."""
 
     session: ChatSession | None = None
+    direct = None  # chat/layer.py's DirectReceiver for this socket's group messages
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -28,8 +29,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             send_text=self._send_text,
             close=self._close,
         )
-        await self.session.open()
-        await self.accept()
+        # Group messages come straight to the session (chat/layer.py, "direct delivery"), one at
+        # a time, never while a client frame is being handled.
+        self.direct = self.channel_layer.receive_directly(self.channel_name, self._on_event)
+        async with self.direct.exclusive():
+            await self.session.open()
+            await self.accept()
+
+    async def _on_event(self, message: dict[str, Any]) -> None:
+        if self.session is not None and message["type"].startswith("chat."):
+            await self.session.receive_event(message)
 
     async def _send_text(self, text: str) -> None:
         await self.send(text_data=text)
@@ -40,12 +49,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None:
             return
-        if text_data is None:
-            await self.session.receive_binary()
-        else:
-            await self.session.receive_text(text_data)
+        async with self.direct.exclusive():
+            if text_data is None:
+                await self.session.receive_binary()
+            else:
+                await self.session.receive_text(text_data)
 
     async def disconnect(self, code: int) -> None:
+        if self.direct is not None:
+            self.channel_layer.stop_receiving_directly(self.channel_name)
         if self.session is not None:
             await self.session.shutdown()
             self.session = None

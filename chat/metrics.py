@@ -6,6 +6,7 @@ CONNECTIONS = Gauge("chat_connections", "Open client connections", ["transport"]
 SUBSCRIPTIONS = Gauge("chat_subscriptions", "Room subscriptions held by open connections")
 MESSAGES_RECEIVED = Counter("chat_messages_received_total", "Messages accepted from clients (stored)")
 FRAMES_SENT = Counter("chat_frames_sent_total", "Frames sent to clients", ["type"])
+MESSAGE_FRAMES_SENT = FRAMES_SENT.labels("message")  # once per delivery: skip the label lookup
 DELIVERY_LATENCY = Histogram(
     "chat_delivery_latency_seconds",
     "From a message's commit to its frame being handed to a local client connection",

@@ -109,6 +109,20 @@ def _ref(frame: Any) -> str | None:
     return None
 
 
+# Channel-layer event type -> ChatSession method (looked up per event: the hot path).
+EVENT_HANDLERS = {
+    "chat.message": "on_room_message",
+    "chat.room_head": "on_room_head",
+    "chat.message_deleted": "on_message_deleted",
+    "chat.notify": "on_notify",
+    "chat.room_changed": "on_room_changed",
+    "chat.access_revoked": "on_access_revoked",
+    "chat.session_ended": "on_session_ended",
+    "chat.presence": "on_presence",
+    "chat.typing": "on_typing_event",
+}
+
+
 class ChatSession:
     """One client connection's protocol state: its subscriptions and what it has been sent."""
 
@@ -379,21 +393,11 @@ class ChatSession:
 
     async def receive_event(self, event: dict[str, Any]) -> None:
         """Handle an event from the channel layer (type `chat.*`)."""
-        handler = {
-            "chat.message": self.on_room_message,
-            "chat.room_head": self.on_room_head,
-            "chat.message_deleted": self.on_message_deleted,
-            "chat.notify": self.on_notify,
-            "chat.room_changed": self.on_room_changed,
-            "chat.access_revoked": self.on_access_revoked,
-            "chat.session_ended": self.on_session_ended,
-            "chat.presence": self.on_presence,
-            "chat.typing": self.on_typing_event,
-        }.get(event.get("type"))
-        if handler is None or self.closed:
+        name = EVENT_HANDLERS.get(event.get("type"))
+        if name is None or self.closed:
             return
         try:
-            await handler(event)
+            await getattr(self, name)(event)
         except Exception:
             # A failed gap fill (database briefly down) is retried by the next event or repair
             # tick, since the cursor did not move; the connection must not die of it.
@@ -407,7 +411,7 @@ class ChatSession:
             await self._fill(subscription, upto_seq=event["seq"] - 1)
         await self.send_text(event["text"])
         subscription.cursor = event["seq"]
-        metrics.FRAMES_SENT.labels("message").inc()
+        metrics.MESSAGE_FRAMES_SENT.inc()
         if "committed_at" in event:
             metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["committed_at"]))
 
