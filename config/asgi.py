@@ -9,10 +9,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from chat.auth import SessionAuthMiddlewareStack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.sockjs import routing as sockjs_routing  # noqa: E402
 
@@ -21,7 +21,7 @@ application = ProtocolTypeRouter(
         "http": sockjs_routing.http_app(django_asgi_app),
         # A foreign, "null" or missing Origin is refused at the handshake (HTTP 403).
         "websocket": sockjs_routing.websocket_app(
-            websocket_urlpatterns, lambda app: AllowedHostsOriginValidator(AuthMiddlewareStack(app))
+            websocket_urlpatterns, lambda app: AllowedHostsOriginValidator(SessionAuthMiddlewareStack(app))
         ),
     }
 )

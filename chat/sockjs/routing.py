@@ -1,9 +1,9 @@
 """Where the SockJS endpoints are mounted: HTTP paths and WebSocket routes."""
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from django.urls import re_path
 
+from chat.auth import SessionAuthMiddlewareStack
 from chat.consumers import ChatConsumer
 from chat.sockjs.endpoints import CONFORMANCE_PREFIX, Endpoint, chat_endpoint, mounted
 from chat.sockjs.http import SockJSHttpApp
@@ -16,7 +16,7 @@ class HttpRouter:
     def __init__(self, django_app, endpoints: list[Endpoint]) -> None:
         self.django_app = django_app
         self.prefixes = tuple(endpoint.prefix for endpoint in endpoints)
-        self.sockjs_app = AuthMiddlewareStack(SockJSHttpApp(endpoints))
+        self.sockjs_app = SessionAuthMiddlewareStack(SockJSHttpApp(endpoints))
 
     async def __call__(self, scope, receive, send) -> None:
         route = scope["path"]
