@@ -25,14 +25,28 @@ def redis_client() -> aioredis.Redis:
     return client
 
 
+# redis-py 8's pools raise MaxConnectionsError at once beyond 100 connections; a burst of sends
+# (each checks its rate limit) went past that and skipped the limit. A pool that waits for a free
+# connection (at most as long as a command may take) keeps every check.
+POOL_SIZE = 64
+
+
 def _connect(config) -> aioredis.Redis:
     timeouts = {"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 15}
     if config.is_sentinel:
         sentinel = Sentinel(list(config.sentinels), socket_timeout=2, socket_connect_timeout=2)
         return sentinel.master_for(
-            config.master, db=config.db, username=config.username, password=config.password, **timeouts
+            config.master,
+            db=config.db,
+            username=config.username,
+            password=config.password,
+            max_connections=1024,  # redis-py has no waiting pool for Sentinel
+            **timeouts,
         )
-    return aioredis.from_url(config.urls[0], **timeouts)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        config.urls[0], max_connections=POOL_SIZE, timeout=2, **timeouts
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 async def allow_message(user_id: int) -> bool:
