@@ -13,12 +13,23 @@ import { io } from "socket.io-client";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const now = () => performance.timeOrigin + performance.now();
+const processStart = now();
 const latencies = [];
 const receivedBy = new Map(); // subscriber index -> count
+const seenBy = new Map(); // subscriber index -> Set of "publisher:n" received
 const sentPerRoom = new Map(); // room -> count
+// Not counted as received: a message sent before this process started (an earlier run's, sent
+// again by a catch-up or gap fill), or one this subscriber already got (a duplicate).
+const extra = { stale: 0, duplicates: 0 };
 
 function onBody(index, body) {
-  const [, , sentAt] = body.split(":");
+  const [publisher, n, sentAt] = body.split(":");
+  if (Number(sentAt) < processStart) { extra.stale += 1; return; }
+  let seen = seenBy.get(index);
+  if (!seen) seenBy.set(index, (seen = new Set()));
+  const id = `${publisher}:${n}`;
+  if (seen.has(id)) { extra.duplicates += 1; return; }
+  seen.add(id);
   latencies.push(now() - Number(sentAt));
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
 }
@@ -45,8 +56,9 @@ function connectOurs(client, index, isPublisher) {
   });
 }
 
-// SockJS subscribers (ours only). What the transports cost beyond the chat frames:
-const sockjs = { streams: 0, reopens: 0, xhr_sends: 0, closes: [] };
+// SockJS subscribers (ours only). Requests made, and close frames or errors (a subscriber that
+// fails after it connected stops receiving: its messages then count as lost):
+const sockjs = { streams: 0, reopens: 0, xhr_sends: 0, failures: [] };
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const sockjsPath = () => `${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}/${randomBytes(8).toString("hex")}`;
 const subscribeFrame = (client) => JSON.stringify({ type: "subscribe", room: client.room, since: client.since ?? undefined });
@@ -69,7 +81,12 @@ function connectXhrStreaming(client, index) {
   let closed = false;
   let request = null;
   return new Promise((resolve, reject) => {
-    const fail = (error) => { if (!closed) { closed = true; reject(error); } };
+    const fail = (error) => {
+      if (closed) return;
+      closed = true;
+      sockjs.failures.push(error.message);
+      reject(error);
+    };
     const xhrSend = (messages) => {
       sockjs.xhr_sends += 1;
       const body = JSON.stringify(messages);
@@ -83,11 +100,7 @@ function connectXhrStreaming(client, index) {
       req.on("error", fail);
       req.end(body);
     };
-    const onClose = (frame) => {
-      sockjs.closes.push(frame);
-      fail(new Error(`session closed: ${frame}`));
-      closed = true;
-    };
+    const onClose = (frame) => fail(new Error(`session closed: ${frame}`));
     const stream = () => {
       sockjs.streams += 1;
       request = http.request(`${base}/xhr_streaming`, { method: "POST", agent, headers: { ...headers, "Content-Length": 0 } }, (res) => {
@@ -124,7 +137,7 @@ function connectSockJSWebSocket(client, index) {
       data.toString(), index,
       () => ws.send(JSON.stringify([subscribeFrame(client)])),
       () => resolve({ close: () => ws.close() }),
-      (frame) => { sockjs.closes.push(frame); reject(new Error(`session closed: ${frame}`)); },
+      (frame) => { sockjs.failures.push(`session closed: ${frame}`); reject(new Error(`session closed: ${frame}`)); },
     ));
   });
 }
@@ -151,7 +164,7 @@ const connect = { ours: connectOurs, tutorial: connectTutorial, socketio: connec
 
 async function inBatches(items, size, fn) {
   const out = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map((item, j) => fn(item, i + j)))));
   return out;
 }
 
@@ -201,7 +214,7 @@ const received = [...receivedBy.values()].reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
   expected, received, lost: Math.max(0, expected - received), sent: [...sentPerRoom.values()].reduce((a, b) => a + b, 0),
   p50: pick(0.5), p99: pick(0.99), max: latencies.length ? latencies[latencies.length - 1] : null,
-  wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6,
-  ...(sockjs.streams || sockjs.closes.length ? { sockjs } : {}),
+  wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6, ...extra,
+  ...(sockjs.streams || sockjs.failures.length ? { sockjs } : {}),
 }));
 process.exit(0);

@@ -1,10 +1,15 @@
 """Benchmark: our server against the Channels tutorial design and python-socketio, in one run.
 
     make bench                 (or: .venv/bin/python bench/run.py [--quick] [--designs ours,tutorial])
+    .venv/bin/python bench/run.py --scenarios transports [--quick] [--transports ws,xhr-streaming]
 
 Each design runs as two server processes sharing one Redis (Valkey) on this machine, driven by the
 same Node load generator (bench/loadgen.mjs). Prints a table, the ratios ours / each baseline, and
 writes bench/results/latency.png and results.json. Every load loop is bounded in count and time.
+
+The `transports` scenario runs our server only: the same fan-out with the subscribers on the raw
+WebSocket (/ws/), on SockJS xhr-streaming and on the framed SockJS WebSocket (/sockjs/); it writes
+bench/results/transports.json and transports.png.
 """
 
 import argparse
@@ -37,6 +42,14 @@ def progress(text: str) -> None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of this machine have used (every core), from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / TICKS
 
 
 def rss_kib(pid: int) -> int:
@@ -78,7 +91,14 @@ def start_ours(workdir: Path) -> Deployment:
             "room": room,
         }
 
-    return Deployment("ours", [n.process.pid for n in cluster.nodes], cluster.stop, clients, cluster)
+    return Deployment(
+        "ours",
+        [n.process.pid for n in cluster.nodes],
+        cluster.stop,
+        clients,
+        cluster,
+        extra={"redis_pid": cluster.redis.process.pid},
+    )
 
 
 def _baseline(design: str, workdir: Path, command: list[str], url: str, env: dict[str, str]) -> Deployment:
@@ -160,6 +180,9 @@ def start_loadgen(plan: dict) -> subprocess.Popen:
 def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dict:
     """Run one load-generator plan; returns its result plus the servers' CPU seconds and RSS."""
     cpu_before = sum(cpu_seconds(pid) for pid in deployment.pids)
+    redis_pid = deployment.extra.get("redis_pid")
+    redis_before = cpu_seconds(redis_pid) if redis_pid else 0.0
+    machine_before = machine_busy_seconds()
     process = start_loadgen(plan)
     try:
         out, _ = process.communicate(timeout=plan["duration"] + plan["drain"] + plan.get("settle", 0) + 120)
@@ -169,6 +192,10 @@ def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dic
     result = json.loads(out.strip().splitlines()[-1])
     result["server_cpu"] = sum(cpu_seconds(pid) for pid in deployment.pids) - cpu_before
     result["server_rss_kib"] = sum(rss_kib(pid) for pid in deployment.pids)
+    # Everything else that ran on the machine meanwhile (this script, other work): noise to report.
+    redis_cpu = cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
+    result["other_cpu"] = machine_busy_seconds() - machine_before - result["server_cpu"] - redis_cpu
+    result["other_cpu"] -= result["loadgen_cpu"]
     return result
 
 
@@ -188,6 +215,72 @@ def fanout(deployment: Deployment, rates: list[int], duration: float) -> list[di
         rows.append(result)
         if result["lost"] > result["expected"] * 0.5:
             break  # far past capacity; higher rates only take longer
+    return rows
+
+
+def wait_for_quiet(deployment: Deployment, *, limit: float = 60, cores: float = 0.15) -> float:
+    """Wait (at most `limit` seconds) until other processes use under `cores` of this machine
+    over 2 s, so that a step does not start in someone else's CPU burst; returns the seconds
+    waited. Interference during a step still shows in its `other_cpu`."""
+    ours = [*deployment.pids, *([deployment.extra["redis_pid"]] if "redis_pid" in deployment.extra else [])]
+    started = time.monotonic()
+    while True:
+        machine, mine = machine_busy_seconds(), sum(cpu_seconds(pid) for pid in ours)
+        time.sleep(2)
+        other = (machine_busy_seconds() - machine) - (sum(cpu_seconds(pid) for pid in ours) - mine)
+        waited = time.monotonic() - started
+        if other / 2 < cores or waited >= limit:
+            return waited
+
+
+# Subscriber transports of the `transports` scenario (the publisher always uses /ws/).
+TRANSPORTS = ("ws", "xhr-streaming", "sockjs-websocket")
+
+
+def on_transport(client: dict, transport: str) -> dict:
+    """One of our clients moved to a SockJS transport of the same node (url: the SockJS prefix)."""
+    if transport == "ws":
+        return client
+    return {**client, "url": client["origin"] + "/sockjs", "transport": transport}
+
+
+def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, float]]) -> dict:
+    """Fan-out as above, once per subscriber transport at each (rate, duration) step (interleaved,
+    so that any drift of the machine over the run falls on every transport alike). Each step has a
+    room of its own, empty at the start, so that no step inherits an earlier step's history
+    (catch-up work, and bytes counted against a streaming response's limit)."""
+    # Two rooms per step: a step disturbed by other work on the machine is run again, once.
+    fresh_rooms = iter(room_names(deployment, 2 * len(steps) * len(names), "transports"))
+
+    def attempt(run: str, transport: str, rate: int, duration: float) -> dict:
+        waited = wait_for_quiet(deployment)
+        if waited > 2.5:
+            progress(f"waited {waited:.0f} s for other processes to leave the CPU")
+        progress(f"{transport}: fan-out, {rate} msg/s for {duration:g} s to {SUBSCRIBERS} subscribers")
+        room = next(fresh_rooms)
+        subscribers = [
+            on_transport(deployment.clients("sub", i, room), transport) for i in range(SUBSCRIBERS)
+        ]
+        publisher = {**deployment.clients("pub", 0, room), "rate": rate}
+        plan = {
+            "design": "ours", "run": run, "duration": duration, "drain": 5, "settle": 1,
+            "subscribers": subscribers, "publishers": [publisher],
+        }  # fmt: skip
+        return run_loadgen(deployment, plan)
+
+    rows: dict[str, list[dict]] = {transport: [] for transport in names}
+    for run, (rate, duration) in enumerate(steps):
+        for transport in names:
+            if rows[transport] and rows[transport][-1]["lost"] > rows[transport][-1]["expected"] * 0.5:
+                continue  # far past this transport's capacity already
+            result = attempt(f"t{run}-{transport}", transport, rate, duration)
+            if result["other_cpu"] > 0.1 * (result["wall"] + 3):
+                # Someone else's work took over a tenth of a core meanwhile: once more, keep the quieter.
+                progress(f"other processes used {result['other_cpu']:.1f} CPU seconds meanwhile: once more")
+                again = attempt(f"t{run}-{transport}-again", transport, rate, duration)
+                result = min(result, again, key=lambda r: r["other_cpu"])
+            result.update(rate=rate, duration=duration, deliveries_per_s=result["received"] / duration)
+            rows[transport].append(result)
     return rows
 
 
@@ -301,6 +394,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--designs", default="ours,tutorial,socketio")
+    parser.add_argument(
+        "--scenarios",
+        default="designs",
+        help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), or both",
+    )
+    parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
     parser.add_argument(
         "--database", choices=["sqlite", "postgres"], default="sqlite", help="our server's database"
@@ -309,7 +408,12 @@ def main() -> None:
     postgres = start_postgres() if args.database == "postgres" else None
     DATABASE["url"] = postgres.url if postgres else None
     try:
-        run_all(args)
+        scenarios = args.scenarios.split(",")
+        assert set(scenarios) <= {"designs", "transports"}, "scenarios: designs, transports"
+        if "designs" in scenarios:
+            run_all(args)
+        if "transports" in scenarios:
+            run_transports(args)
     finally:
         if postgres:
             postgres.stop()
@@ -336,6 +440,108 @@ def run_all(args) -> None:
             finally:
                 deployment.stop()
     report(results)
+
+
+def run_transports(args) -> None:
+    # Short steps measure the cost per message. A streaming response ends after 128 KiB (about
+    # 480 messages here), so only the long step, 1,200 messages, has every xhr-streaming subscriber
+    # reopen its stream (twice), as a long-lived client does: it measures what reopening costs.
+    if args.quick:
+        steps = [(1, 3), (10, 3), (40, 3)]
+    else:
+        steps = [(1, 5), (10, 5), (25, 5), (40, 5), (50, 5), (75, 5), (40, 30)]
+    chosen = args.transports.split(",")
+    assert set(chosen) <= set(TRANSPORTS), f"transports: {', '.join(TRANSPORTS)}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-transports-") as workdir:
+        progress("starting ours: two server processes, one Redis")
+        deployment = start_ours(Path(workdir))
+        try:
+            rows = transports(deployment, chosen, steps)
+        finally:
+            deployment.stop()
+    report_transports(rows)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def report_transports(rows: dict[str, list[dict]]) -> None:
+    print()
+    print(
+        "| subscribers on | offered msg/s, step | deliveries/s received | p50 | p99 | lost | stale, duplicate "
+        "| server CPU per delivery | load generator CPU | other CPU on the machine | SockJS streams, xhr_send |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for transport, results in rows.items():
+        for r in results:
+            sockjs = r.get("sockjs")
+            requests = f"{sockjs['streams']}, {sockjs['xhr_sends']}" if sockjs and sockjs["streams"] else "-"
+            if sockjs and sockjs["failures"]:
+                requests += f" (failed: {', '.join(sorted(set(sockjs['failures'])))})"
+            print(
+                f"| {transport} | {r['rate']}, {r['duration']:g} s | {r['deliveries_per_s']:,.0f} | {_ms(r['p50'])} | {_ms(r['p99'])} "
+                f"| {100 * r['lost'] / max(1, r['expected']):.1f}% | {r['stale']}, {r['duplicates']} "
+                f"| {1e6 * r['server_cpu'] / max(1, r['received']):.0f} us "
+                f"| {100 * r['loadgen_cpu'] / r['wall']:.0f}% of a core | {r['other_cpu']:.1f} s | {requests} |"
+            )
+    if "ws" in rows:
+        print()
+        base = {(r["rate"], r["duration"]): r for r in rows["ws"]}
+        per_delivery = lambda rs, key: sum(r[key] for r in rs) / max(1, sum(r["received"] for r in rs))  # noqa: E731
+        for transport, results in rows.items():
+            pairs = [
+                (r, base[r["rate"], r["duration"]]) for r in results if (r["rate"], r["duration"]) in base
+            ]
+            if transport == "ws" or not pairs:
+                continue
+            for r, ws in pairs:
+                cpu = per_delivery([r], "server_cpu") / per_delivery([ws], "server_cpu")
+                p50 = f"{r['p50'] / ws['p50']:.2f}x" if r["p50"] and ws["p50"] else "-"
+                p99 = f"{r['p99'] / ws['p99']:.2f}x" if r["p99"] and ws["p99"] else "-"
+                print(
+                    f"{transport} / ws at {r['rate']} msg/s for {r['duration']:g} s: server CPU per delivery "
+                    f"{cpu:.2f}x, p50 {p50}, p99 {p99}, deliveries/s {r['received'] / max(1, ws['received']):.2f}x"
+                )
+            # Per delivery over the short steps from 10 msg/s on, where connection set-up is amortized.
+            mine = [r for r, _ in pairs if r["rate"] >= 10 and r["duration"] == results[0]["duration"]]
+            theirs = [ws for r, ws in pairs if r in mine]
+            if mine:
+                server = per_delivery(mine, "server_cpu") / per_delivery(theirs, "server_cpu")
+                client = per_delivery(mine, "loadgen_cpu") / per_delivery(theirs, "loadgen_cpu")
+                print(
+                    f"{transport} / ws over the short steps from 10 msg/s: server CPU per delivery {server:.2f}x, "
+                    f"load generator CPU per delivery {client:.2f}x"
+                )
+    (RESULTS / "transports.json").write_text(json.dumps(rows, indent=2))
+    plot_transports(rows)
+
+
+def plot_transports(rows: dict[str, list[dict]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for transport, results in rows.items():
+        # The rate steps only (the long step would fold the line back).
+        points = [r for r in results if r["p99"] is not None and r["duration"] == results[0]["duration"]]
+        x = [r["deliveries_per_s"] for r in points]
+        (line,) = axis.plot(x, [r["p99"] for r in points], marker="o", label=f"{transport} p99")
+        axis.plot(
+            x, [r["p50"] for r in points], linestyle="--", color=line.get_color(), label=f"{transport} p50"
+        )
+    axis.axhline(100, color="grey", linewidth=0.8)
+    axis.set_xlabel(f"deliveries per second received ({SUBSCRIBERS} subscribers over 2 nodes)")
+    axis.set_ylabel("latency (ms)")
+    axis.set_yscale("log")
+    axis.legend()
+    axis.set_title("Fan-out latency by subscriber transport (our server)")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "transports.png", dpi=110)
+    print(f"plot: {RESULTS / 'transports.png'}")
 
 
 def report(results: dict[str, dict]) -> None:
