@@ -1,0 +1,51 @@
+"""A SockJS session's state machine (chat/sockjs/sessions.py) in-process, on a real Valkey."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from chat.sockjs import sessions
+from chat.sockjs.endpoints import Endpoint
+from chat.sockjs.handlers import Handler
+
+pytestmark = pytest.mark.asyncio
+
+
+class Recorder(Handler):
+    """Records what it handles; a client message takes a while (a database read, say)."""
+
+    log: list[str] = []
+
+    async def received(self, text: str) -> None:
+        self.log.append(f"start {text}")
+        await asyncio.sleep(0.2)
+        self.log.append(f"end {text}")
+
+    async def event(self, message) -> None:
+        self.log.append(f"event {message['n']}")
+
+
+async def test_client_messages_and_events_are_handled_one_at_a_time_in_order(monkeypatch):
+    """Regression: events were handled while a client message was still being handled, so a
+    gap fill could run in the middle of a subscribe."""
+    Recorder.log = []
+    monkeypatch.setattr(sessions, "make_handler", lambda name, connection, **_: Recorder(connection))
+    session = sessions.Session(
+        Endpoint("recorder", "/test-sockjs"), "s1", user=None, session_key=None, transport="xhr"
+    )
+    assert await session.claim()
+    try:
+        receiver = sessions.LocalReceiver(polling=False, overhead=1, limit=1 << 20)
+        await session.attach(receiver)
+        assert await receiver.queue.get() == ("o", False)
+        assert session.take(["first"])
+        await asyncio.sleep(0.05)  # "first" is being handled
+        await get_channel_layer().send(session.channel, {"type": "chat.test", "n": 1})
+        await asyncio.sleep(0.05)  # the event has arrived, "first" is still being handled
+        assert session.take(["second"])
+        await asyncio.sleep(0.7)
+        assert Recorder.log == ["start first", "end first", "event 1", "start second", "end second"]
+    finally:
+        await session.close(3000, "done")
+        await session._teardown()
