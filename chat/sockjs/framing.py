@@ -1,5 +1,6 @@
 """SockJS frames: o (open), h (heartbeat), a[...] (messages), c[code,"reason"] (close)."""
 
+import functools
 import json
 import re
 
@@ -20,7 +21,15 @@ def encode(value) -> str:
 
 
 def messages(texts: list[str]) -> str:
+    if len(texts) == 1:
+        return _one_message(texts[0])
     return "a" + encode(texts)
+
+
+@functools.lru_cache(maxsize=256)
+def _one_message(text: str) -> str:
+    # A broadcast reaches every subscriber on a node as the same string: encode it once.
+    return "a" + encode([text])
 
 
 def close(code: int, reason: str) -> str:
