@@ -185,8 +185,13 @@ await Promise.all(
     const rate = plan.publishers[p].rate;
     const room = plan.publishers[p].room;
     let n = 0;
+    // Publishers are spread evenly over each period (publisher p starts p/N of a period late),
+    // so that N publishers at `rate` offer N x rate messages/s as a steady stream, not N sends at
+    // the same instant every 1/rate seconds.
+    const phase = (p / publishers.length) * (1000 / rate);
     const tick = () => {
-      const due = Math.min(Math.floor(((now() - started) / 1000) * rate) + 1, Math.floor(plan.duration * rate));
+      const elapsed = now() - started - phase;
+      const due = elapsed < 0 ? 0 : Math.min(Math.floor((elapsed / 1000) * rate) + 1, Math.floor(plan.duration * rate));
       while (n < due) {
         pub.send(`${p}:${n}:${now()}`, `b${plan.run}-${p}-${n}`);
         sentPerRoom.set(room, (sentPerRoom.get(room) || 0) + 1);
