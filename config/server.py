@@ -121,14 +121,15 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             and not self.autoFragmentSize
             and not self.trackedTimings
         ):
+            # No size limit here: --websocket-max-message-size is for what clients send, but
+            # autobahn applied it to outgoing messages too, and raised on a history page above it.
             frame, size = _text_frame(content)
-            if not 0 < self.maxMessagePayloadSize < size:
-                stats = self.trafficStats
-                stats.outgoingWebSocketMessages += 1
-                stats.outgoingOctetsAppLevel += size
-                stats.outgoingOctetsWebSocketLevel += size
-                self.sendData(frame)
-                return
+            stats = self.trafficStats
+            stats.outgoingWebSocketMessages += 1
+            stats.outgoingOctetsAppLevel += size
+            stats.outgoingOctetsWebSocketLevel += size
+            self.sendData(frame)
+            return
         super().serverSend(content, binary)
 
     def handle_reply(self, message) -> None:

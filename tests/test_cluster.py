@@ -187,3 +187,19 @@ async def test_restarting_every_node_loses_no_room_and_no_message(cluster):
     await b.send_message(room, "after restart", "d5")
     assert (await b.recv_type("message"))["seq"] == 6
     await b.close()
+
+
+async def test_a_history_page_larger_than_the_client_frame_limit_arrives(cluster):
+    """Regression: autobahn applied the 64 KiB limit on client frames to the server's frames too,
+    and a history page above it raised in the node instead of reaching the client."""
+    _, http_a = new_user(cluster, node=0)
+    room = http_a.create_room("Long messages")
+    a = await connect(cluster, http_a, 0)
+    body = "가" * 4000  # 12 kB of UTF-8
+    for i in range(20):
+        await a.send_message(room, body, f"long{i}")
+    await a.send({"type": "history.fetch", "room": room, "limit": 20})
+    page = await a.recv_type("history")
+    assert [m["seq"] for m in page["messages"]] == list(range(1, 21))
+    assert all(m["body"] == body for m in page["messages"])
+    await a.close()
