@@ -219,8 +219,9 @@ CHAT_SOCKJS_HEARTBEAT = float(os.environ.get("CHAT_SOCKJS_HEARTBEAT", "25"))
 CHAT_SOCKJS_DISCONNECT_DELAY = float(os.environ.get("CHAT_SOCKJS_DISCONNECT_DELAY", "5"))
 CHAT_SOCKJS_RESPONSE_LIMIT = env_int("CHAT_SOCKJS_RESPONSE_LIMIT", 128 * 1024)
 CHAT_SOCKJS_SEND_MAX_BYTES = env_int("CHAT_SOCKJS_SEND_MAX_BYTES", 64 * 1024)
-# Bytes a session may hold for a client that is not fetching them before it is closed (4408).
-CHAT_SOCKJS_OUTBOX_LIMIT = env_int("CHAT_SOCKJS_OUTBOX_LIMIT", 1024 * 1024)
+# Bytes a session may hold for a client that is not fetching them before it is closed (4408);
+# above the largest history page (about 1.2 MB).
+CHAT_SOCKJS_OUTBOX_LIMIT = env_int("CHAT_SOCKJS_OUTBOX_LIMIT", 4 * 1024 * 1024)
 SOCKJS_CONFORMANCE = os.environ.get("SOCKJS_CONFORMANCE") == "1"
 
 # /metrics: a bearer token, or clients from these networks (default: this machine only).
