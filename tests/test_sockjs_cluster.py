@@ -219,3 +219,17 @@ async def test_a_node_shutting_down_closes_its_sockjs_sessions_with_1012(cluster
     assert await asyncio.wait_for(a.closed, 10) == (1012, "Node restarting")
     await a.close()
     node.start()
+
+
+async def test_without_redis_sockjs_requests_get_503_not_a_traceback(cluster):
+    _, http_a = new_user(cluster, node=0)
+    base = urls(cluster)[0]
+    url = f"{base}/sockjs/000/{uuid.uuid4().hex}"
+    cluster.redis.stop()
+    try:
+        async with httpx.AsyncClient(cookies={"sessionid": http_a.session_cookie}, timeout=10) as client:
+            opened = await client.post(f"{url}/xhr", headers={"Origin": base})
+            sent = await client.post(f"{url}/xhr_send", content='["{}"]', headers={"Origin": base})
+        assert (opened.status_code, sent.status_code) == (503, 503)
+    finally:
+        cluster.redis.start()

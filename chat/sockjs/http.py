@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
+from chat.layer import REDIS_DOWN
 from chat.protocol import CLOSE_UNAUTHENTICATED
 from chat.sockjs import framing, sessions
 from chat.sockjs.endpoints import Endpoint
@@ -231,7 +232,11 @@ class SockJSHttpApp:
         if request.endpoint.chat and not user.is_authenticated:
             await request.text(403, "Not signed in.", headers)
             return
-        status = await sessions.send(request.endpoint, session_id, user=user, messages=messages)
+        try:
+            status = await sessions.send(request.endpoint, session_id, user=user, messages=messages)
+        except REDIS_DOWN:
+            await request.text(503, "Service unavailable, try again.", headers)
+            return
         if status == 204:
             await request.respond(204, [("Content-Type", TEXT), *headers])
         elif status == 429:
@@ -256,15 +261,22 @@ class SockJSHttpApp:
             )
         else:
             session = request.scope.get("session")
-            stream = await sessions.receive(
-                request.endpoint,
-                session_id,
-                user=user,
-                session_key=session.session_key if session is not None and request.endpoint.chat else None,
-                transport=transport.replace("_", "-"),
-                polling=polling,
-                overhead=len(wrap("")),
-            )
+            try:
+                stream = await sessions.receive(
+                    request.endpoint,
+                    session_id,
+                    user=user,
+                    session_key=session.session_key
+                    if session is not None and request.endpoint.chat
+                    else None,
+                    transport=transport.replace("_", "-"),
+                    polling=polling,
+                    overhead=len(wrap("")),
+                )
+            except REDIS_DOWN:
+                # Sessions are routed through Redis; the client retries (sockjs-client reconnects).
+                await request.text(503, "Service unavailable, try again.")
+                return
         if stream is None:
             await request.not_found()
             return
