@@ -233,6 +233,20 @@ def wait_for_quiet(deployment: Deployment, *, limit: float = 60, cores: float = 
             return waited
 
 
+def wait_for_idle_servers(deployment: Deployment, *, limit: float = 30, cores: float = 0.05) -> float:
+    """Wait (at most `limit` seconds) until the design's own processes are idle, so that a scenario
+    does not start while the servers still work off the previous one's backlog (a fan-out step past
+    capacity leaves seconds of queued deliveries)."""
+    started = time.monotonic()
+    while True:
+        before = sum(cpu_seconds(pid) for pid in deployment.pids)
+        time.sleep(1)
+        busy = sum(cpu_seconds(pid) for pid in deployment.pids) - before
+        waited = time.monotonic() - started
+        if busy < cores or waited >= limit:
+            return waited
+
+
 # Subscriber transports of the `transports` scenario (the publisher always uses /ws/).
 TRANSPORTS = ("ws", "xhr-streaming", "sockjs-websocket")
 
@@ -431,6 +445,7 @@ def run_all(args) -> None:
             try:
                 rows = fanout(deployment, rates, duration)
                 results[design] = {"fanout": rows, "capacity": capacity(rows)}
+                wait_for_idle_servers(deployment)
                 results[design]["many_rooms"] = many_rooms(deployment, duration)
                 results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
                 if design == "ours":
