@@ -583,7 +583,3 @@ async def close_all(code: int, reason: str) -> None:
     """Close every session this node owns (graceful shutdown)."""
     sessions = list(_registry().sessions.values())
     await asyncio.gather(*(session.close(code, reason) for session in sessions), return_exceptions=True)
-
-
-def owned_count() -> int:
-    return sum(len(registry.sessions) for registry in list(_registries.values()))
