@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,9 +173,12 @@ def start_loadgen(plan: dict) -> subprocess.Popen:
     """Start the Node load generator on a plan (passed as a file: it can be large)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=RESULTS) as file:
         json.dump(plan, file)
-    return subprocess.Popen(
+    process = subprocess.Popen(
         ["node", str(BASE_DIR / "bench" / "loadgen.mjs"), file.name], stdout=subprocess.PIPE, text=True
     )
+    # The load generator reads its plan at start; remove the file once it has.
+    threading.Timer(10, Path(file.name).unlink, kwargs={"missing_ok": True}).start()
+    return process
 
 
 def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dict:
