@@ -19,6 +19,11 @@ def room_get(*, slug: str) -> Room:
         raise UnknownRoom(f"No room {slug!r}.") from None
 
 
+def rooms_by_slug(*, slugs: Iterable[str]) -> dict[str, Room]:
+    """The rooms with these slugs, in one query, by slug; unknown slugs are absent."""
+    return Room.objects.in_bulk(set(slugs), field_name="slug")
+
+
 def room_can_read(*, room: Room, user: User) -> bool:
     """Public rooms are open to every active signed-in user; private ones to members."""
     if not (user.is_authenticated and user.is_active):

@@ -21,6 +21,7 @@ from chat.errors import (
     EmptyBody,
     InvalidField,
     ReadOnly,
+    UnknownRoom,
 )
 from chat.models import Membership, Message, Room
 
@@ -100,12 +101,14 @@ def messages_create_batch(requests: list[MessageRequest]) -> list[tuple[Message,
     (nothing was committed; the senders retry with the same client_msg_id).
     """
     results: list[tuple[Message, bool] | ChatError] = []
-    rooms: dict[str, Room] = {}
     with transaction.atomic():
+        # One query for the batch's rooms, not one per send (a busy node's batch spans many rooms).
+        rooms = selectors.rooms_by_slug(slugs=[request.room_slug for request in requests])
         for request in requests:
             try:
-                room = rooms.get(request.room_slug) or selectors.room_get(slug=request.room_slug)
-                rooms[request.room_slug] = room
+                room = rooms.get(request.room_slug)
+                if room is None:
+                    raise UnknownRoom(f"No room {request.room_slug!r}.")
                 results.append(
                     message_create(
                         room=room,

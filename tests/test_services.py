@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
 from chat import services
 from chat.errors import (
@@ -159,3 +160,15 @@ def test_a_batch_commits_the_good_sends_and_refuses_the_bad_ones_alone(room, ali
     assert kinds == [(1, True), "EmptyBody", "Forbidden", (1, False), "UnknownRoom", (2, True)]
     assert list(Message.objects.filter(room=room).values_list("seq", "body")) == [(1, "one"), (2, "two")]
     assert Message.objects.filter(room=secret).count() == 0
+
+
+def test_a_batch_looks_its_rooms_up_in_one_query(alice):
+    slugs = [services.room_create(creator=alice, title=f"Batch {i}").slug for i in range(5)]
+    send = services.MessageRequest
+    with CaptureQueriesContext(connection) as queries:
+        results = services.messages_create_batch(
+            [send(room_slug=slug, author=alice, body="hi", client_msg_id=f"q{slug}") for slug in slugs]
+        )
+    assert all(created for _, created in results)
+    room_selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"chat_room"' in q["sql"]]
+    assert len(room_selects) == 1, room_selects
