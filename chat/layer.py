@@ -218,6 +218,12 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
         queue = self.channels.get(channel)
         return queue.qsize() if queue is not None else 0
 
+    async def drop_channel(self, channel: str) -> None:
+        """Forget a channel made by new_channel() that will not be received on (channels-redis
+        only does this when a receive() on it is cancelled)."""
+        if self.channels.pop(channel, None) is not None:
+            await self._get_shard(channel).unsubscribe(channel)
+
     async def has_receiver(self, channel: str) -> bool:
         """Whether any process is subscribed to this channel (so a send to it can arrive)."""
         shard = self._get_shard(channel)

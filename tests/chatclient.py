@@ -49,7 +49,38 @@ class HttpUser:
         self.client.close()
 
 
-class WsClient:
+class FrameClient:
+    """The chat protocol's request helpers over any transport that can send and receive frames."""
+
+    async def send(self, frame: dict):
+        raise NotImplementedError
+
+    async def recv(self, timeout: float = 5) -> dict:
+        raise NotImplementedError
+
+    async def send_checked(self, frame: dict) -> None:
+        """Send a frame the test expects the transport to accept."""
+        await self.send(frame)
+
+    async def recv_type(self, kind: str, timeout: float = 5) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - loop.time()))
+            if frame["type"] == kind:
+                return frame
+
+    async def subscribe(self, room: str, **extra) -> dict:
+        await self.send_checked({"type": "subscribe", "room": room, **extra})
+        return await self.recv_type("subscribed")
+
+    async def send_message(self, room: str, body: str, client_msg_id: str) -> dict:
+        frame = {"type": "message.send", "room": room, "body": body, "client_msg_id": client_msg_id}
+        await self.send_checked(frame)
+        return await self.recv_type("message.ack")
+
+
+class WsClient(FrameClient):
     """One /ws/ connection speaking JSON frames."""
 
     def __init__(self, connection) -> None:
@@ -71,22 +102,6 @@ class WsClient:
 
     async def recv(self, timeout: float = 5) -> dict:
         return json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
-
-    async def recv_type(self, kind: str, timeout: float = 5) -> dict:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            frame = await self.recv(max(0.01, deadline - loop.time()))
-            if frame["type"] == kind:
-                return frame
-
-    async def subscribe(self, room: str, **extra) -> dict:
-        await self.send({"type": "subscribe", "room": room, **extra})
-        return await self.recv_type("subscribed")
-
-    async def send_message(self, room: str, body: str, client_msg_id: str) -> dict:
-        await self.send({"type": "message.send", "room": room, "body": body, "client_msg_id": client_msg_id})
-        return await self.recv_type("message.ack")
 
     async def close(self) -> None:
         await self.connection.close()

@@ -12,8 +12,10 @@ import uuid
 
 import httpx
 
+from tests.chatclient import FrameClient
 
-class SockJSClient:
+
+class SockJSClient(FrameClient):
     def __init__(
         self,
         base_urls: list[str],
@@ -94,22 +96,8 @@ class SockJSClient:
     async def recv(self, timeout: float = 5) -> dict:
         return await asyncio.wait_for(self.frames.get(), timeout)
 
-    async def recv_type(self, kind: str, timeout: float = 5) -> dict:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            frame = await self.recv(max(0.01, deadline - loop.time()))
-            if frame["type"] == kind:
-                return frame
-
-    async def subscribe(self, room: str, **extra) -> dict:
-        assert await self.send({"type": "subscribe", "room": room, **extra}) == 204
-        return await self.recv_type("subscribed")
-
-    async def send_message(self, room: str, body: str, client_msg_id: str) -> dict:
-        frame = {"type": "message.send", "room": room, "body": body, "client_msg_id": client_msg_id}
+    async def send_checked(self, frame: dict) -> None:
         assert await self.send(frame) == 204
-        return await self.recv_type("message.ack")
 
     async def close(self) -> None:
         if self._task is not None:

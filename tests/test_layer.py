@@ -16,3 +16,20 @@ async def test_the_first_channel_of_a_fresh_event_loop_receives():
     first = await layer.new_channel("test.")
     await layer.send(first, {"type": "test.message", "n": 1})
     assert (await asyncio.wait_for(layer.receive(first), 3))["n"] == 1
+
+
+async def test_a_dropped_channel_is_unsubscribed():
+    layer = get_channel_layer()
+    channel = await layer.new_channel("test.")
+    assert await _eventually(lambda: layer.has_receiver(channel), True)
+    await layer.drop_channel(channel)
+    assert await _eventually(lambda: layer.has_receiver(channel), False)
+
+
+async def _eventually(check, expected, timeout: float = 2.0) -> bool:
+    """The subscription commands and NUMSUB go over different connections: allow them to settle."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (value := await check()) != expected and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    return value == expected

@@ -141,7 +141,7 @@ class Session:
         layer = get_channel_layer()
         self.channel = await layer.new_channel("sockjs.session.")
         if not await redis_client().set(self.key, self.channel, nx=True, ex=OWNER_TTL):
-            await _drop_channel(self.channel)
+            await layer.drop_channel(self.channel)
             return False
         self.handler = make_handler(
             self.endpoint.name,
@@ -392,15 +392,6 @@ async def _reachable(channel: str) -> bool:
         return await get_channel_layer().has_receiver(channel)
     except Exception:  # Redis away: assume the best, the next tick asks again
         return True
-
-
-async def _drop_channel(channel: str) -> None:
-    """Unsubscribe a channel made by new_channel() (the layer does it when a receive is cancelled)."""
-    task = asyncio.get_running_loop().create_task(get_channel_layer().receive(channel))
-    await asyncio.sleep(0)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _reply(message: dict[str, Any], **fields: Any) -> None:
