@@ -8,11 +8,11 @@ by design: it only collects this process's own sends.
 """
 
 import asyncio
-import weakref
 
 from channels.db import database_sync_to_async
 
 from chat import services
+from chat.loops import PerLoop
 from chat.models import Message
 
 MAX_BATCH = 200
@@ -53,13 +53,9 @@ class _SendQueue:
             self.draining = False
 
 
-_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendQueue]" = weakref.WeakKeyDictionary()
+_queues = PerLoop(_SendQueue)
 
 
 async def store_message(request: services.MessageRequest) -> tuple[Message, bool]:
     """Store one send through this process's group-commit queue; returns (message, created)."""
-    loop = asyncio.get_running_loop()
-    queue = _queues.get(loop)
-    if queue is None:
-        queue = _queues[loop] = _SendQueue()
-    return await queue.submit(request)
+    return await _queues.get().submit(request)

@@ -14,7 +14,6 @@ sockets, which only this process can refresh.
 import asyncio
 import logging
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat import events
+from chat.loops import PerLoop
 from chat.ratelimit import redis_client
 
 logger = logging.getLogger(__name__)
@@ -60,14 +60,12 @@ class _NodePresence:
     task: asyncio.Task | None = None
 
 
-_nodes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _NodePresence]" = weakref.WeakKeyDictionary()
+_nodes = PerLoop(_NodePresence)
 
 
 def _node() -> _NodePresence:
     loop = asyncio.get_running_loop()
-    node = _nodes.get(loop)
-    if node is None:
-        node = _nodes[loop] = _NodePresence()
+    node = _nodes.get()
     if node.task is None or node.task.done():
         node.task = loop.create_task(_poll_forever(node), name="chat-presence")
     return node

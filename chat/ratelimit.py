@@ -1,28 +1,23 @@
 """Per-user rate limits kept in Redis, so one limit holds across every node."""
 
-import asyncio
 import logging
 import time
-import weakref
 
 import redis.asyncio as aioredis
 from django.conf import settings
 from redis.asyncio.sentinel import Sentinel
 
+from chat.loops import PerLoop
+
 logger = logging.getLogger(__name__)
 
 # One client (connection pool) per event loop: redis.asyncio connections belong to a loop.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()
+_clients = PerLoop(lambda: _connect(settings.REDIS))
 
 
 def redis_client() -> aioredis.Redis:
     """This event loop's Redis client for small commands (short timeouts: it must never hang a socket)."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = _connect(settings.REDIS)
-        _clients[loop] = client
-    return client
+    return _clients.get()
 
 
 # redis-py 8's pools raise MaxConnectionsError at once beyond 100 connections; a burst of sends

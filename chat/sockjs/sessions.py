@@ -18,13 +18,13 @@ import logging
 import random
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.loops import PerLoop
 from chat.ratelimit import redis_client
 from chat.sockjs import framing
 from chat.sockjs.endpoints import Endpoint, endpoint_key
@@ -429,15 +429,11 @@ class _Registry:
                 queue.put_nowait(message)
 
 
-_registries: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Registry]" = weakref.WeakKeyDictionary()
+_registries = PerLoop(_Registry)
 
 
 def _registry() -> _Registry:
-    loop = asyncio.get_running_loop()
-    registry = _registries.get(loop)
-    if registry is None:
-        registry = _registries[loop] = _Registry()
-    return registry
+    return _registries.get()
 
 
 # --- what the HTTP transports call -------------------------------------------------------------
