@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from chat.errors import Forbidden, UnknownRoom
@@ -20,8 +21,19 @@ def room_get(*, slug: str) -> Room:
 
 
 def rooms_by_slug(*, slugs: Iterable[str]) -> dict[str, Room]:
-    """The rooms with these slugs, in one query, by slug; unknown slugs are absent."""
-    return Room.objects.in_bulk(set(slugs), field_name="slug")
+    """The rooms with these slugs, in one query, by slug; unknown slugs are absent.
+
+    Raw SQL because every send runs this: the ORM's in_bulk() spends about 0.35 ms compiling the
+    query, more than the rest of the send's database work (docs/benchmarks.md, "Write path").
+    """
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return {}
+    table = connection.ops.quote_name(Room._meta.db_table)
+    slug_column = connection.ops.quote_name(Room._meta.get_field("slug").column)
+    placeholders = ", ".join(["%s"] * len(wanted))
+    rooms = Room.objects.raw(f"SELECT * FROM {table} WHERE {slug_column} IN ({placeholders})", wanted)
+    return {room.slug: room for room in rooms}
 
 
 def room_can_read(*, room: Room, user: User) -> bool:

@@ -172,3 +172,17 @@ def test_a_batch_looks_its_rooms_up_in_one_query(alice):
     assert all(created for _, created in results)
     room_selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"chat_room"' in q["sql"]]
     assert len(room_selects) == 1, room_selects
+
+
+def test_a_created_message_is_the_stored_row_and_saves_like_one(room, alice):
+    message, created = services.message_create(room=room, author=alice, body="hi", client_msg_id="row")
+    stored = Message.objects.get(pk=message.pk)
+    assert created and (stored.seq, stored.body, stored.author_id, stored.created_at) == (
+        message.seq,
+        "hi",
+        alice.pk,
+        message.created_at,
+    )
+    message.body = "edited"
+    message.save()  # an UPDATE of that row, not a second INSERT
+    assert Message.objects.get(pk=message.pk).body == "edited" and Message.objects.count() == 1
