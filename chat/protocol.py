@@ -411,9 +411,8 @@ class ChatSession:
             await self._fill(subscription, upto_seq=event["seq"] - 1)
         await self.send_text(event["text"])
         subscription.cursor = event["seq"]
-        metrics.MESSAGE_FRAMES_SENT.inc()
-        if "committed_at" in event:
-            metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - event["committed_at"]))
+        committed_at = event.get("committed_at")
+        metrics.DELIVERIES.record(None if committed_at is None else max(0.0, time.time() - committed_at))
 
     async def on_room_head(self, event: dict[str, Any]) -> None:
         subscription = self.subscriptions.get(event["room_id"])
