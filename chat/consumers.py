@@ -31,17 +31,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         # Group messages come straight to the session (chat/layer.py, "direct delivery"), one at
         # a time, never while a client frame is being handled.
-        self.direct = self.channel_layer.receive_directly(self.channel_name, self._on_event)
+        self.direct = self.channel_layer.receive_directly(self.channel_name, self.session.receive_event)
         async with self.direct.exclusive():
             await self.session.open()
             await self.accept()
 
-    async def _on_event(self, message: dict[str, Any]) -> None:
-        if self.session is not None and message["type"].startswith("chat."):
-            await self.session.receive_event(message)
-
     async def _send_text(self, text: str) -> None:
-        await self.send(text_data=text)
+        # What self.send(text_data=text) sends, minus two wrappers: this runs once per delivery.
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def _close(self, code: int) -> None:
         await self.close(code=code)

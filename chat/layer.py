@@ -139,7 +139,10 @@ class DirectReceiver:
             self.inbox.append(message)
             return
         async with self.lock:  # free, so taken without suspending
-            await self._handle(message)
+            try:  # _handle() inlined: this runs once per delivery
+                await self.handle(message)
+            except Exception:
+                logger.exception("consumer failed on a %r message", message.get("type"))
 
     @contextlib.asynccontextmanager
     async def exclusive(self):

@@ -128,11 +128,26 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             stats.outgoingWebSocketMessages += 1
             stats.outgoingOctetsAppLevel += size
             stats.outgoingOctetsWebSocketLevel += size
-            self.sendData(frame)
+            if self.send_queue or self.logOctets:
+                self.sendData(frame)
+            else:
+                self._write(frame)
+                stats.outgoingOctetsWireLevel += len(frame)
             return
         super().serverSend(content, binary)
 
+    # daphne compares and hashes protocols by id() in Python code; object's own methods mean the
+    # same and are C code, and Server.handle_reply() looks the protocol up for every frame sent.
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
     def handle_reply(self, message) -> None:
+        # A text frame on an open socket (nearly every reply) skips daphne's re-checks of the type.
+        if message.get("type") == "websocket.send" and self.state == self.STATE_OPEN:
+            text = message.get("text")
+            if text is not None and not message.get("bytes"):
+                self.serverSend(text, False)
+                return
         # daphne drops the ASGI close "reason"; clients (and the SockJS raw endpoint) get it here.
         if (
             message.get("type") == "websocket.close"
@@ -174,14 +189,18 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             or transport._tempDataBuffer
             or not transport.connected
             or transport.disconnecting
-            or not hasattr(transport, "writeSomeData")
+            or not hasattr(transport, "socket")
         ):
             transport.write(data)
             return
-        written = transport.writeSomeData(data)
-        if not isinstance(written, int):  # the connection is lost: let Twisted find out as usual
+        try:
+            written = transport.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            written = 0
+        except OSError:  # the connection is lost: let Twisted find out as usual
             transport.write(data)
-        elif written < len(data):
+            return
+        if written < len(data):
             transport.write(data[written:])
 
     def dropConnection(self, abort=False) -> None:
