@@ -67,7 +67,10 @@ class Deployment:
     design: str
     pids: list[int]
     stop: callable
-    clients: callable  # (role, index, room) -> dict for loadgen
+    # (role, index, room) -> dict for loadgen. Client i of either role connects to node i % 2, as a
+    # load balancer would spread them: the fan-out's one publisher is on node 1, and in many rooms
+    # each room has one sender on each node.
+    clients: callable
     cluster: Cluster | None = None
     extra: dict = field(default_factory=dict)
 
@@ -83,7 +86,7 @@ def start_ours(workdir: Path) -> Deployment:
     ports = [node.port for node in cluster.nodes]
 
     def clients(role: str, index: int, room: str) -> dict:
-        port = ports[index % 2] if role == "sub" else ports[0]
+        port = ports[index % 2]
         key = sessions[index if role == "sub" else SUBSCRIBERS + index][1]
         return {
             "url": f"ws://127.0.0.1:{port}/ws/",
@@ -126,7 +129,7 @@ def _baseline(design: str, workdir: Path, command: list[str], url: str, env: dic
         redis.stop()
 
     def clients(role: str, index: int, room: str) -> dict:
-        port = ports[index % 2] if role == "sub" else ports[0]
+        port = ports[index % 2]
         return {"url": url.format(port=port, room=room), "room": room}
 
     return Deployment(design, [p.pid for p in processes], stop, clients)
