@@ -9,6 +9,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chat.consumers import ChatWebsocketConsumer
 from chat.protocol import CLOSE_UNAUTHENTICATED
 from chat.sockjs import framing
 from chat.sockjs.endpoints import Endpoint
@@ -17,7 +18,7 @@ from chat.sockjs.handlers import CLOSE_REASONS, Handler, make_handler
 CLOSE_BROKEN_JSON = 4400
 
 
-class SockJSWebSocketConsumer(AsyncWebsocketConsumer):
+class SockJSWebSocketConsumer(ChatWebsocketConsumer):
     """SockJS framing over one WebSocket: "o", "h", a[...] and c[...] frames out, JSON arrays in."""
 
     endpoint: Endpoint | None = None
