@@ -178,6 +178,7 @@ if (plan.hold) {
 }
 if (plan.settle) await new Promise((r) => setTimeout(r, plan.settle * 1000));
 
+console.log(JSON.stringify({ phase: "sending" })); // run.py reads the servers' CPU at both phase lines
 const started = now();
 const deadline = started + plan.duration * 1000;
 await Promise.all(
@@ -212,6 +213,7 @@ while (now() - sentAt < plan.drain * 1000) {
 }
 const wall = (now() - started) / 1000;
 const cpu = process.cpuUsage(cpuStart);
+console.log(JSON.stringify({ phase: "drained" }));
 for (const s of [...subscribers, ...publishers]) s.close();
 latencies.sort((a, b) => a - b);
 const pick = (q) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null);

@@ -105,6 +105,31 @@ def start_ours(workdir: Path) -> Deployment:
     )
 
 
+def start_ours_uvicorn(workdir: Path) -> Deployment:
+    """Our application on uvicorn instead of daphne: is another ASGI server worth offering?
+
+    Same cluster, database and Redis as `ours`; only the server process differs. Our daphne
+    changes (config/server.py: the send-buffer cap, the graceful SIGTERM, the cheaper send path)
+    do not apply; uvicorn brings its own (websockets' write path, 1012 on shutdown).
+    """
+    deployment = start_ours(workdir)
+    for node in deployment.cluster.nodes:
+        env = node.process_env()
+        node.stop()
+        node.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "config.asgi:application",
+                "--host", "127.0.0.1", "--port", str(node.port), "--ws", "websockets",
+                "--ws-max-size", str(64 * 1024), "--lifespan", "off", "--no-access-log",
+                "--log-level", "warning",
+            ],
+            cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for_port(node.port, process=node.process, timeout=30)
+    deployment.pids[:] = [node.process.pid for node in deployment.cluster.nodes]
+    return deployment
+
+
 def _baseline(design: str, workdir: Path, command: list[str], url: str, env: dict[str, str]) -> Deployment:
     """Two processes of a baseline on free ports and one Redis; `command` and `url` contain {port}."""
     redis = start_redis(data_dir=workdir / "redis")
@@ -163,7 +188,13 @@ def start_socketio(workdir: Path) -> Deployment:
     return _baseline("socketio", workdir, [*command, "--log-level", "warning"], "http://127.0.0.1:{port}", {})
 
 
-STARTERS = {"ours": start_ours, "tutorial": start_tutorial, "socketio": start_socketio}
+# "ours-uvicorn" is not a baseline: our server on another ASGI server (`--designs ours,ours-uvicorn`).
+STARTERS = {
+    "ours": start_ours,
+    "tutorial": start_tutorial,
+    "socketio": start_socketio,
+    "ours-uvicorn": start_ours_uvicorn,
+}
 
 
 def room_names(deployment: Deployment, count: int, prefix: str) -> list[str]:
@@ -191,13 +222,27 @@ def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dic
     redis_before = cpu_seconds(redis_pid) if redis_pid else 0.0
     machine_before = machine_busy_seconds()
     process = start_loadgen(plan)
+    # The servers' CPU is also read when the load generator starts sending and when it has drained:
+    # CPU per delivery counts that phase only, not connecting and subscribing 200 sockets (a cost
+    # per connection, which the whole-step figure `server_cpu` still includes).
+    phases: dict[str, float] = {}
+    timer = threading.Timer(plan["duration"] + plan["drain"] + plan.get("settle", 0) + 120, process.kill)
+    timer.start()
     try:
-        out, _ = process.communicate(timeout=plan["duration"] + plan["drain"] + plan.get("settle", 0) + 120)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    result = json.loads(out.strip().splitlines()[-1])
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith('{"phase"'):
+                phases[json.loads(line)["phase"]] = sum(cpu_seconds(pid) for pid in deployment.pids)
+        process.wait()
+    finally:
+        timer.cancel()
+    if process.returncode != 0:
+        raise RuntimeError(f"load generator failed ({process.returncode}): {''.join(lines)[-2000:]}")
+    result = json.loads(lines[-1])
     result["server_cpu"] = sum(cpu_seconds(pid) for pid in deployment.pids) - cpu_before
+    if {"sending", "drained"} <= phases.keys():
+        result["server_cpu_sending"] = phases["drained"] - phases["sending"]
     result["server_rss_kib"] = sum(rss_kib(pid) for pid in deployment.pids)
     # Everything else that ran on the machine meanwhile (this script, other work): noise to report.
     redis_cpu = cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
@@ -505,13 +550,18 @@ def report_transports(rows: dict[str, list[dict]]) -> None:
             print(
                 f"| {transport} | {r['rate']}, {r['duration']:g} s | {r['deliveries_per_s']:,.0f} | {_ms(r['p50'])} | {_ms(r['p99'])} "
                 f"| {100 * r['lost'] / max(1, r['expected']):.1f}% | {r['stale']}, {r['duplicates']} "
-                f"| {1e6 * r['server_cpu'] / max(1, r['received']):.0f} us "
+                f"| {1e6 * sending_cpu(r) / max(1, r['received']):.0f} us "
                 f"| {100 * r['loadgen_cpu'] / r['wall']:.0f}% of a core | {r['other_cpu']:.1f} s | {requests} |"
             )
     if "ws" in rows:
         print()
         base = {(r["rate"], r["duration"]): r for r in rows["ws"]}
-        per_delivery = lambda rs, key: sum(r[key] for r in rs) / max(1, sum(r["received"] for r in rs))  # noqa: E731
+        per_delivery = lambda rs, key: (
+            sum(key(r) if callable(key) else r[key] for r in rs)
+            / max(  # noqa: E731
+                1, sum(r["received"] for r in rs)
+            )
+        )
         for transport, results in rows.items():
             pairs = [
                 (r, base[r["rate"], r["duration"]]) for r in results if (r["rate"], r["duration"]) in base
@@ -519,7 +569,7 @@ def report_transports(rows: dict[str, list[dict]]) -> None:
             if transport == "ws" or not pairs:
                 continue
             for r, ws in pairs:
-                cpu = per_delivery([r], "server_cpu") / per_delivery([ws], "server_cpu")
+                cpu = per_delivery([r], sending_cpu) / per_delivery([ws], sending_cpu)
                 p50 = f"{r['p50'] / ws['p50']:.2f}x" if r["p50"] and ws["p50"] else "-"
                 p99 = f"{r['p99'] / ws['p99']:.2f}x" if r["p99"] and ws["p99"] else "-"
                 print(
@@ -530,7 +580,7 @@ def report_transports(rows: dict[str, list[dict]]) -> None:
             mine = [r for r, _ in pairs if r["rate"] >= 10 and r["duration"] == results[0]["duration"]]
             theirs = [ws for r, ws in pairs if r in mine]
             if mine:
-                server = per_delivery(mine, "server_cpu") / per_delivery(theirs, "server_cpu")
+                server = per_delivery(mine, sending_cpu) / per_delivery(theirs, sending_cpu)
                 client = per_delivery(mine, "loadgen_cpu") / per_delivery(theirs, "loadgen_cpu")
                 print(
                     f"{transport} / ws over the short steps from 10 msg/s: server CPU per delivery {server:.2f}x, "
@@ -566,10 +616,30 @@ def plot_transports(rows: dict[str, list[dict]]) -> None:
     print(f"plot: {RESULTS / 'transports.png'}")
 
 
+def sending_cpu(result: dict) -> float:
+    """The servers' CPU seconds while the load generator sent and drained (whole step if unknown)."""
+    return result.get("server_cpu_sending", result["server_cpu"])
+
+
+def _cpu_per_delivery_at_50(data: dict) -> float | None:
+    fifty = {r["rate"]: r for r in data["fanout"]}.get(50)
+    return sending_cpu(fifty) / fifty["received"] if fifty and fifty["received"] else None
+
+
+def _p50_at_1(data: dict) -> float | None:
+    one = {r["rate"]: r for r in data["fanout"]}.get(1)
+    return one["p50"] if one else None
+
+
+def _ratio(ours: dict, theirs: dict, measure) -> str:
+    mine, other = measure(ours), measure(theirs)
+    return f"{mine / other:.2f}x" if mine and other else "-"
+
+
 def report(results: dict[str, dict]) -> None:
     print()
     print(
-        "| design | capacity (deliveries/s, p99 < 100 ms, 0 lost) | p50 at 1 msg/s | at 50 msg/s: got/s, p99, lost | server CPU per delivery at 50 msg/s | load generator CPU at 50 msg/s |"
+        "| design | capacity (deliveries/s, p99 < 100 ms, 0 lost) | p50 at 1 msg/s | at 50 msg/s: got/s, p99, lost | server CPU per delivery at 50 msg/s (whole step with connecting) | load generator CPU at 50 msg/s |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
     for design, data in results.items():
@@ -578,7 +648,8 @@ def report(results: dict[str, dict]) -> None:
         p50 = f"{one['p50']:.1f} ms" if one and one["p50"] is not None else "-"
         if fifty:
             at50 = f"{fifty['deliveries_per_s']:.0f}/s, {fifty['p99']:.0f} ms, {100 * fifty['lost'] / max(1, fifty['expected']):.1f}%"
-            cpu = f"{1e6 * fifty['server_cpu'] / max(1, fifty['received']):.0f} us"
+            received = max(1, fifty["received"])
+            cpu = f"{1e6 * sending_cpu(fifty) / received:.0f} us ({1e6 * fifty['server_cpu'] / received:.0f} us)"
             loadgen = f"{100 * fifty['loadgen_cpu'] / fifty['wall']:.0f}% of a core"
         else:
             at50 = cpu = loadgen = "-"
@@ -595,11 +666,20 @@ def report(results: dict[str, dict]) -> None:
         )
     if "ours" in results:
         print()
+        ours = results["ours"]
         for design, data in results.items():
-            if design != "ours" and data["capacity"]:
-                print(
-                    f"capacity ratio ours / {design}: {results['ours']['capacity'] / data['capacity']:.2f}x"
-                )
+            if design == "ours":
+                continue
+            capacity = (
+                f"{ours['capacity'] / data['capacity']:.2f}x" if data["capacity"] else "- (no capacity)"
+            )
+            print(
+                f"ours / {design}: capacity {capacity}, "
+                f"server CPU per delivery at 50 msg/s {_ratio(ours, data, _cpu_per_delivery_at_50)}, "
+                f"p50 at 1 msg/s {_ratio(ours, data, _p50_at_1)}, "
+                f"many rooms p99 {_ratio(ours, data, lambda d: d['many_rooms']['p99'])}, "
+                f"idle memory per connection {_ratio(ours, data, lambda d: d['idle_kb_per_connection'])}"
+            )
         if "catch_up_500_s" in results["ours"]:
             print(
                 f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"

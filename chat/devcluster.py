@@ -140,13 +140,7 @@ class Node:
             "--websocket-max-frame-size", str(MAX_WEBSOCKET_MESSAGE),
             "config.asgi:application",
         ]  # fmt: skip
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            **self.env,
-            "CHAT_NODE_NAME": self.name,
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = {**self.process_env(), "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 (kept by the process)
         self.process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT if log else None
@@ -156,6 +150,15 @@ class Node:
         if wait:
             wait_for_port(self.port, process=self.process, timeout=30)
         return self
+
+    def process_env(self) -> dict[str, str]:
+        """The environment this node's server process runs with."""
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **self.env,
+            "CHAT_NODE_NAME": self.name,
+        }
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
