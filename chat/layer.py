@@ -195,9 +195,21 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
             elif channel in self.channels:
                 self.channels[channel].put_nowait(data)
         if receivers:
-            self._dispatch_queue.append((receivers, self.channel_layer.deserialize(data)))
-            if self._dispatcher is None:
-                self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+            self._enqueue(receivers, self.channel_layer.deserialize(data))
+
+    def send_local(self, channel: str, message: dict[str, Any]) -> None:
+        """Deliver a message to this process's consumer of a channel, without Redis, in turn with
+        its other messages (nothing happens if the channel has no consumer here)."""
+        receiver = self.direct.get(channel)
+        if receiver is not None:
+            self._enqueue([receiver], message)
+        elif channel in self.channels:
+            self.channels[channel].put_nowait(self.channel_layer.serialize(message))
+
+    def _enqueue(self, receivers: list[DirectReceiver], message: dict[str, Any]) -> None:
+        self._dispatch_queue.append((receivers, message))
+        if self._dispatcher is None:
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
     async def _dispatch(self) -> None:
         try:

@@ -5,12 +5,13 @@ ChatSession per client connection, feeds it the client's text frames and the cha
 layer's events, and gives it two callbacks: send a text frame, close with a code.
 """
 
+import asyncio
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -41,6 +42,10 @@ FLOOD_STRIKES = 20
 FILL_PAGE = 500
 
 
+# Messages held back at most while an earlier one may still be in flight (see Subscription.held).
+HOLD_LIMIT = 100
+
+
 @dataclass
 class Subscription:
     """A room this connection receives; `cursor` is the highest seq sent to the client."""
@@ -50,6 +55,12 @@ class Subscription:
     cursor: int
     presence_entry: presence.Presence | None = None
     last_typing: float = 0.0
+    # Live messages that arrived ahead of a missing seq: seq -> (frame, committed_at). Two nodes'
+    # publishes to one room can overtake each other on the way through Redis, so the missing one is
+    # usually a few milliseconds behind; it gets CHAT_GAP_WAIT seconds before the gap is filled from
+    # the database (a thread hop that holds up every delivery of this node meanwhile).
+    held: dict[int, tuple[str, float | None]] = field(default_factory=dict)
+    gap_timer: asyncio.TimerHandle | None = None
 
 
 def _frame_dicts(messages: list[Message], slug: str) -> list[dict[str, Any]]:
@@ -113,6 +124,7 @@ def _ref(frame: Any) -> str | None:
 EVENT_HANDLERS = {
     "chat.message": "on_room_message",
     "chat.room_head": "on_room_head",
+    "chat.gap_check": "on_gap_check",
     "chat.message_deleted": "on_message_deleted",
     "chat.notify": "on_notify",
     "chat.room_changed": "on_room_changed",
@@ -309,6 +321,8 @@ class ChatSession:
     async def _drop_subscription(self, room_id: int) -> Subscription | None:
         subscription = self.subscriptions.pop(room_id, None)
         if subscription is not None:
+            if subscription.gap_timer is not None:
+                subscription.gap_timer.cancel()
             metrics.SUBSCRIPTIONS.dec()
             self.room_ids_by_slug.pop(subscription.slug, None)
             await self.layer.group_discard(events.room_group(room_id), self.channel_name)
@@ -405,19 +419,69 @@ class ChatSession:
 
     async def on_room_message(self, event: dict[str, Any]) -> None:
         subscription = self.subscriptions.get(event["room_id"])
-        if subscription is None or event["seq"] <= subscription.cursor:
+        seq = event["seq"]
+        if subscription is None or seq <= subscription.cursor:
             return  # not subscribed, or already sent (catch-up or repair got there first)
-        if event["seq"] > subscription.cursor + 1:
-            await self._fill(subscription, upto_seq=event["seq"] - 1)
-        await self.send_text(event["text"])
-        subscription.cursor = event["seq"]
-        committed_at = event.get("committed_at")
+        if seq > subscription.cursor + 1:
+            subscription.held[seq] = (event["text"], event.get("committed_at"))
+            if len(subscription.held) > HOLD_LIMIT:
+                await self._fill_gap(subscription)
+            else:
+                self._wait_for_gap(subscription)
+            return
+        await self._send_live(subscription, seq, event["text"], event.get("committed_at"))
+        if subscription.held:
+            await self._release_held(subscription)
+
+    async def _send_live(
+        self, subscription: Subscription, seq: int, text: str, committed_at: float | None
+    ) -> None:
+        await self.send_text(text)
+        subscription.cursor = seq
         metrics.DELIVERIES.record(None if committed_at is None else max(0.0, time.time() - committed_at))
+
+    async def _release_held(self, subscription: Subscription) -> None:
+        """Send the held messages that now follow the cursor; wait again if a gap is left."""
+        held = subscription.held
+        for seq in [seq for seq in held if seq <= subscription.cursor]:
+            del held[seq]  # a fill got there first
+        while subscription.cursor + 1 in held:
+            seq = subscription.cursor + 1
+            await self._send_live(subscription, seq, *held.pop(seq))
+        if held:
+            self._wait_for_gap(subscription)
+        elif subscription.gap_timer is not None:
+            subscription.gap_timer.cancel()
+            subscription.gap_timer = None
+
+    def _wait_for_gap(self, subscription: Subscription) -> None:
+        if subscription.gap_timer is None:
+            # The check comes back as an event, so it runs in turn with this connection's others.
+            subscription.gap_timer = asyncio.get_running_loop().call_later(
+                settings.CHAT_GAP_WAIT,
+                self.layer.send_local,
+                self.channel_name,
+                {"type": "chat.gap_check", "room_id": subscription.room_id},
+            )
+
+    async def on_gap_check(self, event: dict[str, Any]) -> None:
+        subscription = self.subscriptions.get(event["room_id"])
+        if subscription is not None:
+            subscription.gap_timer = None
+            if subscription.held:
+                await self._fill_gap(subscription)
+
+    async def _fill_gap(self, subscription: Subscription) -> None:
+        """The missing messages did not come live: read them from the database."""
+        await self._fill(subscription, upto_seq=min(subscription.held) - 1)
+        await self._release_held(subscription)
 
     async def on_room_head(self, event: dict[str, Any]) -> None:
         subscription = self.subscriptions.get(event["room_id"])
         if subscription is not None and event["last_seq"] > subscription.cursor:
             await self._fill(subscription, upto_seq=event["last_seq"])
+            if subscription.held:
+                await self._release_held(subscription)
 
     async def _fill(self, subscription: Subscription, *, upto_seq: int) -> None:
         """Send the stored messages between the cursor and upto_seq (a lost or late broadcast)."""

@@ -2,10 +2,11 @@
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.db.models import F
 from django.test import Client
 
-from chat import services
+from chat import events, metrics, services
 from chat.models import Message, Room
 from tests.conftest import open_socket
 
@@ -270,4 +271,44 @@ async def test_a_gap_in_live_seqs_is_filled_before_the_next_message(alice, bob, 
     await db(_commit_without_broadcast)(room, alice, "lost")
     await db(services.message_create)(room=room, author=alice, body="next", client_msg_id="next")
     got = [await b.recv_type("message") for _ in range(2)]
+    assert [(m["seq"], m["body"]) for m in got] == [(1, "lost"), (2, "next")]
+
+
+async def test_live_messages_that_overtook_each_other_are_sent_in_order_without_a_fill(
+    alice, bob, room, socket_for, settings
+):
+    # Two nodes' publishes can reach a node out of order; the later one waits for the earlier.
+    settings.CHAT_REPAIR_INTERVAL = 60
+    b = await socket_for(bob)
+    await subscribe(b, room)
+    first = await db(_commit_without_broadcast)(room, alice, "first")
+    second = await db(_commit_without_broadcast)(room, alice, "second")
+    repaired_before = metrics.REPAIRED._value.get()
+    layer = get_channel_layer()
+    for message in (second, first):
+        await layer.group_send(
+            events.room_group(room.pk),
+            {
+                "type": "chat.message",
+                "room_id": room.pk,
+                "seq": message.seq,
+                "text": events.encode(events.message_frame(message, room_slug=room.slug)),
+            },
+        )
+    got = [await b.recv_type("message") for _ in range(2)]
+    assert [(m["seq"], m["body"]) for m in got] == [(1, "first"), (2, "second")]
+    assert metrics.REPAIRED._value.get() == repaired_before  # nothing was read from the database
+
+
+async def test_a_held_message_waits_at_most_the_gap_wait_for_a_lost_one(
+    alice, bob, room, socket_for, settings
+):
+    settings.CHAT_REPAIR_INTERVAL = 60
+    settings.CHAT_GAP_WAIT = 0.6
+    b = await socket_for(bob)
+    await subscribe(b, room)
+    await db(_commit_without_broadcast)(room, alice, "lost")
+    await send_message(b, room, "next", "next")
+    assert await b.communicator.receive_nothing(0.2)  # "next" is held while "lost" may be in flight
+    got = [await b.recv_type("message", timeout=2) for _ in range(2)]
     assert [(m["seq"], m["body"]) for m in got] == [(1, "lost"), (2, "next")]
