@@ -103,8 +103,9 @@ def messages_create_batch(requests: list[MessageRequest]) -> list[tuple[Message,
     """
     results: list[tuple[Message, bool] | ChatError] = []
     with transaction.atomic():
-        # One query for the batch's rooms, not one per send (a busy node's batch spans many rooms).
-        rooms = selectors.rooms_by_slug(slugs=[request.room_slug for request in requests])
+        # One query for the batch's rooms, not one per send (a busy node's batch spans many rooms),
+        # which also locks them in a fixed order (no deadlock with another node's batch).
+        rooms = selectors.rooms_by_slug(slugs=[request.room_slug for request in requests], lock=True)
         for request in requests:
             try:
                 room = rooms.get(request.room_slug)
@@ -127,7 +128,7 @@ def _insert(message: Message) -> None:
     """INSERT a new message row and set its pk, like save(force_insert=True) without signals.
 
     save() compiles its INSERT anew on every call, which was a fifth of a send's database time
-    (docs/benchmarks.md, "Write path"); this statement is built from the model's fields once.
+    (docs/benchmarks.md, "Session 3"); this statement is built from the model's fields once.
     """
     sql, fields = _insert_statement(connection.vendor)
     params = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]

@@ -203,3 +203,35 @@ async def test_a_history_page_larger_than_the_client_frame_limit_arrives(cluster
     assert [m["seq"] for m in page["messages"]] == list(range(1, 21))
     assert all(m["body"] == body for m in page["messages"])
     await a.close()
+
+
+def test_group_commits_of_two_nodes_over_the_same_rooms_never_deadlock(cluster):
+    # Two writers (as two nodes' database threads) commit batches that name the same rooms in
+    # opposite orders, starting together. Locking rooms in arrival order deadlocked on PostgreSQL.
+    rooms = cluster.make_rooms(["Lock A", "Lock B", "Lock C"])
+    code = (
+        "import threading\n"
+        "from django.db import connection\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import services\n"
+        "from chat.models import Message\n"
+        "user = get_user_model().objects.create_user(username='locker', password=None)\n"
+        f"rooms = {rooms!r}\n"
+        "errors, start = [], threading.Barrier(2, timeout=30)\n"
+        "def write(tag, order):\n"
+        "    try:\n"
+        "        for i in range(25):\n"
+        "            start.wait()\n"
+        "            requests = [services.MessageRequest(s, user, 'x', f'{tag}{i}{s}') for s in order]\n"
+        "            results = services.messages_create_batch(requests)\n"
+        "            errors.extend(repr(r) for r in results if not isinstance(r, tuple))\n"
+        "    except Exception as exc:\n"
+        "        errors.append(repr(exc)); start.abort()\n"
+        "    finally:\n"
+        "        connection.close()\n"
+        "threads = [threading.Thread(target=write, args=('a', rooms)), "
+        "threading.Thread(target=write, args=('b', rooms[::-1]))]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(errors, Message.objects.filter(room__slug__in=rooms).count())"
+    )
+    assert cluster.django(code) == "[] 150"
