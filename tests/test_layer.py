@@ -26,6 +26,28 @@ async def test_a_dropped_channel_is_unsubscribed():
     assert await _eventually(lambda: layer.has_receiver(channel), False)
 
 
+async def test_send_local_reaches_a_queue_channel_and_a_direct_receiver_in_order():
+    layer = get_channel_layer()
+    queued = await layer.new_channel("test.")
+    layer.send_local(queued, {"type": "test.local", "n": 1})
+    assert (await asyncio.wait_for(layer.receive(queued), 3)) == {"type": "test.local", "n": 1}
+
+    direct = await layer.new_channel("test.")
+    got = []
+
+    async def handle(message):
+        got.append(message["n"])
+
+    layer.receive_directly(direct, handle)
+    for n in (1, 2, 3):
+        layer.send_local(direct, {"type": "test.local", "n": n})
+    layer.send_local("test.nobody-here", {"type": "test.local", "n": 4})  # no consumer: nothing happens
+    await asyncio.sleep(0.05)
+    assert got == [1, 2, 3]
+    layer.stop_receiving_directly(direct)
+    await layer.drop_channel(direct)
+
+
 async def _eventually(check, expected, timeout: float = 2.0) -> bool:
     """The subscription commands and NUMSUB go over different connections: allow them to settle."""
     loop = asyncio.get_running_loop()
