@@ -6,6 +6,7 @@
 Each design runs as two server processes sharing one Redis (Valkey) on this machine, driven by the
 same Node load generator (bench/loadgen.mjs). Prints a table, the ratios ours / each baseline, and
 writes bench/results/latency.png and results.json. Every load loop is bounded in count and time.
+`--designs ours,ours-uvicorn` also runs our application on uvicorn instead of daphne.
 
 The `transports` scenario runs our server only: the same fan-out with the subscribers on the raw
 WebSocket (/ws/), on SockJS xhr-streaming and on the framed SockJS WebSocket (/sockjs/); it writes
