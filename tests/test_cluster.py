@@ -205,7 +205,7 @@ async def test_a_history_page_larger_than_the_client_frame_limit_arrives(cluster
     await a.close()
 
 
-def test_group_commits_of_two_nodes_over_the_same_rooms_never_deadlock(cluster):
+async def test_group_commits_of_two_nodes_over_the_same_rooms_never_deadlock(cluster):
     # Two writers (as two nodes' database threads) commit batches that name the same rooms in
     # opposite orders, starting together. Locking rooms in arrival order deadlocked on PostgreSQL.
     rooms = cluster.make_rooms(["Lock A", "Lock B", "Lock C"])
