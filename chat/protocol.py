@@ -335,7 +335,14 @@ class ChatSession:
         body = _string(frame, "body")
         client_msg_id = _string(frame, "client_msg_id")
         services.message_validate(body=body, client_msg_id=client_msg_id)  # refused frames cost no quota
-        if not await ratelimit.allow_message(self.user.pk):
+        try:
+            message, created = await batching.store_message(
+                services.MessageRequest(
+                    room_slug=slug, author=self.user, body=body, client_msg_id=client_msg_id
+                ),
+                admitted=asyncio.ensure_future(ratelimit.allow_message(self.user.pk)),
+            )
+        except batching.NotAdmitted:
             metrics.RATE_LIMITED.inc()
             self.flood_strikes += 1
             if self.flood_strikes > FLOOD_STRIKES:
@@ -344,11 +351,8 @@ class ChatSession:
                 )
                 await self.close(CLOSE_RATE_LIMITED)
                 return
-            raise RateLimited()
+            raise RateLimited() from None
         self.flood_strikes = 0
-        message, created = await batching.store_message(
-            services.MessageRequest(room_slug=slug, author=self.user, body=body, client_msg_id=client_msg_id)
-        )
         if created:
             metrics.MESSAGES_RECEIVED.inc()
         await self.send(

@@ -6,7 +6,7 @@ from channels.layers import get_channel_layer
 from django.db.models import F
 from django.test import Client
 
-from chat import events, metrics, services
+from chat import batching, events, metrics, services
 from chat.models import Message, Room
 from tests.conftest import open_socket
 
@@ -312,3 +312,17 @@ async def test_a_held_message_waits_at_most_the_gap_wait_for_a_lost_one(
     assert await b.communicator.receive_nothing(0.2)  # "next" is held while "lost" may be in flight
     got = [await b.recv_type("message", timeout=2) for _ in range(2)]
     assert [(m["seq"], m["body"]) for m in got] == [(1, "lost"), (2, "next")]
+
+
+async def test_a_send_the_admission_check_refuses_is_not_stored(alice, room):
+    async def refused() -> bool:
+        return False
+
+    request = services.MessageRequest(room_slug=room.slug, author=alice, body="no", client_msg_id="refused")
+    with pytest.raises(batching.NotAdmitted):
+        await batching.store_message(request, admitted=refused())
+    stored, created = await batching.store_message(
+        services.MessageRequest(room_slug=room.slug, author=alice, body="yes", client_msg_id="admitted")
+    )
+    assert created and stored.seq == 1  # the refused send took no seq
+    assert await db(Message.objects.filter(room=room).count)() == 1
