@@ -139,10 +139,7 @@ class DirectReceiver:
             self.inbox.append(message)
             return
         async with self.lock:  # free, so taken without suspending
-            try:  # _handle() inlined: this runs once per delivery
-                await self.handle(message)
-            except Exception:
-                logger.exception("consumer failed on a %r message", message.get("type"))
+            await self._handle(message)
 
     @contextlib.asynccontextmanager
     async def exclusive(self):

@@ -131,11 +131,7 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             stats.outgoingWebSocketMessages += 1
             stats.outgoingOctetsAppLevel += size
             stats.outgoingOctetsWebSocketLevel += size
-            if self.send_queue or self.logOctets:
-                self.sendData(frame)
-            else:
-                self._write(frame)
-                stats.outgoingOctetsWireLevel += len(frame)
+            self.sendData(frame)
             return
         super().serverSend(content, binary)
 
