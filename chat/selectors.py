@@ -3,7 +3,6 @@
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 from django.db.models import Q, QuerySet
 
 from chat.errors import Forbidden, UnknownRoom
@@ -18,29 +17,6 @@ def room_get(*, slug: str) -> Room:
         return Room.objects.get(slug=slug)
     except Room.DoesNotExist:
         raise UnknownRoom(f"No room {slug!r}.") from None
-
-
-def rooms_by_slug(*, slugs: Iterable[str], lock: bool = False) -> dict[str, Room]:
-    """The rooms with these slugs, in one query, by slug; unknown slugs are absent.
-
-    `lock` (inside a transaction) also takes their row locks, in id order, where the database has
-    row locks (PostgreSQL; SQLite locks the whole database per writer anyway). A group commit that
-    locked its rooms one send at a time, in arrival order, deadlocked against another node's batch
-    locking the same rooms in another order.
-
-    Raw SQL because every send runs this: the ORM's in_bulk() spends about 0.35 ms compiling the
-    query, more than the rest of the send's database work (docs/benchmarks.md, "Session 3").
-    """
-    wanted = sorted(set(slugs))
-    if not wanted:
-        return {}
-    quote = connection.ops.quote_name
-    placeholders = ", ".join(["%s"] * len(wanted))
-    table, slug = quote(Room._meta.db_table), quote(Room._meta.get_field("slug").column)
-    sql = f"SELECT * FROM {table} WHERE {slug} IN ({placeholders})"
-    if lock and connection.features.has_select_for_update:
-        sql += f" ORDER BY {quote(Room._meta.pk.column)} FOR UPDATE"
-    return {room.slug: room for room in Room.objects.raw(sql, wanted)}
 
 
 def room_can_read(*, room: Room, user: User) -> bool:

@@ -4,6 +4,7 @@ import functools
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -56,31 +57,12 @@ def message_create(
     transaction; the row lock serializes writers on every node, so numbers never
     collide and a rolled-back write leaves no gap.
     """
-    message_validate(body=body, client_msg_id=client_msg_id)
-    selectors.room_check_access(room=room, user=author)
-
-    # No look-up first: retries are rare, and the unique (author, client_msg_id) constraint
-    # catches them inside the transaction (which then rolls back, seq included).
-    try:
-        with transaction.atomic():
-            seq, archived = _take_next_seq(room.pk)
-            if archived:
-                raise ReadOnly(f"{room.slug!r} is archived.")
-            message = Message(room=room, seq=seq, author=author, body=body, client_msg_id=client_msg_id)
-            # room and author are the objects in hand; validating them would query for each.
-            message.full_clean(exclude=["room", "author"], validate_unique=False, validate_constraints=False)
-            _insert(message)
-            room.last_seq = seq
-            mentioned_ids = _mentioned_readers(room=room, author=author, body=body)
-            transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
-    except (IntegrityError, ReadOnly):
-        # A retry (perhaps of a message stored before the room was archived), or the same
-        # (author, client_msg_id) stored by another node at the same moment.
-        existing = _message_retry(room=room, author=author, client_msg_id=client_msg_id)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+    request = MessageRequest(room_slug=room.slug, author=author, body=body, client_msg_id=client_msg_id)
+    [result] = messages_create_batch([request])
+    if isinstance(result, Exception):
+        raise result
+    room.last_seq = max(room.last_seq, result[0].seq)
+    return result
 
 
 @dataclass(frozen=True)
@@ -93,35 +75,82 @@ class MessageRequest:
     client_msg_id: str
 
 
-def messages_create_batch(requests: list[MessageRequest]) -> list[tuple[Message, bool] | ChatError]:
-    """Store several sends in one transaction (group commit); one result per request, in order.
+class _Retry(Exception):
+    """A send that may be a retry of a stored message (it hit the unique (author, client_msg_id)
+    constraint, or the room is archived): looked up once the transaction is over."""
 
-    Each send is its own savepoint (message_create's atomic block nests), so a refused or
-    duplicate one rolls back alone; the others commit together and are announced after the
-    commit. A refused send's result is its ChatError. A database failure fails the whole batch
-    (nothing was committed; the senders retry with the same client_msg_id).
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+
+
+class _NotAdmitted(Exception):
+    """Rolls a batch back when its admission check did not admit every send."""
+
+
+def messages_create_batch(
+    requests: list[MessageRequest], *, admitted: Callable[[], list[bool] | None] | None = None
+) -> list[tuple[Message, bool] | Exception] | None:
+    """Store several sends in one transaction (group commit); one result per request, in order:
+    (message, created), or the ChatError that refused it.
+
+    Each send of a batch of several is its own savepoint, so a refused or duplicate one rolls back
+    alone and the others commit together, to be announced after the commit. Rooms are locked as
+    their seqs are taken, in slug order, so two nodes' batches over the same rooms never deadlock.
+    A database failure fails the whole batch (nothing was committed; the senders retry with the
+    same client_msg_id).
+
+    `admitted` (the rate-limit verdicts, which arrive while the transaction runs) is asked just
+    before the commit; unless it returns True for every send, the whole batch is rolled back and
+    the result is None (the caller then stores the admitted sends alone).
     """
-    results: list[tuple[Message, bool] | ChatError] = []
-    with transaction.atomic():
-        # One query for the batch's rooms, not one per send (a busy node's batch spans many rooms),
-        # which also locks them in a fixed order (no deadlock with another node's batch).
-        rooms = selectors.rooms_by_slug(slugs=[request.room_slug for request in requests], lock=True)
-        for request in requests:
-            try:
-                room = rooms.get(request.room_slug)
-                if room is None:
-                    raise UnknownRoom(f"No room {request.room_slug!r}.")
-                results.append(
-                    message_create(
-                        room=room,
-                        author=request.author,
-                        body=request.body,
-                        client_msg_id=request.client_msg_id,
-                    )
-                )
-            except ChatError as error:
-                results.append(error)
-    return results
+    results: dict[int, tuple[Message, bool] | Exception] = {}
+    order = sorted(range(len(requests)), key=lambda index: requests[index].room_slug)  # stable
+    try:
+        with transaction.atomic():
+            for index in order:
+                try:
+                    # One send alone needs no savepoint: its failure rolls the transaction back.
+                    with transaction.atomic(savepoint=len(requests) > 1):
+                        results[index] = (_message_store(requests[index]), True)
+                except ChatError as error:
+                    results[index] = error
+                except _Retry as retry:
+                    results[index] = retry
+            if admitted is not None and admitted() != [True] * len(requests):
+                raise _NotAdmitted()
+    except _NotAdmitted:
+        return None
+    answers = [results[index] for index in range(len(requests))]
+    return [
+        _message_retry(request, answer.cause) if isinstance(answer, _Retry) else answer
+        for request, answer in zip(requests, answers, strict=True)
+    ]
+
+
+def _message_store(request: MessageRequest) -> Message:
+    """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
+    message_validate(body=request.body, client_msg_id=request.client_msg_id)
+    room = _take_next_seq(request.room_slug)
+    if room is None:
+        raise UnknownRoom(f"No room {request.room_slug!r}.")
+    selectors.room_check_access(room=room, user=request.author)
+    if room.is_archived:
+        raise _Retry(ReadOnly(f"{room.slug!r} is archived."))
+    message = Message(
+        room=room, seq=room.last_seq, author=request.author, body=request.body,
+        client_msg_id=request.client_msg_id,
+    )  # fmt: skip
+    # room and author are the objects in hand; validating them would query for each.
+    message.full_clean(exclude=["room", "author"], validate_unique=False, validate_constraints=False)
+    # No look-up of a retry first: retries are rare, and the unique (author, client_msg_id)
+    # constraint catches them (the send then rolls back, seq included).
+    try:
+        _insert(message)
+    except IntegrityError as exc:
+        raise _Retry(exc) from exc
+    mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
+    transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
+    return message
 
 
 def _insert(message: Message) -> None:
@@ -152,27 +181,40 @@ def _insert_statement(vendor: str) -> tuple[str, list]:
     return sql, fields
 
 
-def _take_next_seq(room_id: int) -> tuple[int, bool]:
-    """Bump the room's last_seq and return it with the archived flag, in one statement.
+def _take_next_seq(slug: str) -> Room | None:
+    """Bump the room's last_seq and return the whole room row (None if there is no such room).
 
-    Raw SQL because the ORM's update() cannot return values; UPDATE ... RETURNING (PostgreSQL,
-    SQLite >= 3.35) takes the row lock and reads the new value at once. Must run in a transaction.
+    One statement, which is also the room's look-up: UPDATE ... RETURNING (PostgreSQL, SQLite >=
+    3.35) takes the row lock and reads the row at once. Raw SQL because the ORM's update() cannot
+    return rows, and this runs for every send. Must run in a transaction.
     """
-    table = connection.ops.quote_name(Room._meta.db_table)
+    sql, names = _take_next_seq_statement(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq, is_archived",
-            [room_id],
-        )
-        seq, archived = cursor.fetchone()
-    return seq, bool(archived)
+        cursor.execute(sql, [slug])
+        row = cursor.fetchone()
+    return None if row is None else Room.from_db(connection.alias, names, row)
 
 
-def _message_retry(*, room: Room, author: AbstractBaseUser, client_msg_id: str) -> Message | None:
-    existing = selectors.message_by_client_id(author=author, client_msg_id=client_msg_id)
-    if existing is not None and existing.room_id != room.pk:
-        raise ClientMsgIdConflict()
-    return existing
+@functools.cache
+def _take_next_seq_statement(vendor: str) -> tuple[str, list[str]]:
+    quote = connection.ops.quote_name
+    fields = Room._meta.concrete_fields
+    returning = ", ".join(quote(field.column) for field in fields)
+    sql = (
+        f"UPDATE {quote(Room._meta.db_table)} SET last_seq = last_seq + 1 "
+        f"WHERE {quote(Room._meta.get_field('slug').column)} = %s RETURNING {returning}"
+    )
+    return sql, [field.attname for field in fields]
+
+
+def _message_retry(request: MessageRequest, cause: Exception) -> tuple[Message, bool] | Exception:
+    """The stored message this send repeats, or the error that refused it."""
+    existing = selectors.message_by_client_id(author=request.author, client_msg_id=request.client_msg_id)
+    if existing is None:
+        return cause
+    if existing.room.slug != request.room_slug:
+        return ClientMsgIdConflict()
+    return existing, False
 
 
 def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> list[int]:

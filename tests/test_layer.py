@@ -55,3 +55,29 @@ async def _eventually(check, expected, timeout: float = 2.0) -> bool:
     while (value := await check()) != expected and loop.time() < deadline:
         await asyncio.sleep(0.02)
     return value == expected
+
+
+async def test_a_group_message_reaches_each_member_once_on_the_sending_node_and_on_another():
+    # Local first: the sending node's members get the message without Redis, and the copy Redis
+    # sends back to that node is skipped; another node's members get it through Redis.
+    from django.conf import settings
+
+    here = get_channel_layer()
+    there = type(here)(**settings.CHANNEL_LAYERS["default"]["CONFIG"])  # a second node's layer
+    group, got = "test-local-first", {"here": [], "there": []}
+    for layer, name in ((here, "here"), (there, "there")):
+        channel = await layer.new_channel("test.")
+
+        async def handle(message, name=name):
+            got[name].append(message["n"])
+
+        layer.receive_directly(channel, handle)
+        await layer.group_add(group, channel)
+    queued = await here.new_channel("test.")
+    await here.group_add(group, queued)
+
+    await here.group_send(group, {"type": "test.group", "n": 1})
+    await asyncio.sleep(0.3)  # Redis' copies have come back by now
+    assert got == {"here": [1], "there": [1]}
+    assert (await asyncio.wait_for(here.receive(queued), 1))["n"] == 1
+    assert here._get_layer().backlog(queued) == 0

@@ -42,13 +42,3 @@ def test_history_pages_backwards_with_has_more(alice):
     page, has_more = selectors.messages_before(room=room, before_seq=2, limit=3)
     assert ([m.seq for m in page], has_more) == ([1], False)
     assert [m.seq for m in selectors.messages_between(room=room, after_seq=2, upto_seq=4)] == [3, 4]
-
-
-def test_rooms_by_slug_returns_whole_rooms_and_leaves_out_unknown_slugs(alice):
-    public = services.room_create(creator=alice, title="Open")
-    private = services.room_create(creator=alice, title="Closed", is_private=True)
-    rooms = selectors.rooms_by_slug(slugs=[public.slug, private.slug, "nope", public.slug])
-    assert set(rooms) == {public.slug, private.slug}
-    assert rooms[private.slug].is_private is True and rooms[public.slug].is_private is False
-    assert rooms[public.slug].pk == public.pk and rooms[public.slug].created_at == public.created_at
-    assert selectors.rooms_by_slug(slugs=[]) == {}

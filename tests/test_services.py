@@ -162,16 +162,47 @@ def test_a_batch_commits_the_good_sends_and_refuses_the_bad_ones_alone(room, ali
     assert Message.objects.filter(room=secret).count() == 0
 
 
-def test_a_batch_looks_its_rooms_up_in_one_query(alice):
-    slugs = [services.room_create(creator=alice, title=f"Batch {i}").slug for i in range(5)]
+def test_a_send_takes_its_seq_and_its_room_in_one_statement(alice):
+    # The seq bump (UPDATE ... RETURNING the room) is the room's look-up: no SELECT of a room, and a
+    # send alone has no savepoint. A batch of several has one savepoint per send.
+    slugs = [services.room_create(creator=alice, title=f"Batch {i}").slug for i in range(3)]
+    send = services.MessageRequest
+
+    def statements(requests):
+        with CaptureQueriesContext(connection) as queries:
+            results = services.messages_create_batch(requests)
+        assert all(created for _, created in results)
+        return [q["sql"].split()[0] for q in queries if not q["sql"].startswith(("BEGIN", "COMMIT"))]
+
+    assert statements([send(room_slug=slugs[0], author=alice, body="hi", client_msg_id="one")]) == [
+        "UPDATE",
+        "INSERT",
+    ]
+    several = statements([send(room_slug=s, author=alice, body="hi", client_msg_id=f"q{s}") for s in slugs])
+    assert several == ["SAVEPOINT", "UPDATE", "INSERT", "RELEASE"] * 3
+
+
+def test_a_batch_takes_its_rooms_in_slug_order_and_answers_in_request_order(alice):
+    # Rooms are locked in one order on every node (no deadlock between two nodes' batches); the
+    # answers and each room's seqs still follow the order the sends came in.
+    for title in ("Bravo", "Alpha"):
+        services.room_create(creator=alice, title=title)
     send = services.MessageRequest
     with CaptureQueriesContext(connection) as queries:
         results = services.messages_create_batch(
-            [send(room_slug=slug, author=alice, body="hi", client_msg_id=f"q{slug}") for slug in slugs]
+            [
+                send(room_slug="bravo", author=alice, body="b1", client_msg_id="b1"),
+                send(room_slug="alpha", author=alice, body="a1", client_msg_id="a1"),
+                send(room_slug="bravo", author=alice, body="b2", client_msg_id="b2"),
+            ]
         )
-    assert all(created for _, created in results)
-    room_selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '"chat_room"' in q["sql"]]
-    assert len(room_selects) == 1, room_selects
+    assert [(m.room.slug, m.seq, m.body) for m, _ in results] == [
+        ("bravo", 1, "b1"),
+        ("alpha", 1, "a1"),
+        ("bravo", 2, "b2"),
+    ]
+    locked = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert ["'alpha'" in sql for sql in locked] == [True, False, False], locked
 
 
 def test_a_created_message_is_the_stored_row_and_saves_like_one(room, alice):
