@@ -51,6 +51,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN (no upgrade deadlocks), and the
     # timeout makes a writer wait for the lock instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if DATABASES["default"]["NAME"] == ":memory:" else 600
+    # Our subclass of the backend makes processes take the write lock in turn (chat/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "chat.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,

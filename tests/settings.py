@@ -11,7 +11,7 @@ os.environ.setdefault("DATABASE_URL", f"sqlite:///{_db_dir}/chat.sqlite3")
 from config.settings import *  # noqa: E402,F403
 from config.settings import DATABASES, STORAGES  # noqa: E402
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "chat.sqlite":
     # A file, not :memory:, so that the consumer's database thread and test threads share it.
     DATABASES["default"].setdefault("TEST", {})["NAME"] = f"{_db_dir}/test.sqlite3"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
