@@ -22,7 +22,7 @@ from django.conf import settings
 
 from chat import events
 from chat.loops import PerLoop
-from chat.ratelimit import redis_client
+from chat.redisclient import redis_client
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import batching, delivery, events, metrics, presence, ratelimit, selectors, services
+from chat import batching, delivery, events, metrics, presence, selectors, services
 from chat.errors import (
     ChatError,
     InvalidField,
@@ -334,15 +334,14 @@ class ChatSession:
         slug = _room_slug(frame)
         body = _string(frame, "body")
         client_msg_id = _string(frame, "client_msg_id")
-        services.message_validate(body=body, client_msg_id=client_msg_id)  # refused frames cost no quota
+        services.message_validate(body=body, client_msg_id=client_msg_id)  # no database trip if refused
         try:
             message, created = await batching.store_message(
                 services.MessageRequest(
                     room_slug=slug, author=self.user, body=body, client_msg_id=client_msg_id
-                ),
-                admitted=asyncio.ensure_future(ratelimit.allow_message(self.user.pk)),
+                )
             )
-        except batching.NotAdmitted:
+        except RateLimited:
             metrics.RATE_LIMITED.inc()
             self.flood_strikes += 1
             if self.flood_strikes > FLOOD_STRIKES:
@@ -351,7 +350,7 @@ class ChatSession:
                 )
                 await self.close(CLOSE_RATE_LIMITED)
                 return
-            raise RateLimited() from None
+            raise
         self.flood_strikes = 0
         if created:
             metrics.MESSAGES_RECEIVED.inc()

@@ -4,8 +4,8 @@ import functools
 import hashlib
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from chat.errors import (
     ClientMsgIdConflict,
     EmptyBody,
     InvalidField,
+    RateLimited,
     ReadOnly,
     UnknownRoom,
 )
@@ -56,9 +57,12 @@ def message_create(
     announces nothing. `seq` is taken by bumping `Room.last_seq` inside the same
     transaction; the row lock serializes writers on every node, so numbers never
     collide and a rolled-back write leaves no gap.
+
+    For trusted callers (admin actions, seeding, tests): no rate limit. Users' sends go through
+    messages_create_batch (the group-commit queue), which applies it.
     """
     request = MessageRequest(room_slug=room.slug, author=author, body=body, client_msg_id=client_msg_id)
-    [result] = messages_create_batch([request])
+    [result] = messages_create_batch([request], limit_rate=False)
     if isinstance(result, Exception):
         raise result
     room.last_seq = max(room.last_seq, result[0].seq)
@@ -77,19 +81,16 @@ class MessageRequest:
 
 class _Retry(Exception):
     """A send that may be a retry of a stored message (it hit the unique (author, client_msg_id)
-    constraint, or the room is archived): looked up once the transaction is over."""
+    constraint, the room is archived, or the author is over the rate limit): looked up once the
+    transaction is over."""
 
     def __init__(self, cause: Exception) -> None:
         self.cause = cause
 
 
-class _NotAdmitted(Exception):
-    """Rolls a batch back when its admission check did not admit every send."""
-
-
 def messages_create_batch(
-    requests: list[MessageRequest], *, admitted: Callable[[], list[bool] | None] | None = None
-) -> list[tuple[Message, bool] | Exception] | None:
+    requests: list[MessageRequest], *, limit_rate: bool = True
+) -> list[tuple[Message, bool] | Exception]:
     """Store several sends in one transaction (group commit); one result per request, in order:
     (message, created), or the ChatError that refused it.
 
@@ -97,29 +98,20 @@ def messages_create_batch(
     alone and the others commit together, to be announced after the commit. Rooms are locked as
     their seqs are taken, in slug order, so two nodes' batches over the same rooms never deadlock.
     A database failure fails the whole batch (nothing was committed; the senders retry with the
-    same client_msg_id).
-
-    `admitted` (the rate-limit verdicts, which arrive while the transaction runs) is asked just
-    before the commit; unless it returns True for every send, the whole batch is rolled back and
-    the result is None (the caller then stores the admitted sends alone).
+    same client_msg_id). `limit_rate`: refuse (RateLimited) a send past its author's rate limit.
     """
     results: dict[int, tuple[Message, bool] | Exception] = {}
     order = sorted(range(len(requests)), key=lambda index: requests[index].room_slug)  # stable
-    try:
-        with transaction.atomic():
-            for index in order:
-                try:
-                    # One send alone needs no savepoint: its failure rolls the transaction back.
-                    with transaction.atomic(savepoint=len(requests) > 1):
-                        results[index] = (_message_store(requests[index]), True)
-                except ChatError as error:
-                    results[index] = error
-                except _Retry as retry:
-                    results[index] = retry
-            if admitted is not None and admitted() != [True] * len(requests):
-                raise _NotAdmitted()
-    except _NotAdmitted:
-        return None
+    with transaction.atomic():
+        for index in order:
+            try:
+                # One send alone needs no savepoint: its failure rolls the transaction back.
+                with transaction.atomic(savepoint=len(requests) > 1):
+                    results[index] = (_message_store(requests[index], limit_rate=limit_rate), True)
+            except ChatError as error:
+                results[index] = error
+            except _Retry as retry:
+                results[index] = retry
     answers = [results[index] for index in range(len(requests))]
     return [
         _message_retry(request, answer.cause) if isinstance(answer, _Retry) else answer
@@ -127,9 +119,11 @@ def messages_create_batch(
     ]
 
 
-def _message_store(request: MessageRequest) -> Message:
+def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
     message_validate(body=request.body, client_msg_id=request.client_msg_id)
+    if limit_rate and _over_rate(request.author):
+        raise _Retry(RateLimited())  # unless it repeats a stored message, which is acked again
     room = _take_next_seq(request.room_slug)
     if room is None:
         raise UnknownRoom(f"No room {request.room_slug!r}.")
@@ -179,6 +173,35 @@ def _insert_statement(vendor: str) -> tuple[str, list]:
         f"RETURNING {quote(Message._meta.pk.column)}"
     )
     return sql, fields
+
+
+def _over_rate(author: AbstractBaseUser) -> bool:
+    """Whether the author stored CHAT_RATE_LIMIT_MESSAGES in the last CHAT_RATE_LIMIT_WINDOW seconds.
+
+    Counted in the database, inside the transaction that would store the send: every node writes
+    there, so the limit holds across the cluster, and it cost no round trip of its own (a Redis
+    counter checked before each send was a sixth of a sending node's CPU, docs/benchmarks.md).
+    One indexed count of at most `limit` rows. Must run in a transaction.
+    """
+    limit = settings.CHAT_RATE_LIMIT_MESSAGES
+    since = timezone.now() - timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _recent_count_statement(connection.vendor),
+            [author.pk, connection.ops.adapt_datetimefield_value(since), limit],
+        )
+        (count,) = cursor.fetchone()
+    return count >= limit
+
+
+@functools.cache
+def _recent_count_statement(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    author, created_at = (quote(Message._meta.get_field(name).column) for name in ("author", "created_at"))
+    return (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(Message._meta.db_table)} "
+        f"WHERE {author} = %s AND {created_at} > %s LIMIT %s) AS recent"
+    )
 
 
 def _take_next_seq(slug: str) -> Room | None:

@@ -1,14 +1,12 @@
 """The /ws/ protocol through the real ASGI stack and a real Redis channel layer."""
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db.models import F
 from django.test import Client
 
-from chat import batching, events, metrics, services
+from chat import events, metrics, services
 from chat.models import Message, Room
 from tests.conftest import open_socket
 
@@ -314,60 +312,3 @@ async def test_a_held_message_waits_at_most_the_gap_wait_for_a_lost_one(
     assert await b.communicator.receive_nothing(0.2)  # "next" is held while "lost" may be in flight
     got = [await b.recv_type("message", timeout=2) for _ in range(2)]
     assert [(m["seq"], m["body"]) for m in got] == [(1, "lost"), (2, "next")]
-
-
-async def test_a_send_the_admission_check_refuses_is_not_stored(alice, room):
-    async def refused() -> bool:
-        return False
-
-    request = services.MessageRequest(room_slug=room.slug, author=alice, body="no", client_msg_id="refused")
-    with pytest.raises(batching.NotAdmitted):
-        await batching.store_message(request, admitted=refused())
-    stored, created = await batching.store_message(
-        services.MessageRequest(room_slug=room.slug, author=alice, body="yes", client_msg_id="admitted")
-    )
-    assert created and stored.seq == 1  # the refused send took no seq
-    assert await db(Message.objects.filter(room=room).count)() == 1
-
-
-async def test_verdicts_that_arrive_during_or_after_the_transaction_decide_what_is_stored(alice, room):
-    # The database thread asks for the verdicts just before its commit. A refusal then, or a verdict
-    # later than VERDICT_WAIT, rolls the batch back; the admitted sends are written again, once.
-    async def verdict(value: bool, after: float) -> bool:
-        await asyncio.sleep(after)
-        return value
-
-    def send(tag: str) -> services.MessageRequest:
-        return services.MessageRequest(room_slug=room.slug, author=alice, body=tag, client_msg_id=tag)
-
-    late = batching.VERDICT_WAIT + 0.1
-    outcomes = await asyncio.gather(
-        batching.store_message(send("in-time"), admitted=verdict(True, 0.01)),
-        batching.store_message(send("late"), admitted=verdict(True, late)),
-        batching.store_message(send("refused-late"), admitted=verdict(False, late)),
-        return_exceptions=True,
-    )
-    assert [type(o).__name__ if isinstance(o, Exception) else o[1] for o in outcomes] == [
-        True,
-        True,
-        "NotAdmitted",
-    ]
-    stored = await db(lambda: list(Message.objects.filter(room=room).values_list("body", "seq")))()
-    assert sorted(stored, key=lambda row: row[1]) == [("in-time", 1), ("late", 2)]
-
-
-async def test_a_slow_verdict_does_not_keep_other_writes_waiting(alice, room):
-    # The transaction waits VERDICT_WAIT at most for the verdicts, then rolls back and frees the
-    # database thread (and SQLite's write lock) until they are in.
-    async def slow_verdict() -> bool:
-        await asyncio.sleep(2)
-        return True
-
-    request = services.MessageRequest(room_slug=room.slug, author=alice, body="slow", client_msg_id="slow")
-    slow = asyncio.ensure_future(batching.store_message(request, admitted=slow_verdict()))
-    await asyncio.sleep(0.01)  # its batch is in its transaction, waiting for the verdict
-    await db(services.message_create)(room=room, author=alice, body="other", client_msg_id="other")
-    assert not slow.done()
-    assert await db(lambda: list(Message.objects.values_list("body", "seq")))() == [("other", 1)]
-    message, created = await slow
-    assert created and message.seq == 2

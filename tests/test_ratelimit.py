@@ -1,21 +1,57 @@
-"""The per-user rate limit (chat/ratelimit.py) on a real Valkey."""
+"""The per-user rate limit, counted in the database inside the send's transaction."""
 
 import asyncio
-import time
 
 import pytest
+from channels.db import database_sync_to_async as db
 
-from chat import ratelimit
+from chat import batching, services
+from chat.errors import RateLimited
+from chat.models import Message
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
-async def test_a_burst_wider_than_the_connection_pool_is_counted_not_waved_through(settings):
-    """Regression: past redis-py's 100 pooled connections a check failed and allowed the message."""
+def _send(room, author, tag: str) -> services.MessageRequest:
+    return services.MessageRequest(room_slug=room.slug, author=author, body=tag, client_msg_id=tag)
+
+
+async def test_a_burst_stores_exactly_the_limit_and_refuses_the_rest(alice, bob, room, settings):
+    # Concurrent sends share group-commit batches; the count sees the batch's own earlier sends.
     settings.CHAT_RATE_LIMIT_MESSAGES = 50
     settings.CHAT_RATE_LIMIT_WINDOW = 60
-    if time.time() % 60 > 50:  # stay inside one fixed window
-        await asyncio.sleep(60 - time.time() % 60 + 0.1)
-    user_id = int(time.time() * 1000) % 1_000_000_000
-    allowed = await asyncio.gather(*(ratelimit.allow_message(user_id) for _ in range(300)))
-    assert allowed.count(True) == 50
+    outcomes = await asyncio.gather(
+        *(batching.store_message(_send(room, alice, f"b{i}")) for i in range(300)), return_exceptions=True
+    )
+    assert sum(isinstance(o, tuple) for o in outcomes) == 50
+    assert all(isinstance(o, tuple | RateLimited) for o in outcomes), {type(o) for o in outcomes}
+    assert await db(Message.objects.filter(author=alice).count)() == 50
+    # The limit is the author's: someone else still sends, and the refused sends took no seq.
+    message, created = await batching.store_message(_send(room, bob, "other"))
+    assert created and message.seq == 51
+
+
+async def test_the_window_slides_and_a_refused_send_stores_nothing(alice, room, settings):
+    settings.CHAT_RATE_LIMIT_MESSAGES = 2
+    settings.CHAT_RATE_LIMIT_WINDOW = 1
+    for tag in ("one", "two"):
+        await batching.store_message(_send(room, alice, tag))
+    with pytest.raises(RateLimited):
+        await batching.store_message(_send(room, alice, "three"))
+    await asyncio.sleep(1.1)  # both stored ones are older than the window now
+    message, created = await batching.store_message(_send(room, alice, "four"))
+    assert created and message.seq == 3
+    stored = await db(lambda: list(Message.objects.order_by("seq").values_list("body", flat=True)))()
+    assert stored == ["one", "two", "four"]
+
+
+async def test_a_retry_of_a_stored_message_is_acked_even_at_the_limit(alice, room, settings):
+    # A client that lost the ack resends; the message is stored, so it gets the ack, not an error.
+    settings.CHAT_RATE_LIMIT_MESSAGES = 2
+    settings.CHAT_RATE_LIMIT_WINDOW = 60
+    first, _ = await batching.store_message(_send(room, alice, "first"))
+    await batching.store_message(_send(room, alice, "second"))
+    again, created = await batching.store_message(_send(room, alice, "first"))
+    assert (again.pk, created) == (first.pk, False)
+    with pytest.raises(RateLimited):
+        await batching.store_message(_send(room, alice, "third"))

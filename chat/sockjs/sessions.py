@@ -25,7 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat.loops import PerLoop
-from chat.ratelimit import redis_client
+from chat.redisclient import redis_client
 from chat.sockjs import framing
 from chat.sockjs.endpoints import Endpoint, endpoint_key
 from chat.sockjs.handlers import CLOSE_TOO_SLOW, make_handler
