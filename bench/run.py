@@ -445,8 +445,26 @@ def history_at_scale(deployment: Deployment, rows: int = 1_000_000, fetches: int
 
 
 def capacity(rows: list[dict]) -> float:
-    good = [r["deliveries_per_s"] for r in rows if r["lost"] == 0 and r["p99"] is not None and r["p99"] < 100]
-    return max(good, default=0.0)
+    """Deliveries/s of the highest step up to which every step kept p99 under 100 ms with 0 lost.
+
+    Up to which, not at which: a design whose p99 is about 100 ms at every rate (the tutorial
+    design's was 95-118 ms from 1 to 25 msg/s in one run) passes some steps by chance, and the
+    highest lucky one is not a load it can be run at. `capacity_any_step` is that other reading."""
+    met = 0.0
+    for row in sorted(rows, key=lambda r: r["rate"]):
+        if not _meets_bar(row):
+            break
+        met = row["deliveries_per_s"]
+    return met
+
+
+def capacity_any_step(rows: list[dict]) -> float:
+    """Deliveries/s of the highest step that kept p99 under 100 ms with 0 lost, whatever the others did."""
+    return max((r["deliveries_per_s"] for r in rows if _meets_bar(r)), default=0.0)
+
+
+def _meets_bar(row: dict) -> bool:
+    return row["lost"] == 0 and row["p99"] is not None and row["p99"] < 100
 
 
 def main() -> None:
@@ -490,7 +508,9 @@ def run_all(args) -> None:
             deployment = STARTERS[design](Path(workdir))
             try:
                 rows = fanout(deployment, rates, duration)
-                results[design] = {"fanout": rows, "capacity": capacity(rows)}
+                results[design] = {
+                    "fanout": rows, "capacity": capacity(rows), "capacity_any_step": capacity_any_step(rows)
+                }  # fmt: skip
                 wait_for_idle_servers(deployment)
                 results[design]["many_rooms"] = many_rooms(deployment, duration)
                 results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
@@ -645,7 +665,10 @@ def report(results: dict[str, dict]) -> None:
             loadgen = f"{100 * fifty['loadgen_cpu'] / fifty['wall']:.0f}% of a core"
         else:
             at50 = cpu = loadgen = "-"
-        print(f"| {design} | {data['capacity']:.0f} | {p50} | {at50} | {cpu} | {loadgen} |")
+        shown = f"{data['capacity']:.0f}"
+        if data["capacity_any_step"] != data["capacity"]:
+            shown += f" (highest step met, whatever the others did: {data['capacity_any_step']:.0f})"
+        print(f"| {design} | {shown} | {p50} | {at50} | {cpu} | {loadgen} |")
     print()
     print("| design | many rooms (100 x 2, 800 deliveries/s): p50, p99, lost | idle memory per connection |")
     print("| --- | --- | --- |")
@@ -664,9 +687,13 @@ def report(results: dict[str, dict]) -> None:
                 continue
             if data["capacity"]:
                 capacity = f"{ours['capacity'] / data['capacity']:.2f}x"
-            else:  # it missed the bar at every step: its capacity is below the lowest step's rate
+            else:  # it missed the bar from the lowest step on: its capacity is below that step's rate
                 lowest = min(r["deliveries_per_s"] for r in data["fanout"])
-                capacity = f"> {ours['capacity'] / lowest:.0f}x (no step met the bar, from {lowest:,.0f}/s)"
+                capacity = f"> {ours['capacity'] / lowest:.0f}x (missed the bar from its lowest step, {lowest:,.0f}/s)"
+            if data["capacity_any_step"] != data["capacity"] and data["capacity_any_step"]:
+                capacity += (
+                    f" ({ours['capacity_any_step'] / data['capacity_any_step']:.2f}x by the highest step met)"
+                )
             print(
                 f"ours / {design}: capacity {capacity}, "
                 f"server CPU per delivery at 50 msg/s {_ratio(ours, data, _cpu_per_delivery_at_50)}, "
