@@ -251,9 +251,10 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
             while self._dispatch_queue:
                 receivers, message = self._dispatch_queue.popleft()
                 for start in range(0, len(receivers), DISPATCH_SLICE):
-                    # Tasks that became ready meanwhile (a sender's ack, other clients' frames) run
-                    # between slices of a large room's deliveries, not after all of them.
-                    await asyncio.sleep(0)
+                    if start:
+                        # Tasks that became ready meanwhile (a sender's ack, other clients' frames)
+                        # run between slices of a large room's deliveries, not after all of them.
+                        await asyncio.sleep(0)
                     for receiver in receivers[start : start + DISPATCH_SLICE]:
                         await receiver.deliver(message)
         finally:
