@@ -5,7 +5,7 @@ import os
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from chat import services
 from chat.models import Room
@@ -108,3 +108,29 @@ def test_a_connection_closed_inside_a_transaction_frees_the_lock(alice):
     writer = _in_thread(lambda: services.room_create(creator=alice, title="After"))
     writer.join(10)
     assert not writer.is_alive(), "the writer is stuck waiting for the lock"
+
+
+def test_a_writer_that_cannot_get_the_lock_gives_up_with_an_error_not_a_hang(alice):
+    # A holder that never lets go (stopped, in a debugger): like SQLite's own busy timeout, the
+    # wait ends with "database is locked" after the connection's timeout.
+    fd = os.open(f"{connection.settings_dict['NAME']}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    outcome: list[str] = []
+
+    def writes():
+        connection.ensure_connection()
+        connection._write_lock_timeout = 0.3
+        try:
+            services.room_create(creator=alice, title="Blocked")
+            outcome.append("written")
+        except OperationalError as exc:
+            outcome.append(str(exc))
+
+    try:
+        writer = _in_thread(writes)
+        writer.join(10)
+    finally:
+        os.close(fd)
+    assert not writer.is_alive()
+    assert outcome and "database is locked" in outcome[0]
+    assert not Room.objects.filter(slug="blocked").exists()
