@@ -4,15 +4,15 @@ Every transaction begins with BEGIN IMMEDIATE (settings: SQLite's write lock at 
 deadlocks). When another process holds that lock, SQLite's busy handler sleeps and tries again after
 1, 2, 5, 10, 15 ... ms, however soon the lock is free: in the many-rooms benchmark (two nodes, one
 file) a batch's BEGIN waited 3.6 ms at p90 and 10-19 ms at p99 for transactions that take about one.
-Here each connection first takes an exclusive flock() on a lock file beside the database, trying
-again every millisecond at most, so a writer gets in within a millisecond of the holder's commit.
+Here each connection first takes an exclusive flock() on a lock file beside the database: the kernel
+hands it to a waiting writer as soon as the holder commits.
 Writers that do not come through this backend (the sqlite3 shell, a plain write outside a
 transaction) still meet the busy timeout, as before.
 """
 
 import fcntl
 import os
-import time
+import threading
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
@@ -62,21 +62,36 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._write_lock_fd = os.open(
                 f"{self.settings_dict['NAME']}.writelock", os.O_RDWR | os.O_CREAT, 0o600
             )
-        # Tries again after 50 us, doubling to 1 ms: a writer gets the lock at most 1 ms after it is
-        # free. A blocking flock() would hand it over at once but wait for ever on a holder that is
-        # stuck (stopped, in a debugger); like SQLite's own timeout, this gives up after `timeout`.
-        deadline = time.monotonic() + self._write_lock_timeout
-        pause = 0.00005
-        while True:
-            try:
-                fcntl.flock(self._write_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise OperationalError("database is locked (another writer holds it)") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
+        try:
+            fcntl.flock(self._write_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._wait_for_write_lock()
         self._write_lock_held = True
+
+    def _wait_for_write_lock(self) -> None:
+        """Taken: a helper thread waits in a blocking flock(), which the kernel hands over as soon as
+        the holder lets go, while this one waits for the helper at most the connection's timeout.
+        A holder that is stuck (stopped, in a debugger) so gives "database is locked", like SQLite's
+        own timeout, not a hang; the helper then keeps the file, and closes it (so releasing a lock
+        it got too late) when its flock() returns."""
+        fd, acquired, decided = self._write_lock_fd, threading.Event(), threading.Lock()
+        abandoned = False
+
+        def wait() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with decided:
+                if abandoned:
+                    os.close(fd)
+                else:
+                    acquired.set()
+
+        threading.Thread(target=wait, name="sqlite-write-lock", daemon=True).start()
+        if not acquired.wait(self._write_lock_timeout):
+            with decided:
+                if not acquired.is_set():  # the helper owns the file from now on
+                    abandoned = True
+                    self._write_lock_fd = None
+                    raise OperationalError("database is locked (another writer holds it)")
 
     def _release_write_lock(self) -> None:
         if self._write_lock_held:
