@@ -116,6 +116,7 @@ def test_a_writer_that_cannot_get_the_lock_gives_up_with_an_error_not_a_hang(ali
     fd = os.open(f"{connection.settings_dict['NAME']}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     outcome: list[str] = []
+    holder_gone = threading.Event()
 
     def writes():
         connection.ensure_connection()
@@ -125,12 +126,18 @@ def test_a_writer_that_cannot_get_the_lock_gives_up_with_an_error_not_a_hang(ali
             outcome.append("written")
         except OperationalError as exc:
             outcome.append(str(exc))
+        holder_gone.wait(5)  # then the same connection writes again, as a retry would
+        services.room_create(creator=alice, title="Retried")
+        outcome.append("retried")
 
     try:
         writer = _in_thread(writes)
-        writer.join(10)
+        writer.join(1)
     finally:
         os.close(fd)
+        holder_gone.set()
+    writer.join(10)
     assert not writer.is_alive()
-    assert outcome and "database is locked" in outcome[0]
+    assert len(outcome) == 2 and "database is locked" in outcome[0] and outcome[1] == "retried"
     assert not Room.objects.filter(slug="blocked").exists()
+    assert Room.objects.filter(slug="retried").exists()
