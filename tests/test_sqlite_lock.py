@@ -9,6 +9,7 @@ from django.db import OperationalError, connection, transaction
 
 from chat import services
 from chat.models import Room
+from chat.sqlite.base import open_write_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +33,7 @@ def _in_thread(target) -> threading.Thread:
 
 
 def _lock_file_is_held() -> bool:
-    fd = os.open(f"{connection.settings_dict['NAME']}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_write_lock(connection.settings_dict["NAME"])
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -113,7 +114,7 @@ def test_a_connection_closed_inside_a_transaction_frees_the_lock(alice):
 def test_a_writer_that_cannot_get_the_lock_gives_up_with_an_error_not_a_hang(alice):
     # A holder that never lets go (stopped, in a debugger): like SQLite's own busy timeout, the
     # wait ends with "database is locked" after the connection's timeout.
-    fd = os.open(f"{connection.settings_dict['NAME']}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_write_lock(connection.settings_dict["NAME"])
     fcntl.flock(fd, fcntl.LOCK_EX)
     outcome: list[str] = []
     holder_gone = threading.Event()

@@ -18,6 +18,11 @@ from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 
+def open_write_lock(database: str) -> int:
+    """Open (creating it) the lock file beside a database file; flock() it to take the write lock."""
+    return os.open(f"{database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -59,9 +64,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return  # one connection's own database: nobody to take turns with
         if self._write_lock_fd is None:
             # One open file per connection: flock() excludes other threads' connections too.
-            self._write_lock_fd = os.open(
-                f"{self.settings_dict['NAME']}.writelock", os.O_RDWR | os.O_CREAT, 0o600
-            )
+            self._write_lock_fd = open_write_lock(self.settings_dict["NAME"])
         try:
             fcntl.flock(self._write_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
