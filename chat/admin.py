@@ -1,4 +1,4 @@
-"""Django admin for rooms and messages. Every change goes through chat.services, so
+"""Django admin for rooms and messages. Every change goes through chat.domain.services, so
 connected clients on every node see it live."""
 
 from django.contrib import admin, messages
@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from chat import services
+from chat.domain import services
 from chat.models import Membership, Message, Room
 
 

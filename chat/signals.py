@@ -3,7 +3,7 @@
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
-from chat import services
+from chat.domain import services
 
 
 @receiver(user_logged_out)

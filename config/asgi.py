@@ -12,9 +12,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from chat.auth import SessionAuthMiddlewareStack  # noqa: E402
-from chat.routing import websocket_urlpatterns  # noqa: E402
-from chat.sockjs import routing as sockjs_routing  # noqa: E402
+from chat.transports.auth import SessionAuthMiddlewareStack  # noqa: E402
+from chat.transports.routing import websocket_urlpatterns  # noqa: E402
+from chat.transports.sockjs import routing as sockjs_routing  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -283,7 +283,7 @@ class ChatServer(Server):
 
 async def _close_sockjs_sessions() -> None:
     # Imported late: Django is set up by the application, after this module is loaded.
-    from chat.sockjs import sessions
+    from chat.transports.sockjs import sessions
 
     await sessions.close_all(CLOSE_SERVICE_RESTART, "Node restarting")
 

@@ -76,7 +76,7 @@ REDIS = parse_redis_url(REDIS_URL, REDIS_CONNECTION_OPTIONS)
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "chat.layer.ClusterChannelLayer",
+        "BACKEND": "chat.realtime.layer.ClusterChannelLayer",
         "CONFIG": {
             "hosts": REDIS.channel_layer_hosts(),
             "prefix": os.environ.get("CHAT_CHANNEL_PREFIX", "chat"),

@@ -56,7 +56,7 @@ def bob(make_user):
 @pytest.fixture
 def room(alice):
     """A public room "general" created by alice."""
-    from chat import services
+    from chat.domain import services
 
     return services.room_create(creator=alice, title="General")
 

@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from chat import services
+from chat.domain import services
 from chat.models import Membership, Message, Room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -256,7 +256,7 @@ def test_the_lobby_updates_live_when_an_admin_creates_or_archives_a_room(browser
     item = page.locator(f'#rooms li[data-slug="{slug}"]')
     playwright_api.expect(item).to_contain_text("Made by the admin", timeout=3000)
     cluster.django(
-        "from chat import services; from chat.models import Room\n"
+        "from chat.domain import services; from chat.models import Room\n"
         f"services.room_set_archived(room=Room.objects.get(slug='{slug}'), archived=True); print('ok')"
     )
     playwright_api.expect(item.locator(".tag")).to_have_text("archived", timeout=3000)
@@ -302,7 +302,7 @@ def test_scroll_back_loads_older_pages_and_admin_changes_show_live(browser, clus
     [room] = cluster.make_rooms(["Long room"])
     [(name, key)] = cluster.make_sessions(1, "scroll")
     cluster.django(
-        "from chat import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
+        "from chat.domain import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
         f"room = Room.objects.get(slug='{room}'); user = get_user_model().objects.get(username='{name}')\n"
         "for i in range(120): services.message_create(room=room, author=user, body=f'old {i}', client_msg_id=f'old-{i}')\n"
         "print('ok')"
@@ -322,12 +322,12 @@ def test_scroll_back_loads_older_pages_and_admin_changes_show_live(browser, clus
     assert bodies(page) == [f"old {i}" for i in range(120)]
     playwright_api.expect(page.locator("#history-status")).to_have_text("This is the beginning of the room.")
     cluster.django(
-        "from chat import services; from chat.models import Message\n"
+        "from chat.domain import services; from chat.models import Message\n"
         f"services.message_delete(message=Message.objects.get(room__slug='{room}', seq=120)); print('ok')"
     )
     playwright_api.expect(page.locator('#messages li[data-seq="120"]')).to_have_count(0)
     cluster.django(
-        "from chat import services; from chat.models import Room\n"
+        "from chat.domain import services; from chat.models import Room\n"
         f"services.room_set_archived(room=Room.objects.get(slug='{room}'), archived=True); print('ok')"
     )
     playwright_api.expect(page.locator("#body")).to_be_disabled()

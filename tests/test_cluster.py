@@ -213,7 +213,7 @@ async def test_group_commits_of_two_nodes_over_the_same_rooms_never_deadlock(clu
         "import threading\n"
         "from django.db import connection\n"
         "from django.contrib.auth import get_user_model\n"
-        "from chat import services\n"
+        "from chat.domain import services\n"
         "from chat.models import Message\n"
         "user = get_user_model().objects.create_user(username='locker', password=None)\n"
         f"rooms = {rooms!r}\n"

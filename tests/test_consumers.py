@@ -6,8 +6,9 @@ from channels.layers import get_channel_layer
 from django.db.models import F
 from django.test import Client
 
-from chat import events, metrics, services
+from chat.domain import services
 from chat.models import Message, Room
+from chat.realtime import events, metrics
 from tests.conftest import open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -7,7 +7,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import services
+from chat.domain import services
 from chat.models import Message, Room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async as db
 
-from chat import batching, services
-from chat.errors import RateLimited
+from chat.domain import batching, services
+from chat.domain.errors import RateLimited
 from chat.models import Message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from chat.redisclient import POOL_SIZE, redis_client
+from chat.realtime.redisclient import POOL_SIZE, redis_client
 
 pytestmark = pytest.mark.asyncio
 

@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from chat import selectors, services
-from chat.errors import Forbidden, UnknownRoom
+from chat.domain import selectors, services
+from chat.domain.errors import Forbidden, UnknownRoom
 
 pytestmark = pytest.mark.django_db
 

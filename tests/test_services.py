@@ -6,8 +6,8 @@ import pytest
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
-from chat import services
-from chat.errors import (
+from chat.domain import services
+from chat.domain.errors import (
     BodyTooLong,
     ClientMsgIdConflict,
     EmptyBody,

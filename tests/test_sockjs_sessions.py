@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from channels.layers import get_channel_layer
 
-from chat.sockjs import sessions
-from chat.sockjs.endpoints import Endpoint
-from chat.sockjs.handlers import Handler
+from chat.transports.sockjs import sessions
+from chat.transports.sockjs.endpoints import Endpoint
+from chat.transports.sockjs.handlers import Handler
 
 pytestmark = pytest.mark.asyncio
 

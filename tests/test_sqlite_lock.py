@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from chat import services
+from chat.domain import services
 from chat.models import Room
 from chat.sqlite.base import open_write_lock
 

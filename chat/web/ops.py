@@ -11,7 +11,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from chat.redisclient import redis_client
+from chat.realtime.redisclient import redis_client
 
 CHECK_TIMEOUT = 1.0
 

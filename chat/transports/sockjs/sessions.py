@@ -24,11 +24,11 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.loops import PerLoop
-from chat.redisclient import redis_client
-from chat.sockjs import framing
-from chat.sockjs.endpoints import Endpoint, endpoint_key
-from chat.sockjs.handlers import CLOSE_TOO_SLOW, make_handler
+from chat.realtime.loops import PerLoop
+from chat.realtime.redisclient import redis_client
+from chat.transports.sockjs import framing
+from chat.transports.sockjs.endpoints import Endpoint, endpoint_key
+from chat.transports.sockjs.handlers import CLOSE_TOO_SLOW, make_handler
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chat import ops, views
+from chat.web import ops, views
 
 urlpatterns = [
     path("", views.lobby, name="lobby"),

@@ -6,9 +6,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from chat import selectors, services
-from chat.errors import Forbidden, UnknownRoom
-from chat.forms import RoomCreateForm, SignUpForm
+from chat.domain import selectors, services
+from chat.domain.errors import Forbidden, UnknownRoom
+from chat.web.forms import RoomCreateForm, SignUpForm
 
 
 @require_http_methods(["GET", "POST"])

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from chat.errors import Forbidden, UnknownRoom
+from chat.domain.errors import Forbidden, UnknownRoom
 from chat.models import Membership, Message, Room
 
 User = AbstractBaseUser | AnonymousUser

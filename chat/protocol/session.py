@@ -17,8 +17,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import batching, delivery, events, metrics, presence, selectors, services
-from chat.errors import (
+from chat.domain import batching, selectors, services
+from chat.domain.errors import (
     ChatError,
     InvalidField,
     InvalidFrame,
@@ -29,6 +29,8 @@ from chat.errors import (
     UnknownType,
 )
 from chat.models import Message, Room
+from chat.protocol import repair as delivery
+from chat.realtime import events, metrics, presence
 
 logger = logging.getLogger(__name__)
 

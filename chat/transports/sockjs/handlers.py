@@ -6,7 +6,7 @@ so the same handler serves the HTTP sessions and the WebSocket endpoints.
 
 from typing import Any, Protocol
 
-from chat.protocol import CLOSE_RATE_LIMITED, CLOSE_UNAUTHENTICATED, ChatSession
+from chat.protocol.session import CLOSE_RATE_LIMITED, CLOSE_UNAUTHENTICATED, ChatSession
 
 CLOSE_TOO_SLOW = 4408
 CLOSE_SERVICE_RESTART = 1012

@@ -12,11 +12,11 @@ from urllib.parse import urlparse
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
-from chat.layer import REDIS_DOWN
-from chat.protocol import CLOSE_UNAUTHENTICATED
-from chat.sockjs import framing, sessions
-from chat.sockjs.endpoints import Endpoint
-from chat.sockjs.handlers import CLOSE_REASONS
+from chat.protocol.session import CLOSE_UNAUTHENTICATED
+from chat.realtime.layer import REDIS_DOWN
+from chat.transports.sockjs import framing, sessions
+from chat.transports.sockjs.endpoints import Endpoint
+from chat.transports.sockjs.handlers import CLOSE_REASONS
 
 NOT_CACHED = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 YEAR = 365 * 24 * 3600

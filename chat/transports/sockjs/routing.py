@@ -3,11 +3,11 @@
 from channels.routing import URLRouter
 from django.urls import re_path
 
-from chat.auth import SessionAuthMiddlewareStack
-from chat.consumers import ChatConsumer
-from chat.sockjs.endpoints import CONFORMANCE_PREFIX, Endpoint, chat_endpoint, mounted
-from chat.sockjs.http import SockJSHttpApp
-from chat.sockjs.websocket import RawWebSocketConsumer, RefusingConsumer, SockJSWebSocketConsumer
+from chat.transports.auth import SessionAuthMiddlewareStack
+from chat.transports.sockjs.endpoints import CONFORMANCE_PREFIX, Endpoint, chat_endpoint, mounted
+from chat.transports.sockjs.http import SockJSHttpApp
+from chat.transports.sockjs.websocket import RawWebSocketConsumer, RefusingConsumer, SockJSWebSocketConsumer
+from chat.transports.websocket import ChatConsumer
 
 
 class HttpRouter:

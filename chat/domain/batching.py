@@ -11,9 +11,9 @@ import asyncio
 
 from channels.db import database_sync_to_async
 
-from chat import services
-from chat.loops import PerLoop
+from chat.domain import services
 from chat.models import Message
+from chat.realtime.loops import PerLoop
 
 MAX_BATCH = 200
 

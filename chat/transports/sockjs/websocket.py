@@ -9,11 +9,11 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat.consumers import ChatWebsocketConsumer
-from chat.protocol import CLOSE_UNAUTHENTICATED
-from chat.sockjs import framing
-from chat.sockjs.endpoints import Endpoint
-from chat.sockjs.handlers import CLOSE_REASONS, Handler, make_handler
+from chat.protocol.session import CLOSE_UNAUTHENTICATED
+from chat.transports.sockjs import framing
+from chat.transports.sockjs.endpoints import Endpoint
+from chat.transports.sockjs.handlers import CLOSE_REASONS, Handler, make_handler
+from chat.transports.websocket import ChatWebsocketConsumer
 
 CLOSE_BROKEN_JSON = 4400
 

@@ -20,9 +20,9 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import events
-from chat.loops import PerLoop
-from chat.redisclient import redis_client
+from chat.realtime import events
+from chat.realtime.loops import PerLoop
+from chat.realtime.redisclient import redis_client
 
 logger = logging.getLogger(__name__)
 

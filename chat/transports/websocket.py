@@ -5,7 +5,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat.protocol import CLOSE_UNAUTHENTICATED, ChatSession
+from chat.protocol.session import CLOSE_UNAUTHENTICATED, ChatSession
 
 
 class ChatWebsocketConsumer(AsyncWebsocketConsumer):

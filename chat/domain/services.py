@@ -15,8 +15,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chat import events, selectors
-from chat.errors import (
+from chat.domain import selectors
+from chat.domain.errors import (
     BodyTooLong,
     ChatError,
     ClientMsgIdConflict,
@@ -27,6 +27,7 @@ from chat.errors import (
     UnknownRoom,
 )
 from chat.models import Membership, Message, Room
+from chat.realtime import events
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # `@name` not preceded by a word character or another @ (so e-mail addresses don't count).

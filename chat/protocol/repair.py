@@ -18,7 +18,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import events, selectors
+from chat.domain import selectors
+from chat.realtime import events
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.asyncio.sentinel import Sentinel
 
-from chat.loops import PerLoop
+from chat.realtime.loops import PerLoop
 
 # One client (connection pool) per event loop: redis.asyncio connections belong to a loop.
 _clients = PerLoop(lambda: _connect(settings.REDIS))

@@ -1,0 +1,1 @@
+"""HTTP: pages, forms, URLs, health and metrics endpoints, over the same domain services."""
