@@ -39,10 +39,10 @@ from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from chat.protocol import closecodes
+
 logger = logging.getLogger("chat.server")
 
-CLOSE_TOO_SLOW = 4408
-CLOSE_SERVICE_RESTART = 1012
 SHUTDOWN_GRACE = float(os.environ.get("CHAT_SHUTDOWN_GRACE", "10"))
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
 # Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
@@ -109,7 +109,7 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         )
         # The close frame would wait behind the unread data, so drop the connection now
         # (freeing the buffer); the application sees a disconnect with code 4408.
-        self.sendClose(code=CLOSE_TOO_SLOW, reason="too slow")
+        self.sendClose(code=closecodes.TOO_SLOW, reason="too slow")
         self.transport.abortConnection()
 
     def serverSend(self, content, binary=False) -> None:
@@ -220,7 +220,7 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
 
     def onClose(self, wasClean, code, reason) -> None:
         if self.too_slow:
-            code = CLOSE_TOO_SLOW
+            code = closecodes.TOO_SLOW
         super().onClose(wasClean, code, reason)
 
 
@@ -259,7 +259,7 @@ class ChatServer(Server):
         self.shutting_down = True
         sockets = self._open_websockets()
         logger.warning(
-            "SIGTERM: closing %d WebSocket(s) with %d, then exiting", len(sockets), CLOSE_SERVICE_RESTART
+            "SIGTERM: closing %d WebSocket(s) with %d, then exiting", len(sockets), closecodes.SERVICE_RESTART
         )
         for port in self.listening_ports:
             port.stopListening()
@@ -268,7 +268,7 @@ class ChatServer(Server):
             if protocol.state == protocol.STATE_OPEN:
                 # sendClose() accepts only 1000 and 3000-4999 from applications; 1012 (service
                 # restart) is a registered code clients know, so send the frame directly.
-                protocol.sendCloseFrame(code=CLOSE_SERVICE_RESTART, reasonUtf8=b"node restarting")
+                protocol.sendCloseFrame(code=closecodes.SERVICE_RESTART, reasonUtf8=b"node restarting")
         deadline = time.monotonic() + SHUTDOWN_GRACE
 
         def wait_then_stop() -> None:
@@ -285,7 +285,7 @@ async def _close_sockjs_sessions() -> None:
     # Imported late: Django is set up by the application, after this module is loaded.
     from chat.transports.sockjs import sessions
 
-    await sessions.close_all(CLOSE_SERVICE_RESTART, "Node restarting")
+    await sessions.close_all(closecodes.SERVICE_RESTART, "Node restarting")
 
 
 class ChatCommandLineInterface(CommandLineInterface):

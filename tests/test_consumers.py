@@ -8,7 +8,7 @@ from django.test import Client
 
 from chat.domain import services
 from chat.models import Message, Room
-from chat.realtime import events, metrics
+from chat.realtime import events, groups, metrics
 from tests.conftest import open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -288,7 +288,7 @@ async def test_live_messages_that_overtook_each_other_are_sent_in_order_without_
     layer = get_channel_layer()
     for message in (second, first):
         await layer.group_send(
-            events.room_group(room.pk),
+            groups.room_group(room.pk),
             {
                 "type": "chat.message",
                 "room_id": room.pk,

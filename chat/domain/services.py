@@ -27,7 +27,7 @@ from chat.domain.errors import (
     UnknownRoom,
 )
 from chat.models import Membership, Message, Room
-from chat.realtime import events
+from chat.realtime import events, groups
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # `@name` not preceded by a word character or another @ (so e-mail addresses don't count).
@@ -260,7 +260,7 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
     room = message.room
     frame = events.message_frame(message, room_slug=room.slug)
     events.publish(
-        events.room_group(room.pk),
+        groups.room_group(room.pk),
         {
             "type": "chat.message",
             "room_id": room.pk,
@@ -281,7 +281,7 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
             }
         )
         for user_id in mentioned_ids:
-            events.publish(events.user_group(user_id), {"type": "chat.notify", "text": notification})
+            events.publish(groups.user_group(user_id), {"type": "chat.notify", "text": notification})
 
 
 @transaction.atomic
@@ -297,7 +297,7 @@ def message_delete(*, message: Message) -> Message:
     transaction.on_commit(
         partial(
             events.publish,
-            events.room_group(room.pk),
+            groups.room_group(room.pk),
             {"type": "chat.message_deleted", "room_id": room.pk, "seq": message.seq, "text": text},
         ),
         robust=True,
@@ -388,7 +388,7 @@ def room_member_remove(*, room: Room, user: AbstractBaseUser) -> None:
         transaction.on_commit(
             partial(
                 events.publish,
-                events.user_group(user.pk),
+                groups.user_group(user.pk),
                 {"type": "chat.access_revoked", "room_id": room.pk, "slug": room.slug},
             ),
             robust=True,
@@ -405,7 +405,7 @@ def _announce_room(room: Room, *, kind: str, was_public: bool) -> None:
         "member_ids": selectors.room_member_ids(room=room) if room.is_private else [],
         "text": events.encode({"type": kind, "room": events.room_frame(room)}),
     }
-    transaction.on_commit(partial(events.publish, events.LOBBY_GROUP, event), robust=True)
+    transaction.on_commit(partial(events.publish, groups.LOBBY_GROUP, event), robust=True)
 
 
 # --- sessions ------------------------------------------------------------------------
@@ -419,6 +419,6 @@ def session_fingerprint(session_key: str) -> str:
 def session_end(*, user_id: int, session_key: str) -> None:
     """Close every socket that was opened with this session (on every node)."""
     events.publish(
-        events.user_group(user_id),
+        groups.user_group(user_id),
         {"type": "chat.session_ended", "session": session_fingerprint(session_key)},
     )

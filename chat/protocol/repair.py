@@ -19,11 +19,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat.domain import selectors
-from chat.realtime import events
+from chat.realtime import groups
 
 logger = logging.getLogger(__name__)
 
-ROOM_GROUP_PREFIX = "chat.room."
 
 _tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = weakref.WeakKeyDictionary()
 
@@ -37,11 +36,7 @@ def ensure_repair_loop() -> None:
 
 
 def _local_room_ids(layer) -> list[int]:
-    return [
-        int(group[len(ROOM_GROUP_PREFIX) :])
-        for group in layer.local_groups()
-        if group.startswith(ROOM_GROUP_PREFIX)
-    ]
+    return [room_id for room_id in map(groups.room_id_of, layer.local_groups()) if room_id is not None]
 
 
 async def _repair_forever() -> None:
@@ -60,7 +55,7 @@ async def _repair_forever() -> None:
             for room_id, last_seq in seen_last_tick.items():
                 if room_id in now and last_seq > announced.get(room_id, 0):
                     await layer.group_send_local(
-                        events.room_group(room_id),
+                        groups.room_group(room_id),
                         {"type": "chat.room_head", "room_id": room_id, "last_seq": last_seq},
                     )
                     announced[room_id] = last_seq

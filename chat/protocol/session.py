@@ -29,16 +29,15 @@ from chat.domain.errors import (
     UnknownType,
 )
 from chat.models import Message, Room
+from chat.protocol import closecodes
 from chat.protocol import repair as delivery
-from chat.realtime import events, metrics, presence
+from chat.realtime import events, groups, metrics, presence
 
 logger = logging.getLogger(__name__)
 
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 # Close codes (docs/protocol.md).
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_RATE_LIMITED = 4429
 # Rate-limited sends in a row after which the connection is closed.
 FLOOD_STRIKES = 20
 FILL_PAGE = 500
@@ -177,8 +176,8 @@ class ChatSession:
 
     async def open(self) -> None:
         """Join the user's and the lobby's groups (before the transport accepts)."""
-        await self.layer.group_add(events.user_group(self.user.pk), self.channel_name)
-        await self.layer.group_add(events.LOBBY_GROUP, self.channel_name)
+        await self.layer.group_add(groups.user_group(self.user.pk), self.channel_name)
+        await self.layer.group_add(groups.LOBBY_GROUP, self.channel_name)
         delivery.ensure_repair_loop()
         metrics.CONNECTIONS.labels(self.transport).inc()
         self.opened = True
@@ -191,7 +190,7 @@ class ChatSession:
             self.opened = False
         for room_id in list(self.subscriptions):
             await self._drop_subscription(room_id)
-        for group in (events.user_group(self.user.pk), events.LOBBY_GROUP):
+        for group in (groups.user_group(self.user.pk), groups.LOBBY_GROUP):
             await self.layer.group_discard(group, self.channel_name)
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -244,7 +243,7 @@ class ChatSession:
                 raise TooManySubscriptions()
             # Join the group before reading the database, so that nothing committed
             # after the read can be missed; duplicates are dropped by seq below.
-            await self.layer.group_add(events.room_group(room.pk), self.channel_name)
+            await self.layer.group_add(groups.room_group(room.pk), self.channel_name)
             subscription = Subscription(room_id=room.pk, slug=room.slug, cursor=0)
             self.subscriptions[room.pk] = subscription
             metrics.SUBSCRIPTIONS.inc()
@@ -327,7 +326,7 @@ class ChatSession:
                 subscription.gap_timer.cancel()
             metrics.SUBSCRIPTIONS.dec()
             self.room_ids_by_slug.pop(subscription.slug, None)
-            await self.layer.group_discard(events.room_group(room_id), self.channel_name)
+            await self.layer.group_discard(groups.room_group(room_id), self.channel_name)
             if subscription.presence_entry is not None:
                 await presence.leave(subscription.presence_entry)
         return subscription
@@ -350,7 +349,7 @@ class ChatSession:
                 await self.send_error(
                     RateLimited("Still flooding after rate-limit errors; closing."), client_msg_id
                 )
-                await self.close(CLOSE_RATE_LIMITED)
+                await self.close(closecodes.RATE_LIMITED)
                 return
             raise
         self.flood_strikes = 0
@@ -398,7 +397,7 @@ class ChatSession:
             "user": self.user.get_username(),
         }
         try:
-            await self.layer.group_send(events.room_group(room_id), event)
+            await self.layer.group_send(groups.room_group(room_id), event)
         except Exception as exc:  # Redis down: typing is ephemeral, drop it
             logger.info("typing not relayed: %r", exc)
 
@@ -539,4 +538,4 @@ class ChatSession:
 
     async def on_session_ended(self, event: dict[str, Any]) -> None:
         if self.session_fingerprint is not None and event["session"] == self.session_fingerprint:
-            await self.close(CLOSE_UNAUTHENTICATED)
+            await self.close(closecodes.UNAUTHENTICATED)

@@ -17,18 +17,6 @@ from chat.models import Message, Room
 
 logger = logging.getLogger(__name__)
 
-LOBBY_GROUP = "chat.lobby"
-
-
-def room_group(room_id: int) -> str:
-    """Group of the connections subscribed to a room (built from the pk, never client text)."""
-    return f"chat.room.{int(room_id)}"
-
-
-def user_group(user_id: int) -> str:
-    """Group of every connection of one user, on every node."""
-    return f"chat.user.{int(user_id)}"
-
 
 def encode(frame: dict[str, Any]) -> str:
     """Encode one frame as compact JSON text."""

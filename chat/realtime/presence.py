@@ -20,7 +20,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.realtime import events
+from chat.realtime import groups
 from chat.realtime.loops import PerLoop
 from chat.realtime.redisclient import redis_client
 
@@ -160,7 +160,7 @@ async def _announce_if_changed(layer: Any, node: _NodePresence, room_id: int, on
         return
     node.sent[room_id] = online
     await layer.group_send_local(
-        events.room_group(room_id),
+        groups.room_group(room_id),
         {
             "type": "chat.presence",
             "room_id": room_id,

@@ -5,7 +5,8 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat.protocol.session import CLOSE_UNAUTHENTICATED, ChatSession
+from chat.protocol import closecodes
+from chat.protocol.session import ChatSession
 
 
 class ChatWebsocketConsumer(AsyncWebsocketConsumer):
@@ -35,7 +36,7 @@ class ChatConsumer(ChatWebsocketConsumer):
         if user is None or not user.is_authenticated:
             # Accept only to say why: browsers cannot read a refused handshake's status.
             await self.accept()
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.close(code=closecodes.UNAUTHENTICATED)
             return
         session = self.scope.get("session")
         self.session = ChatSession(

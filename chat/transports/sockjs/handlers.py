@@ -6,16 +6,8 @@ so the same handler serves the HTTP sessions and the WebSocket endpoints.
 
 from typing import Any, Protocol
 
-from chat.protocol.session import CLOSE_RATE_LIMITED, CLOSE_UNAUTHENTICATED, ChatSession
-
-CLOSE_TOO_SLOW = 4408
-CLOSE_SERVICE_RESTART = 1012
-CLOSE_REASONS = {
-    CLOSE_UNAUTHENTICATED: "Not signed in",
-    CLOSE_RATE_LIMITED: "Rate limited",
-    CLOSE_TOO_SLOW: "Client not reading",
-    CLOSE_SERVICE_RESTART: "Node restarting",
-}
+from chat.protocol import closecodes
+from chat.protocol.session import ChatSession
 
 
 class Connection(Protocol):
@@ -69,7 +61,7 @@ class ChatHandler(Handler):
         )
 
     async def _close(self, code: int) -> None:
-        await self.connection.close(code, CLOSE_REASONS.get(code, "Closed"))
+        await self.connection.close(code, closecodes.REASONS.get(code, "Closed"))
 
     async def opened(self) -> None:
         await self.chat.open()

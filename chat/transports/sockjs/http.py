@@ -12,11 +12,10 @@ from urllib.parse import urlparse
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
-from chat.protocol.session import CLOSE_UNAUTHENTICATED
+from chat.protocol import closecodes
 from chat.realtime.layer import REDIS_DOWN
 from chat.transports.sockjs import framing, sessions
 from chat.transports.sockjs.endpoints import Endpoint
-from chat.transports.sockjs.handlers import CLOSE_REASONS
 
 NOT_CACHED = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 YEAR = 365 * 24 * 3600
@@ -257,7 +256,7 @@ class SockJSHttpApp:
         user = self.user(request)
         if request.endpoint.chat and not user.is_authenticated:
             stream = sessions.FixedStream(
-                framing.close(CLOSE_UNAUTHENTICATED, CLOSE_REASONS[CLOSE_UNAUTHENTICATED])
+                framing.close(closecodes.UNAUTHENTICATED, closecodes.REASONS[closecodes.UNAUTHENTICATED])
             )
         else:
             session = request.scope.get("session")

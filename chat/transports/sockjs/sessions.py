@@ -24,11 +24,12 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.protocol import closecodes
 from chat.realtime.loops import PerLoop
 from chat.realtime.redisclient import redis_client
 from chat.transports.sockjs import framing
 from chat.transports.sockjs.endpoints import Endpoint, endpoint_key
-from chat.transports.sockjs.handlers import CLOSE_TOO_SLOW, make_handler
+from chat.transports.sockjs.handlers import make_handler
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class Session:
                 "closing SockJS session: %d bytes unfetched (client not reading)", self.outbox_bytes
             )
             self.outbox.clear()
-            await self.close(CLOSE_TOO_SLOW, "Client not reading")
+            await self.close(closecodes.TOO_SLOW, "Client not reading")
 
     async def close(self, code: int, reason: str) -> None:
         async with self.lock:

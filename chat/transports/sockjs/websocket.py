@@ -9,13 +9,11 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat.protocol.session import CLOSE_UNAUTHENTICATED
+from chat.protocol import closecodes
 from chat.transports.sockjs import framing
 from chat.transports.sockjs.endpoints import Endpoint
-from chat.transports.sockjs.handlers import CLOSE_REASONS, Handler, make_handler
+from chat.transports.sockjs.handlers import Handler, make_handler
 from chat.transports.websocket import ChatWebsocketConsumer
-
-CLOSE_BROKEN_JSON = 4400
 
 
 class SockJSWebSocketConsumer(ChatWebsocketConsumer):
@@ -36,7 +34,7 @@ class SockJSWebSocketConsumer(ChatWebsocketConsumer):
         if self.endpoint.chat:
             user = self.scope.get("user")
             if user is None or not user.is_authenticated:
-                await self.close(CLOSE_UNAUTHENTICATED, CLOSE_REASONS[CLOSE_UNAUTHENTICATED])
+                await self.close(closecodes.UNAUTHENTICATED, closecodes.REASONS[closecodes.UNAUTHENTICATED])
                 return
         session = self.scope.get("session")
         self.handler = make_handler(
@@ -82,7 +80,7 @@ class SockJSWebSocketConsumer(ChatWebsocketConsumer):
             messages = framing.parse_messages(text_data, single_allowed=True)
         except framing.BrokenJson:
             # The protocol: broken JSON ends the connection at once.
-            await super().close(code=CLOSE_BROKEN_JSON, reason="Broken JSON encoding.")
+            await super().close(code=closecodes.BROKEN_JSON, reason="Broken JSON encoding.")
             await self._finish()
             return
         for message in messages:
