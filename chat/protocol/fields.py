@@ -1,0 +1,51 @@
+"""Readers of a client frame's fields: each returns the checked value or raises InvalidField."""
+
+import re
+from typing import Any
+
+from chat.domain.errors import InvalidField
+
+SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+
+
+def room_slug(frame: dict[str, Any]) -> str:
+    """The frame's `room`: a room slug."""
+    slug = frame.get("room")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise InvalidField("room must be a room slug (1-64 of a-z A-Z 0-9 - _).")
+    return slug
+
+
+def optional_int(frame: dict[str, Any], name: str, *, minimum: int, maximum: int | None = None) -> int | None:
+    """An optional integer field within bounds (booleans are not integers here)."""
+    value = frame.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise InvalidField(f"{name} must be an integer {bounds}.")
+    return value
+
+
+def string(frame: dict[str, Any], name: str) -> str:
+    """A required string field."""
+    value = frame.get(name)
+    if not isinstance(value, str):
+        raise InvalidField(f"{name} must be a string.")
+    return value
+
+
+def ref(frame: Any) -> str | None:
+    """What an error frame points at: the client_msg_id, else the frame's type."""
+    if not isinstance(frame, dict):
+        return None
+    for key in ("client_msg_id", "type"):
+        value = frame.get(key)
+        if isinstance(value, str):
+            return value[:64]
+    return None

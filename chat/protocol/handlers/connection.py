@@ -1,0 +1,25 @@
+"""The connection itself: ping, and the end of the login session it was opened with."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chat.protocol import closecodes
+
+if TYPE_CHECKING:
+    from chat.protocol.session import ChatSession
+
+
+async def ping(session: ChatSession, frame: dict[str, Any]) -> None:
+    """`ping` -> `pong`."""
+    await session.send({"type": "pong"})
+
+
+async def session_ended(session: ChatSession, event: dict[str, Any]) -> None:
+    """A login session was ended (logout): close the connections opened with it."""
+    if session.session_fingerprint is not None and event["session"] == session.session_fingerprint:
+        await session.close(closecodes.UNAUTHENTICATED)
+
+
+FRAMES = {"ping": ping}
+EVENTS = {"chat.session_ended": session_ended}

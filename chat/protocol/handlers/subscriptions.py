@@ -1,0 +1,129 @@
+"""Subscribing to rooms: catch-up on (re)subscribe, unsubscribe, and losing access to a room."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat.domain import selectors
+from chat.domain.errors import NotSubscribed, TooManySubscriptions
+from chat.models import Room
+from chat.protocol import fields
+from chat.protocol.handlers.history import frame_dicts, frames
+from chat.realtime import events, presence
+
+if TYPE_CHECKING:
+    from chat.protocol.session import ChatSession
+
+
+async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
+    """`subscribe {room, since?}` -> `subscribed`, then the history page or the missed messages."""
+    slug = fields.room_slug(frame)
+    since = fields.optional_int(frame, "since", minimum=0)
+    room = await database_sync_to_async(selectors.room_get_readable)(slug=slug, user=session.user)
+    subscription = session.subscriptions.get(room.pk)
+    created = subscription is None
+    if created:
+        if len(session.subscriptions) >= settings.CHAT_MAX_SUBSCRIPTIONS:
+            raise TooManySubscriptions()
+        subscription = await session.add_subscription(room.pk, room.slug)
+    try:
+        texts, position = await database_sync_to_async(catch_up)(room, since)
+    except Exception:
+        if created:  # a new subscription that never started: undo it
+            await session.drop_subscription(room.pk)
+        raise
+    subscription.cursor.position = position
+    for text in texts:
+        await session.send_text(text)
+    if subscription.presence_entry is None:
+        subscription.presence_entry = presence.Presence(
+            room_id=room.pk,
+            user_id=session.user.pk,
+            username=session.user.get_username(),
+            connection_id=session.channel_name,
+        )
+        online = await presence.join(subscription.presence_entry)
+        await session.send({"type": "presence", "room": room.slug, "users": online, "joined": [], "left": []})
+
+
+def catch_up(room: Room, since: int | None) -> tuple[list[str], int]:
+    """Frames that bring a (re)subscribing client up to date, and the seq they reach."""
+    info = events.room_frame(room)
+    if since is None:
+        messages, has_more = selectors.messages_before(
+            room=room, before_seq=None, limit=settings.CHAT_HISTORY_PAGE
+        )
+        position = messages[-1].seq if messages else 0
+        history = {
+            "type": "history",
+            "room": room.slug,
+            "messages": frame_dicts(messages, room.slug),
+            "has_more": has_more,
+        }
+        subscribed = {"type": "subscribed", "room": room.slug, "last_seq": position, "info": info}
+        return [events.encode(subscribed), events.encode(history)], position
+
+    last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
+    limit = settings.CHAT_CATCHUP_LIMIT
+    messages = (
+        [] if since > last_seq else selectors.messages_after(room=room, after_seq=since, limit=limit + 1)
+    )
+    if since > last_seq or len(messages) > limit:
+        # Too far behind (or ahead of the server): the client pages with history.fetch.
+        subscribed = {
+            "type": "subscribed",
+            "room": room.slug,
+            "last_seq": last_seq,
+            "recovered": False,
+            "info": info,
+        }
+        return [events.encode(subscribed)], last_seq
+    position = messages[-1].seq if messages else since
+    subscribed = {
+        "type": "subscribed",
+        "room": room.slug,
+        "last_seq": position,
+        "recovered": True,
+        "info": info,
+    }
+    return [events.encode(subscribed), *frames(messages, room.slug)], position
+
+
+async def unsubscribe(session: ChatSession, frame: dict[str, Any]) -> None:
+    """`unsubscribe {room}` -> `unsubscribed`."""
+    slug = fields.room_slug(frame)
+    room_id = session.room_ids_by_slug.get(slug)
+    if room_id is None:
+        raise NotSubscribed()
+    await session.drop_subscription(room_id)
+    await session.send({"type": "unsubscribed", "room": slug})
+
+
+async def room_changed(session: ChatSession, event: dict[str, Any]) -> None:
+    """A room was created or changed: tell those who may see it, revoke it from those who no longer may."""
+    visible = not event["private"] or session.user.pk in event["member_ids"]
+    if visible:
+        await session.send_text(event["text"])
+    elif event["was_public"]:
+        await revoke(session, event["room_id"], slug=json.loads(event["text"])["room"]["slug"])
+
+
+async def access_revoked(session: ChatSession, event: dict[str, Any]) -> None:
+    """This user was removed from a private room."""
+    await revoke(session, event["room_id"], slug=event["slug"])
+
+
+async def revoke(session: ChatSession, room_id: int, *, slug: str) -> None:
+    """End the subscription to a room this user may no longer read, and tell the client."""
+    subscription = await session.drop_subscription(room_id)
+    if subscription is not None:
+        await session.send({"type": "unsubscribed", "room": subscription.slug, "reason": "forbidden"})
+    await session.send({"type": "room.removed", "room": slug})
+
+
+FRAMES = {"subscribe": subscribe, "unsubscribe": unsubscribe}
+EVENTS = {"chat.room_changed": room_changed, "chat.access_revoked": access_revoked}
