@@ -283,9 +283,9 @@ class ChatServer(Server):
 
 async def _close_sockjs_sessions() -> None:
     # Imported late: Django is set up by the application, after this module is loaded.
-    from chat.transports.sockjs import sessions
+    from chat.transports.sockjs import relay
 
-    await sessions.close_all(closecodes.SERVICE_RESTART, "Node restarting")
+    await relay.close_all(closecodes.SERVICE_RESTART, "Node restarting")
 
 
 class ChatCommandLineInterface(CommandLineInterface):

@@ -1,11 +1,12 @@
-"""A SockJS session's state machine (chat/sockjs/sessions.py) in-process, on a real Valkey."""
+"""A SockJS session's state machine (chat/transports/sockjs/session.py, owned through relay.py) in-process, on a real Valkey."""
 
 import asyncio
 
 import pytest
 from channels.layers import get_channel_layer
 
-from chat.transports.sockjs import sessions
+from chat.transports.sockjs import relay
+from chat.transports.sockjs import session as sessions
 from chat.transports.sockjs.endpoints import Endpoint
 from chat.transports.sockjs.handlers import Handler
 
@@ -31,7 +32,7 @@ async def test_client_messages_and_events_are_handled_one_at_a_time_in_order(mon
     gap fill could run in the middle of a subscribe."""
     Recorder.log = []
     monkeypatch.setattr(sessions, "make_handler", lambda name, connection, **_: Recorder(connection))
-    session = sessions.Session(
+    session = relay.OwnedSession(
         Endpoint("recorder", "/test-sockjs"), "s1", user=None, session_key=None, transport="xhr"
     )
     assert await session.claim()

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from chat.protocol import closecodes
 from chat.realtime.layer import REDIS_DOWN
-from chat.transports.sockjs import framing, sessions
+from chat.transports.sockjs import framing, relay
 from chat.transports.sockjs.endpoints import Endpoint
 
 NOT_CACHED = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
@@ -232,7 +232,7 @@ class SockJSHttpApp:
             await request.text(403, "Not signed in.", headers)
             return
         try:
-            status = await sessions.send(request.endpoint, session_id, user=user, messages=messages)
+            status = await relay.send(request.endpoint, session_id, user=user, messages=messages)
         except REDIS_DOWN:
             await request.text(503, "Service unavailable, try again.", headers)
             return
@@ -255,13 +255,13 @@ class SockJSHttpApp:
             await request.read_body(settings.CHAT_SOCKJS_SEND_MAX_BYTES)  # nothing expected; drained
         user = self.user(request)
         if request.endpoint.chat and not user.is_authenticated:
-            stream = sessions.FixedStream(
+            stream = relay.FixedStream(
                 framing.close(closecodes.UNAUTHENTICATED, closecodes.REASONS[closecodes.UNAUTHENTICATED])
             )
         else:
             session = request.scope.get("session")
             try:
-                stream = await sessions.receive(
+                stream = await relay.receive(
                     request.endpoint,
                     session_id,
                     user=user,
@@ -293,7 +293,7 @@ class SockJSHttpApp:
         await _pump(request, stream, wrap)
 
 
-async def _pump(request: Request, stream: sessions.Stream, wrap) -> None:
+async def _pump(request: Request, stream: relay.Stream, wrap) -> None:
     """Write the stream's frames until it ends; tell the session if the client leaves first."""
 
     async def client_gone() -> None:

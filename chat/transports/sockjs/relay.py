@@ -16,24 +16,20 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 
-from chat.protocol import closecodes
 from chat.realtime.loops import PerLoop
 from chat.realtime.redisclient import redis_client
 from chat.transports.sockjs import framing
 from chat.transports.sockjs.endpoints import Endpoint, endpoint_key
-from chat.transports.sockjs.handlers import make_handler
+from chat.transports.sockjs.session import LocalReceiver, Receiver, Session
 
 logger = logging.getLogger(__name__)
 
-NEW, OPEN, CLOSING, CLOSED = "new", "open", "closing", "closed"
 # The owner refreshes its Redis entry every REFRESH seconds; it expires TTL seconds after the
 # owner stopped (a crash), so later requests start a new session instead of waiting on it.
 OWNER_TTL = 30
@@ -41,8 +37,6 @@ OWNER_REFRESH = 10
 # How long a node relaying a request waits for the owner's first answer before it declares
 # the session lost.
 OWNER_ANSWER_TIMEOUT = 3.0
-# Messages taken from clients but not yet handled, per session (xhr_send answers 429 beyond).
-INBOX_LIMIT = 200
 
 
 def _response_limit(endpoint: Endpoint) -> int:
@@ -55,35 +49,6 @@ def _response_limit(endpoint: Endpoint) -> int:
 
 def _owner_key(endpoint: Endpoint, session_id: str) -> str:
     return f"chat:sockjs:{endpoint_key(endpoint)}:{session_id}"
-
-
-# --- receivers: where a session's frames go -------------------------------------------------
-
-
-@dataclass(eq=False)
-class Receiver:
-    """A receiving request (xhr, xhr_streaming, eventsource) attached to a session."""
-
-    polling: bool  # one frame, then the response ends
-    overhead: int  # the transport's bytes around each frame, counted against the limit
-    limit: int  # a streaming response ends after this many bytes
-    sent: int = 0
-
-    async def write(self, frame: str, end: bool) -> None:
-        raise NotImplementedError
-
-
-@dataclass(eq=False)
-class LocalReceiver(Receiver):
-    """A request held by this node: frames go through a queue to the HTTP handler."""
-
-    queue: asyncio.Queue | None = None
-
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue()
-
-    async def write(self, frame: str, end: bool) -> None:
-        self.queue.put_nowait((frame, end))
 
 
 @dataclass(eq=False)
@@ -99,39 +64,13 @@ class RemoteReceiver(Receiver):
         )
 
 
-# --- the session (on its owner) ------------------------------------------------------------
+# --- a session owned by this node, reachable from every node -------------------------------------
 
 
-class Session:
-    """One SockJS session's state machine, as the SockJS protocol defines it.
+class OwnedSession(Session):
+    """A Session that this node owns: Redis maps its id to its channel, so any node can reach it."""
 
-    new -> open (the first receiver got "o") -> closing (closed by the server or by an aborted
-    request; requests get the close frame) -> closed (disconnect_delay without a receiver).
-    """
-
-    def __init__(self, endpoint: Endpoint, session_id: str, *, user, session_key, transport: str) -> None:
-        self.endpoint = endpoint
-        self.session_id = session_id
-        self.user = user
-        self.user_id = user.pk if user is not None and user.is_authenticated else None
-        self.session_key = session_key
-        self.transport = transport
-        self.channel = ""
-        self.state = NEW
-        self.receiver: Receiver | None = None
-        self.outbox: list[str] = []
-        self.outbox_bytes = 0
-        self.close_frame = ""
-        self.lock = asyncio.Lock()
-        self.opened = asyncio.Event()
-        # Client messages (str) and channel-layer events (dict), handled one at a time, in
-        # arrival order, as a WebSocket consumer handles its frames and events.
-        self.inbox: asyncio.Queue[str | dict[str, Any]] = asyncio.Queue()
-        self.waiting_messages = 0
-        self.handler = None
-        self._expiry: asyncio.Task | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._last_heartbeat = time.monotonic()
+    tick_interval = OWNER_REFRESH
 
     @property
     def key(self) -> str:
@@ -140,209 +79,32 @@ class Session:
     async def claim(self) -> bool:
         """Become the session's owner, unless another node just did."""
         layer = get_channel_layer()
-        self.channel = await layer.new_channel("sockjs.session.")
-        if not await redis_client().set(self.key, self.channel, nx=True, ex=OWNER_TTL):
-            await layer.drop_channel(self.channel)
+        channel = await layer.new_channel("sockjs.session.")
+        if not await redis_client().set(self.key, channel, nx=True, ex=OWNER_TTL):
+            await layer.drop_channel(channel)
             return False
-        self.handler = make_handler(
-            self.endpoint.name,
-            self,
-            user=self.user,
-            session_key=self.session_key,
-            layer=layer,
-            channel_name=self.channel,
-            transport=self.transport,
-        )
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(coro) for coro in (self._channel_loop(), self._ticker(), self._inbox_loop())
-        ]
+        self.start(layer, channel)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._channel_loop()))
         return True
 
-    def allows(self, user_id: int | None) -> bool:
-        return user_id == self.user_id
+    async def tick(self) -> None:
+        """Keep the Redis entry that routes other nodes here."""
+        with contextlib.suppress(Exception):
+            await redis_client().set(self.key, self.channel, ex=OWNER_TTL)
 
-    # Connection API for the handler ------------------------------------------------------
-
-    async def send(self, text: str) -> None:
-        async with self.lock:
-            if self.state != OPEN:
-                return
-            self.outbox.append(text)
-            self.outbox_bytes += len(text)
-            if self.receiver is not None:
-                await self._flush()
-            too_slow = self.outbox_bytes > settings.CHAT_SOCKJS_OUTBOX_LIMIT
-        if too_slow:
-            logger.warning(
-                "closing SockJS session: %d bytes unfetched (client not reading)", self.outbox_bytes
-            )
-            self.outbox.clear()
-            await self.close(closecodes.TOO_SLOW, "Client not reading")
-
-    async def close(self, code: int, reason: str) -> None:
-        async with self.lock:
-            if self.state in (CLOSING, CLOSED):
-                return
-            was_open = self.state == OPEN
-            self.state = CLOSING
-            self.close_frame = framing.close(code, reason)
-            receiver = self.receiver
-            if receiver is not None:
-                if self.outbox:
-                    await self._flush()
-                if self.receiver is receiver:
-                    await self._deliver(self.close_frame, end=True)
-            elif self._expiry is None:
-                self._start_expiry()
-        if was_open:
-            await self._handler_closed()
-
-    # Receivers ---------------------------------------------------------------------------
-
-    async def attach(self, receiver: Receiver) -> None:
-        opened_now = False
-        async with self.lock:
-            if self.receiver is not None:
-                await receiver.write(framing.ANOTHER_CONNECTION, True)
-                return
-            if self.state == CLOSED:
-                await receiver.write(framing.SESSION_LOST, True)
-                return
-            if self.state == CLOSING:
-                # Served without attaching: the session's timeout keeps running, so a client
-                # that keeps asking cannot keep a closed session alive.
-                if self.outbox:
-                    frame = framing.messages(self.outbox)
-                    self.outbox, self.outbox_bytes = [], 0
-                    await receiver.write(frame, True)
-                else:
-                    await receiver.write(self.close_frame, True)
-                return
-            self._cancel_expiry()
-            self.receiver = receiver
-            if self.state == NEW:
-                self.state = OPEN
-                opened_now = True
-                await self._deliver(framing.OPEN)
-            elif self.outbox:
-                await self._flush()
-        if opened_now:
-            try:
-                await self.handler.opened()
-            except Exception:
-                logger.exception("SockJS session handler failed to open")
-                await self.close(3000, "Internal error")
-            self.opened.set()
-
-    async def detach(self, receiver: Receiver, *, aborted: bool) -> None:
-        """The receiving request ended without the server ending it (the client went away)."""
-        async with self.lock:
-            if self.receiver is not receiver:
-                return
-            self.receiver = None
-            self._start_expiry()
-        if aborted:
-            # As the protocol asks: messages may have been lost with the request, so the
-            # session ends; the client opens a new one and catches up with `since`.
-            await self.close(1002, "Connection interrupted")
-
-    def take(self, messages: list[str]) -> bool:
-        """Messages from xhr_send; False when too many are waiting (the client must slow down)."""
-        if self.state not in (NEW, OPEN):
-            return True  # a closing session drops them, as the protocol does
-        if self.waiting_messages + len(messages) > INBOX_LIMIT:
-            return False
-        self.waiting_messages += len(messages)
-        for message in messages:
-            self.inbox.put_nowait(message)
-        return True
-
-    # Internals (called with the lock held) -------------------------------------------
-
-    async def _flush(self) -> None:
-        frame = framing.messages(self.outbox)
-        self.outbox = []
-        self.outbox_bytes = 0
-        await self._deliver(frame)
-
-    async def _deliver(self, frame: str, *, end: bool = False) -> None:
+    async def receiver_alive(self) -> bool:
         receiver = self.receiver
-        receiver.sent += len(frame.encode()) + receiver.overhead
-        end = end or receiver.polling or receiver.sent >= receiver.limit
-        if end:
-            self.receiver = None
-            self._start_expiry()
-        await receiver.write(frame, end)
-
-    def _start_expiry(self) -> None:
-        self._cancel_expiry()
-        self._expiry = asyncio.get_running_loop().create_task(self._expire_later())
-
-    def _cancel_expiry(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            self._expiry = None
-
-    async def _expire_later(self) -> None:
-        await asyncio.sleep(self.endpoint.disconnect_delay)
-        async with self.lock:
-            if self.receiver is not None:
-                return
-            was_open = self.state == OPEN
-            self.state = CLOSED
-        if was_open:
-            await self._handler_closed()
-        await self._teardown()
-
-    async def _handler_closed(self) -> None:
-        try:
-            await self.handler.closed()
-        except Exception:
-            logger.exception("SockJS session handler failed to close")
+        if isinstance(receiver, RemoteReceiver) and not await _reachable(receiver.reply_to):
+            # The node holding the request died: nobody would ever detach it.
+            await self.detach(receiver, aborted=True)
+            return False
+        return True
 
     async def _teardown(self) -> None:
         _registry().sessions.pop((endpoint_key(self.endpoint), self.session_id), None)
         with contextlib.suppress(Exception):  # the entry expires by itself if Redis is away
             await redis_client().eval(_DELETE_IF_OURS, 1, self.key, self.channel)
-        for task in self._tasks:
-            task.cancel()
-
-    # Background tasks ----------------------------------------------------------------
-
-    async def _ticker(self) -> None:
-        """Heartbeats to the receiver; keeps the Redis entry that routes other nodes here."""
-        tick = min(self.endpoint.heartbeat, OWNER_REFRESH)
-        while True:
-            await asyncio.sleep(tick)
-            with contextlib.suppress(Exception):
-                await redis_client().set(self.key, self.channel, ex=OWNER_TTL)
-            if time.monotonic() - self._last_heartbeat >= self.endpoint.heartbeat:
-                self._last_heartbeat = time.monotonic()
-                receiver = self.receiver
-                if isinstance(receiver, RemoteReceiver) and not await _reachable(receiver.reply_to):
-                    # The node holding the request died: nobody would ever detach it.
-                    await self.detach(receiver, aborted=True)
-                    continue
-                async with self.lock:
-                    if self.receiver is not None and self.state == OPEN:
-                        await self._deliver(framing.HEARTBEAT)
-
-    async def _inbox_loop(self) -> None:
-        await self.opened.wait()
-        while True:
-            item = await self.inbox.get()
-            if isinstance(item, str):
-                self.waiting_messages -= 1
-            if self.state != OPEN:
-                continue
-            try:
-                if isinstance(item, str):
-                    await self.handler.received(item)
-                else:
-                    await self.handler.event(item)
-            except Exception:
-                logger.exception("SockJS session handler failed")
+        await super()._teardown()
 
     async def _channel_loop(self) -> None:
         """Requests relayed by other nodes, and channel-layer events for the handler."""
@@ -408,7 +170,7 @@ class _Registry:
     """The sessions this process owns, and the channel where owners answer its relayed requests."""
 
     def __init__(self) -> None:
-        self.sessions: dict[tuple[str, str], Session] = {}
+        self.sessions: dict[tuple[str, str], OwnedSession] = {}
         self.reply_channel = ""
         self.waiting: dict[str, asyncio.Queue] = {}
         self._ready: asyncio.Lock = asyncio.Lock()
@@ -540,7 +302,7 @@ async def receive(
                 registry.waiting.pop(request, None)
                 return None
             return RemoteStream(owner, request, queue, endpoint.heartbeat)
-        session = Session(endpoint, session_id, user=user, session_key=session_key, transport=transport)
+        session = OwnedSession(endpoint, session_id, user=user, session_key=session_key, transport=transport)
         if await session.claim():
             registry.sessions[(endpoint_key(endpoint), session_id)] = session
             receiver = LocalReceiver(polling=polling, overhead=overhead, limit=_response_limit(endpoint))
