@@ -38,6 +38,7 @@ admin: $(VENV)/.installed var/secret_key
 test: $(VENV)/.installed
 	scripts/ensure-test-packages.sh
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 # Fault tests at full size: 50 clients through a node crash, 10,000 malformed frames,
@@ -57,6 +58,7 @@ sockjs-conformance: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m ruff format --check .
 
 clean:

@@ -1,21 +1,19 @@
 """Writes: check -> do -> announce after commit. Every adapter (socket, HTTP, admin) calls these."""
 
-import functools
 import hashlib
 import re
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chat.domain import selectors
+from chat.domain import queries, selectors
 from chat.domain.errors import (
     BodyTooLong,
     ChatError,
@@ -123,9 +121,9 @@ def messages_create_batch(
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
     message_validate(body=request.body, client_msg_id=request.client_msg_id)
-    if limit_rate and _over_rate(request.author):
+    if limit_rate and queries.author_over_rate(request.author):
         raise _Retry(RateLimited())  # unless it repeats a stored message, which is acked again
-    room = _take_next_seq(request.room_slug)
+    room = queries.room_take_next_seq(request.room_slug)
     if room is None:
         raise UnknownRoom(f"No room {request.room_slug!r}.")
     selectors.room_check_access(room=room, user=request.author)
@@ -140,95 +138,12 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     # No look-up of a retry first: retries are rare, and the unique (author, client_msg_id)
     # constraint catches them (the send then rolls back, seq included).
     try:
-        _insert(message)
+        queries.message_insert(message)
     except IntegrityError as exc:
         raise _Retry(exc) from exc
     mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
     transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
     return message
-
-
-def _insert(message: Message) -> None:
-    """INSERT a new message row and set its pk, like save(force_insert=True) without signals.
-
-    save() compiles its INSERT anew on every call, which was a fifth of a send's database time
-    (docs/benchmarks.md, "Session 3"); this statement is built from the model's fields once.
-    """
-    sql, fields = _insert_statement(connection.vendor)
-    params = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (message.pk,) = cursor.fetchone()
-    message._state.adding = False
-    message._state.db = connection.alias
-
-
-@functools.cache
-def _insert_statement(vendor: str) -> tuple[str, list]:
-    quote = connection.ops.quote_name
-    fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({placeholders}) "
-        f"RETURNING {quote(Message._meta.pk.column)}"
-    )
-    return sql, fields
-
-
-def _over_rate(author: AbstractBaseUser) -> bool:
-    """Whether the author stored CHAT_RATE_LIMIT_MESSAGES in the last CHAT_RATE_LIMIT_WINDOW seconds.
-
-    Counted in the database, inside the transaction that would store the send: every node writes
-    there, so the limit holds across the cluster, and it cost no round trip of its own (a Redis
-    counter checked before each send was a sixth of a sending node's CPU, docs/benchmarks.md).
-    One indexed count of at most `limit` rows. Must run in a transaction.
-    """
-    limit = settings.CHAT_RATE_LIMIT_MESSAGES
-    since = timezone.now() - timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _recent_count_statement(connection.vendor),
-            [author.pk, connection.ops.adapt_datetimefield_value(since), limit],
-        )
-        (count,) = cursor.fetchone()
-    return count >= limit
-
-
-@functools.cache
-def _recent_count_statement(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    author, created_at = (quote(Message._meta.get_field(name).column) for name in ("author", "created_at"))
-    return (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(Message._meta.db_table)} "
-        f"WHERE {author} = %s AND {created_at} > %s LIMIT %s) AS recent"
-    )
-
-
-def _take_next_seq(slug: str) -> Room | None:
-    """Bump the room's last_seq and return the whole room row (None if there is no such room).
-
-    One statement, which is also the room's look-up: UPDATE ... RETURNING (PostgreSQL, SQLite >=
-    3.35) takes the row lock and reads the row at once. Raw SQL because the ORM's update() cannot
-    return rows, and this runs for every send. Must run in a transaction.
-    """
-    sql, names = _take_next_seq_statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slug])
-        row = cursor.fetchone()
-    return None if row is None else Room.from_db(connection.alias, names, row)
-
-
-@functools.cache
-def _take_next_seq_statement(vendor: str) -> tuple[str, list[str]]:
-    quote = connection.ops.quote_name
-    fields = Room._meta.concrete_fields
-    returning = ", ".join(quote(field.column) for field in fields)
-    sql = (
-        f"UPDATE {quote(Room._meta.db_table)} SET last_seq = last_seq + 1 "
-        f"WHERE {quote(Room._meta.get_field('slug').column)} = %s RETURNING {returning}"
-    )
-    return sql, [field.attname for field in fields]
 
 
 def _message_retry(request: MessageRequest, cause: Exception) -> tuple[Message, bool] | Exception:
