@@ -203,7 +203,7 @@ CHAT_RATE_LIMIT_WINDOW = env_int("CHAT_RATE_LIMIT_WINDOW", 10)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 # Seconds a live message that arrived ahead of a missing one waits for it before the gap is read
-# from the database (chat/protocol.py, Subscription.held).
+# from the database (chat/protocol/cursor.py).
 CHAT_GAP_WAIT = float(os.environ.get("CHAT_GAP_WAIT", "0.1"))
 
 # Presence: entries expire after TTL unless their node refreshes them every HEARTBEAT

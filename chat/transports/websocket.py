@@ -1,4 +1,4 @@
-"""WebSocket adapter: socket frames <-> ChatSession (chat/protocol.py)."""
+"""WebSocket adapter: socket frames <-> ChatSession (chat/protocol/)."""
 
 from typing import Any
 
@@ -29,7 +29,7 @@ class ChatConsumer(ChatWebsocketConsumer):
     """One client's multiplexed socket at /ws/: any number of rooms over one connection."""
 
     session: ChatSession | None = None
-    direct = None  # chat/layer.py's DirectReceiver for this socket's group messages
+    direct = None  # chat/realtime/layer.py's DirectReceiver for this socket's group messages
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -47,7 +47,7 @@ class ChatConsumer(ChatWebsocketConsumer):
             send_text=self._send_text,
             close=self._close,
         )
-        # Group messages come straight to the session (chat/layer.py, "direct delivery"), one at
+        # Group messages come straight to the session (chat/realtime/layer.py, "direct delivery"), one at
         # a time, never while a client frame is being handled.
         self.direct = self.channel_layer.receive_directly(self.channel_name, self.session.receive_event)
         async with self.direct.exclusive():
