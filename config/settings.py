@@ -70,8 +70,8 @@ REDIS_CONNECTION_OPTIONS = {
     "health_check_interval": 15,
 }
 
-# One server, several (comma-separated: the channel layer shards groups over them; rate limits
-# and presence use the first), or Sentinel (redis+sentinel://host:26379,host2:26379/mymaster).
+# One server, several (comma-separated: the channel layer shards groups over them; presence and
+# the SockJS session owners use the first; the rate limit is counted in the database), or Sentinel (redis+sentinel://host:26379,host2:26379/mymaster).
 REDIS = parse_redis_url(REDIS_URL, REDIS_CONNECTION_OPTIONS)
 
 CHANNEL_LAYERS = {

@@ -15,9 +15,9 @@ def redis_client() -> aioredis.Redis:
     return _clients.get()
 
 
-# redis-py 8's pools raise MaxConnectionsError at once beyond 100 connections (a burst of sends,
-# when each checked a rate limit here, went past that and skipped the limit). A pool that waits
-# for a free connection (at most as long as a command may take) makes a burst wait, not fail.
+# redis-py 8's pools raise MaxConnectionsError at once beyond 100 connections (a burst of small
+# commands, such as presence joins in a reconnect storm, would fail). A pool that waits for a free
+# connection (at most as long as a command may take) makes a burst wait, not fail.
 POOL_SIZE = 64
 
 
