@@ -29,8 +29,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from chat.devcluster import free_port, start_redis, wait_for_port  # noqa: E402
-from tests.chatclient import WsClient  # noqa: E402
-from tests.cluster import Cluster, start_cluster, start_postgres  # noqa: E402
+from chat.testing.clients import WsClient  # noqa: E402
+from chat.testing.cluster import Cluster, start_cluster, start_postgres  # noqa: E402
 
 RESULTS = BASE_DIR / "bench" / "results"
 SUBSCRIBERS = 200
