@@ -1,4 +1,4 @@
-// Load generator for bench/run.py. One process, many sockets, one clock:
+// Load generator for bench/run.py (driven by bench/loadgen.py). One process, many sockets, one clock:
 //   node bench/loadgen.mjs plan.json   -> prints one JSON result line
 // The plan names the design ("ours", "tutorial", "socketio"), subscribers and publishers with
 // their URLs and rooms, the publish rate, and how long to run. Latency is measured from the
@@ -172,13 +172,13 @@ const cpuStart = process.cpuUsage();
 const subscribers = await inBatches(plan.subscribers, 50, (c, i) => connect(c, i, false));
 const publishers = await inBatches(plan.publishers, 50, (c, i) => connect(c, i, true));
 if (plan.hold) {
-  // Idle-memory runs: say that every socket is open, then keep them open while run.py measures.
+  // Idle-memory runs: say that every socket is open, then keep them open while idle_memory() measures.
   console.log(JSON.stringify({ connected: subscribers.length + publishers.length }));
   await new Promise((r) => setTimeout(r, plan.hold * 1000));
 }
 if (plan.settle) await new Promise((r) => setTimeout(r, plan.settle * 1000));
 
-console.log(JSON.stringify({ phase: "sending" })); // run.py reads the servers' CPU at both phase lines
+console.log(JSON.stringify({ phase: "sending" })); // bench/loadgen.py reads the servers' CPU at both phase lines
 const started = now();
 const deadline = started + plan.duration * 1000;
 await Promise.all(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cluster import start_cluster  # noqa: E402
+from chat.testing.cluster import start_cluster  # noqa: E402
 
 SUITE_FILES = ["sockjs-protocol.py", "utils.py", "httplib_fork.py"]
 SUITE_DEPS = ["unittest2", "websocket-client<0.60", "ws4py<0.7"]

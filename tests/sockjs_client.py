@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 
-from tests.chatclient import FrameClient
+from chat.testing.clients import FrameClient
 
 
 class SockJSClient(FrameClient):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from chat.devcluster import BASE_DIR
-from tests.chatclient import WsClient
-from tests.cluster import Cluster, start_cluster
+from chat.testing.clients import WsClient
+from chat.testing.cluster import Cluster, start_cluster
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

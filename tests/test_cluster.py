@@ -6,8 +6,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.chatclient import WsClient
-from tests.cluster import connect, new_user, start_cluster, start_postgres
+from chat.testing.clients import WsClient
+from chat.testing.cluster import connect, new_user, start_cluster, start_postgres
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 

@@ -14,8 +14,8 @@ import time
 import pytest
 import websockets
 
-from tests.chatclient import ResilientClient, WsClient
-from tests.cluster import Cluster, start_cluster
+from chat.testing.clients import ResilientClient, WsClient
+from chat.testing.cluster import Cluster, start_cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 

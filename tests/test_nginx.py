@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from chat.devcluster import BASE_DIR, free_port, wait_for_port
-from tests.chatclient import ResilientClient
-from tests.cluster import start_cluster
+from chat.testing.clients import ResilientClient
+from chat.testing.cluster import start_cluster
 from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster]

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.chatclient import WsClient
-from tests.cluster import start_cluster
+from chat.testing.clients import WsClient
+from chat.testing.cluster import start_cluster
 
 pytestmark = [pytest.mark.cluster]
 

@@ -5,8 +5,8 @@ import subprocess
 import pytest
 
 from chat.devcluster import free_port, redis_server_binary, start_redis, wait_for_port
-from tests.chatclient import WsClient
-from tests.cluster import start_cluster
+from chat.testing.clients import WsClient
+from chat.testing.cluster import start_cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.chatclient import CSRF_RE, WsClient
-from tests.cluster import connect, new_user, start_cluster
+from chat.testing.clients import CSRF_RE, WsClient
+from chat.testing.cluster import connect, new_user, start_cluster
 from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]

@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from tests.cluster import start_cluster
+from chat.testing.cluster import start_cluster
 
 pytestmark = [pytest.mark.cluster]
 

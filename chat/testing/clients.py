@@ -1,4 +1,4 @@
-"""A small real-network client for cluster tests: HTTP sign-up/log-in and a /ws/ socket."""
+"""Real-network clients for tests and the bench: HTTP sign-up/log-in and /ws/ sockets."""
 
 import asyncio
 import contextlib

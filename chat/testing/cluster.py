@@ -1,4 +1,4 @@
-"""A real cluster for tests: a Valkey server, a migrated SQLite database, daphne nodes."""
+"""A real local cluster for tests and the bench: a Valkey server, a migrated database, daphne nodes."""
 
 import glob
 import itertools
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat.devcluster import BASE_DIR, Node, RedisProcess, free_port, start_redis
-from tests.chatclient import HttpUser, WsClient
+from chat.testing.clients import HttpUser, WsClient
 
 
 @dataclass

@@ -1,0 +1,205 @@
+"""Reporting: the markdown tables and ratios it prints, results.json / transports.json, the plots."""
+
+import json
+
+from bench.common import RESULTS, SUBSCRIBERS
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def report_transports(rows: dict[str, list[dict]]) -> None:
+    print()
+    print(
+        "| subscribers on | offered msg/s, step | deliveries/s received | p50 | p99 | lost | stale, duplicate "
+        "| server CPU per delivery | load generator CPU | other CPU on the machine | SockJS streams, xhr_send |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for transport, results in rows.items():
+        for r in results:
+            sockjs = r.get("sockjs")
+            requests = f"{sockjs['streams']}, {sockjs['xhr_sends']}" if sockjs and sockjs["streams"] else "-"
+            if sockjs and sockjs["failures"]:
+                requests += f" (failed: {', '.join(sorted(set(sockjs['failures'])))})"
+            print(
+                f"| {transport} | {r['rate']}, {r['duration']:g} s | {r['deliveries_per_s']:,.0f} | {_ms(r['p50'])} | {_ms(r['p99'])} "
+                f"| {100 * r['lost'] / max(1, r['expected']):.1f}% | {r['stale']}, {r['duplicates']} "
+                f"| {1e6 * sending_cpu(r) / max(1, r['received']):.0f} us "
+                f"| {100 * r['loadgen_cpu'] / r['wall']:.0f}% of a core | {r['other_cpu']:.1f} s | {requests} |"
+            )
+    if "ws" in rows:
+        print()
+        base = {(r["rate"], r["duration"]): r for r in rows["ws"]}
+
+        def per_delivery(results: list[dict], key) -> float:
+            used = sum(key(r) if callable(key) else r[key] for r in results)
+            return used / max(1, sum(r["received"] for r in results))
+
+        for transport, results in rows.items():
+            pairs = [
+                (r, base[r["rate"], r["duration"]]) for r in results if (r["rate"], r["duration"]) in base
+            ]
+            if transport == "ws" or not pairs:
+                continue
+            for r, ws in pairs:
+                cpu = per_delivery([r], sending_cpu) / per_delivery([ws], sending_cpu)
+                p50 = f"{r['p50'] / ws['p50']:.2f}x" if r["p50"] and ws["p50"] else "-"
+                p99 = f"{r['p99'] / ws['p99']:.2f}x" if r["p99"] and ws["p99"] else "-"
+                print(
+                    f"{transport} / ws at {r['rate']} msg/s for {r['duration']:g} s: server CPU per delivery "
+                    f"{cpu:.2f}x, p50 {p50}, p99 {p99}, deliveries/s {r['received'] / max(1, ws['received']):.2f}x"
+                )
+            # Per delivery over the short steps from 10 msg/s on, where connection set-up is amortized.
+            mine = [r for r, _ in pairs if r["rate"] >= 10 and r["duration"] == results[0]["duration"]]
+            theirs = [ws for r, ws in pairs if r in mine]
+            if mine:
+                server = per_delivery(mine, sending_cpu) / per_delivery(theirs, sending_cpu)
+                client = per_delivery(mine, "loadgen_cpu") / per_delivery(theirs, "loadgen_cpu")
+                print(
+                    f"{transport} / ws over the short steps from 10 msg/s: server CPU per delivery {server:.2f}x, "
+                    f"load generator CPU per delivery {client:.2f}x"
+                )
+    (RESULTS / "transports.json").write_text(json.dumps(rows, indent=2))
+    plot_transports(rows)
+
+
+def plot_transports(rows: dict[str, list[dict]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for transport, results in rows.items():
+        # The rate steps only (the long step would fold the line back).
+        points = [r for r in results if r["p99"] is not None and r["duration"] == results[0]["duration"]]
+        x = [r["deliveries_per_s"] for r in points]
+        (line,) = axis.plot(x, [r["p99"] for r in points], marker="o", label=f"{transport} p99")
+        axis.plot(
+            x, [r["p50"] for r in points], linestyle="--", color=line.get_color(), label=f"{transport} p50"
+        )
+    axis.axhline(100, color="grey", linewidth=0.8)
+    axis.set_xlabel(f"deliveries per second received ({SUBSCRIBERS} subscribers over 2 nodes)")
+    axis.set_ylabel("latency (ms)")
+    axis.set_yscale("log")
+    axis.legend()
+    axis.set_title("Fan-out latency by subscriber transport (our server)")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "transports.png", dpi=110)
+    print(f"plot: {RESULTS / 'transports.png'}")
+
+
+def sending_cpu(result: dict) -> float:
+    """The servers' CPU seconds while the load generator sent and drained (whole step if unknown)."""
+    return result.get("server_cpu_sending", result["server_cpu"])
+
+
+def _cpu_per_delivery_at_50(data: dict) -> float | None:
+    fifty = {r["rate"]: r for r in data["fanout"]}.get(50)
+    return sending_cpu(fifty) / fifty["received"] if fifty and fifty["received"] else None
+
+
+def _p50_at_1(data: dict) -> float | None:
+    one = {r["rate"]: r for r in data["fanout"]}.get(1)
+    return one["p50"] if one else None
+
+
+def _ratio(ours: dict, theirs: dict, measure) -> str:
+    mine, other = measure(ours), measure(theirs)
+    return f"{mine / other:.2f}x" if mine and other else "-"
+
+
+def report(results: dict[str, dict]) -> None:
+    print()
+    print(
+        "| design | capacity (deliveries/s, p99 < 100 ms, 0 lost) | p50 at 1 msg/s | at 50 msg/s: got/s, p99, lost | server CPU per delivery at 50 msg/s (whole step with connecting) | load generator CPU at 50 msg/s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for design, data in results.items():
+        rows = {r["rate"]: r for r in data["fanout"]}
+        one, fifty = rows.get(1), rows.get(50)
+        p50 = f"{one['p50']:.1f} ms" if one and one["p50"] is not None else "-"
+        if fifty:
+            at50 = f"{fifty['deliveries_per_s']:.0f}/s, {fifty['p99']:.0f} ms, {100 * fifty['lost'] / max(1, fifty['expected']):.1f}%"
+            received = max(1, fifty["received"])
+            cpu = f"{1e6 * sending_cpu(fifty) / received:.0f} us ({1e6 * fifty['server_cpu'] / received:.0f} us)"
+            loadgen = f"{100 * fifty['loadgen_cpu'] / fifty['wall']:.0f}% of a core"
+        else:
+            at50 = cpu = loadgen = "-"
+        shown = f"{data['capacity']:.0f}"
+        if data["capacity_any_step"] != data["capacity"]:
+            shown += f" (highest step met, whatever the others did: {data['capacity_any_step']:.0f})"
+        print(f"| {design} | {shown} | {p50} | {at50} | {cpu} | {loadgen} |")
+    print()
+    print("| design | many rooms (100 x 2, 800 deliveries/s): p50, p99, lost | idle memory per connection |")
+    print("| --- | --- | --- |")
+    for design, data in results.items():
+        rooms = data["many_rooms"]
+        lost = 100 * rooms["lost"] / max(1, rooms["expected"])
+        print(
+            f"| {design} | {rooms['p50']:.1f} ms, {rooms['p99']:.1f} ms, {lost:.1f}% "
+            f"| {data['idle_kb_per_connection']:.1f} kB |"
+        )
+    if "ours" in results:
+        print()
+        ours = results["ours"]
+        for design, data in results.items():
+            if design == "ours":
+                continue
+            if data["capacity"]:
+                capacity = f"{ours['capacity'] / data['capacity']:.2f}x"
+            else:  # it missed the bar from the lowest step on: its capacity is below that step's rate
+                lowest = min(r["deliveries_per_s"] for r in data["fanout"])
+                capacity = f"> {ours['capacity'] / lowest:.0f}x (missed the bar from its lowest step, {lowest:,.0f}/s)"
+            if data["capacity_any_step"] != data["capacity"] and data["capacity_any_step"]:
+                capacity += (
+                    f" ({ours['capacity_any_step'] / data['capacity_any_step']:.2f}x by the highest step met)"
+                )
+            print(
+                f"ours / {design}: capacity {capacity}, "
+                f"server CPU per delivery at 50 msg/s {_ratio(ours, data, _cpu_per_delivery_at_50)}, "
+                f"p50 at 1 msg/s {_ratio(ours, data, _p50_at_1)}, "
+                f"many rooms p99 {_ratio(ours, data, lambda d: d['many_rooms']['p99'])}, "
+                f"idle memory per connection {_ratio(ours, data, lambda d: d['idle_kb_per_connection'])}"
+            )
+        if "catch_up_500_s" in results["ours"]:
+            print(
+                f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"
+            )
+        if "history_1m" in results["ours"]:
+            history = results["ours"]["history_1m"]
+            print(
+                f"history.fetch with 1,000,000 messages (ours): p50 {history['p50']:.1f} ms, p99 {history['p99']:.1f} ms"
+            )
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
+    plot(results)
+
+
+def plot(results: dict[str, dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for design, data in results.items():
+        rows = [r for r in data["fanout"] if r["p99"] is not None]
+        axis.plot(
+            [r["deliveries_per_s"] for r in rows], [r["p99"] for r in rows], marker="o", label=f"{design} p99"
+        )
+        axis.plot(
+            [r["deliveries_per_s"] for r in rows],
+            [r["p50"] for r in rows],
+            linestyle="--",
+            label=f"{design} p50",
+        )
+    axis.axhline(100, color="grey", linewidth=0.8)
+    axis.set_xlabel("deliveries per second (200 subscribers over 2 nodes)")
+    axis.set_ylabel("latency (ms)")
+    axis.set_yscale("log")
+    axis.legend()
+    axis.set_title("Fan-out latency by offered load")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "latency.png", dpi=110)
+    print(f"plot: {RESULTS / 'latency.png'}")

@@ -1,0 +1,196 @@
+"""The measured scenarios: fan-out, subscriber transports, many rooms, idle memory, catch-up, history."""
+
+import asyncio
+import json
+import time
+
+from bench.common import SUBSCRIBERS, progress
+from bench.loadgen import run_loadgen, start_loadgen
+from bench.sampling import rss_kib, wait_for_quiet
+from bench.servers import Deployment, room_names
+from chat.testing.clients import WsClient
+
+
+def fanout(deployment: Deployment, rates: list[int], duration: float) -> list[dict]:
+    [room] = room_names(deployment, 1, "fanout")
+    subscribers = [deployment.clients("sub", i, room) for i in range(SUBSCRIBERS)]
+    rows = []
+    for run, rate in enumerate(rates):
+        progress(f"{deployment.design}: fan-out, {rate} msg/s to {SUBSCRIBERS} subscribers")
+        plan = {
+            "design": deployment.design, "run": f"f{run}", "duration": duration, "drain": 5, "settle": 1,
+            "subscribers": subscribers, "publishers": [{**deployment.clients("pub", 0, room), "rate": rate}],
+        }  # fmt: skip
+        result = run_loadgen(deployment, plan)
+        result["rate"] = rate
+        result["deliveries_per_s"] = result["received"] / duration
+        rows.append(result)
+        if result["lost"] > result["expected"] * 0.5:
+            break  # far past capacity; higher rates only take longer
+    return rows
+
+
+# Subscriber transports of the `transports` scenario (the publisher always uses /ws/).
+TRANSPORTS = ("ws", "xhr-streaming", "sockjs-websocket")
+
+
+def on_transport(client: dict, transport: str) -> dict:
+    """One of our clients moved to a SockJS transport of the same node (url: the SockJS prefix)."""
+    if transport == "ws":
+        return client
+    return {**client, "url": client["origin"] + "/sockjs", "transport": transport}
+
+
+def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, float]]) -> dict:
+    """Fan-out as above, once per subscriber transport at each (rate, duration) step (interleaved,
+    so that any drift of the machine over the run falls on every transport alike). Each step has a
+    room of its own, empty at the start, so that no step inherits an earlier step's history
+    (catch-up work, and bytes counted against a streaming response's limit)."""
+    # Two rooms per step: a step disturbed by other work on the machine is run again, once.
+    fresh_rooms = iter(room_names(deployment, 2 * len(steps) * len(names), "transports"))
+
+    def attempt(run: str, transport: str, rate: int, duration: float) -> dict:
+        waited = wait_for_quiet(deployment)
+        if waited > 2.5:
+            progress(f"waited {waited:.0f} s for other processes to leave the CPU")
+        progress(f"{transport}: fan-out, {rate} msg/s for {duration:g} s to {SUBSCRIBERS} subscribers")
+        room = next(fresh_rooms)
+        subscribers = [
+            on_transport(deployment.clients("sub", i, room), transport) for i in range(SUBSCRIBERS)
+        ]
+        publisher = {**deployment.clients("pub", 0, room), "rate": rate}
+        plan = {
+            "design": "ours", "run": run, "duration": duration, "drain": 5, "settle": 1,
+            "subscribers": subscribers, "publishers": [publisher],
+        }  # fmt: skip
+        return run_loadgen(deployment, plan)
+
+    rows: dict[str, list[dict]] = {transport: [] for transport in names}
+    for run, (rate, duration) in enumerate(steps):
+        for transport in names:
+            if rows[transport] and rows[transport][-1]["lost"] > rows[transport][-1]["expected"] * 0.5:
+                continue  # far past this transport's capacity already
+            result = attempt(f"t{run}-{transport}", transport, rate, duration)
+            if result["other_cpu"] > 0.1 * (result["wall"] + 3):
+                # Someone else's work took over a tenth of a core meanwhile: once more, keep the quieter.
+                progress(f"other processes used {result['other_cpu']:.1f} CPU seconds meanwhile: once more")
+                again = attempt(f"t{run}-{transport}-again", transport, rate, duration)
+                result = min(result, again, key=lambda r: r["other_cpu"])
+            result.update(rate=rate, duration=duration, deliveries_per_s=result["received"] / duration)
+            rows[transport].append(result)
+    return rows
+
+
+def many_rooms(deployment: Deployment, duration: float) -> dict:
+    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all)."""
+    progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member")
+    rooms = room_names(deployment, 100, "pair")
+    plan = {
+        "design": deployment.design, "run": "rooms", "duration": duration, "drain": 5, "settle": 1,
+        "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
+        "publishers": [
+            {**deployment.clients("pub", i, rooms[i // 2]), "rate": 2} for i in range(SUBSCRIBERS)
+        ],
+    }  # fmt: skip
+    return run_loadgen(deployment, plan)
+
+
+def idle_memory(deployment: Deployment, connections: int) -> float:
+    """Server RSS per idle connection in kB: both nodes, before and while `connections` are open."""
+    progress(f"{deployment.design}: idle memory, {connections} connections")
+    [room] = room_names(deployment, 1, "idle")
+    before = sum(rss_kib(pid) for pid in deployment.pids)
+    plan = {
+        "design": deployment.design, "run": "idle", "duration": 0.01, "drain": 0, "hold": 8,
+        "subscribers": [deployment.clients("sub", i % SUBSCRIBERS, room) for i in range(connections)],
+        "publishers": [],
+    }  # fmt: skip
+    process = start_loadgen(plan)
+    try:
+        assert json.loads(process.stdout.readline())["connected"] == connections
+        time.sleep(4)  # let the servers settle
+        during = sum(rss_kib(pid) for pid in deployment.pids)
+    finally:
+        process.communicate(timeout=60)
+    return (during - before) * 1.024 / connections
+
+
+def catch_up(deployment: Deployment, missed: int = 500) -> float:
+    """Seconds for a client to reconnect with `since` and receive `missed` messages (ours only)."""
+    progress(f"{deployment.design}: catch-up of {missed} messages")
+    cluster = deployment.cluster
+    [room] = cluster.make_rooms(["Catch-up"])
+    name, key = cluster.make_sessions(1, "catchup")[0]
+    cluster.django(
+        "from chat.domain import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
+        f"room = Room.objects.get(slug='{room}'); user = get_user_model().objects.get(username='{name}')\n"
+        f"for i in range({missed}): services.message_create(room=room, author=user, body=f'm{{i}}', client_msg_id=f'c{{i}}')\n"
+        "print('ok')"
+    )
+
+    async def measure() -> float:
+        started = time.perf_counter()
+        ws = await WsClient.connect(cluster.nodes[1].port, key)
+        await ws.send({"type": "subscribe", "room": room, "since": 0})
+        got = 0
+        while got < missed:
+            frame = await ws.recv(timeout=10)
+            got += frame["type"] == "message"
+        elapsed = time.perf_counter() - started
+        await ws.close()
+        return elapsed
+
+    return min(asyncio.run(measure()) for _ in range(3))
+
+
+def history_at_scale(deployment: Deployment, rows: int = 1_000_000, fetches: int = 300) -> dict:
+    """history.fetch latency (p50, p99 in ms) in a room holding `rows` messages (ours)."""
+    progress(f"{deployment.design}: history with {rows:,} messages (seeding)")
+    cluster = deployment.cluster
+    [room] = cluster.make_rooms(["History"])
+    name, key = cluster.make_sessions(1, "history")[0]
+    cluster.django(
+        f"from bench.seed import seed_history; seed_history({room!r}, {name!r}, {rows}); print('ok')"
+    )
+    progress(f"{deployment.design}: {fetches} history.fetch calls at random depths")
+
+    async def measure() -> list[float]:
+        import random
+
+        ws = await WsClient.connect(cluster.nodes[0].port, key)
+        timings = []
+        for _ in range(fetches):
+            started = time.perf_counter()
+            await ws.send(
+                {"type": "history.fetch", "room": room, "before_seq": random.randint(2, rows), "limit": 50}
+            )
+            await ws.recv_type("history")
+            timings.append((time.perf_counter() - started) * 1000)
+        await ws.close()
+        return sorted(timings)
+
+    timings = asyncio.run(measure())
+    return {"p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)]}
+
+
+def capacity(rows: list[dict]) -> float:
+    """Deliveries/s of the highest step up to which every step kept p99 under 100 ms with 0 lost.
+
+    Up to which, not at which: a design whose p99 is about 100 ms at every rate (the tutorial
+    design's was 95-118 ms from 1 to 25 msg/s in one run) passes some steps by chance, and the
+    highest lucky one is not a load it can be run at. `capacity_any_step` is that other reading."""
+    met = 0.0
+    for row in sorted(rows, key=lambda r: r["rate"]):
+        if not _meets_bar(row):
+            break
+        met = row["deliveries_per_s"]
+    return met
+
+
+def capacity_any_step(rows: list[dict]) -> float:
+    """Deliveries/s of the highest step that kept p99 under 100 ms with 0 lost, whatever the others did."""
+    return max((r["deliveries_per_s"] for r in rows if _meets_bar(r)), default=0.0)
+
+
+def _meets_bar(row: dict) -> bool:
+    return row["lost"] == 0 and row["p99"] is not None and row["p99"] < 100

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests and the bench: real clients and a real local cluster (dev requirements)."""
