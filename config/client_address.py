@@ -1,4 +1,4 @@
-"""The address of the client behind a request, for security decisions (login throttling).
+"""The address of the client behind a request, for security decisions (login throttling, /metrics).
 
 By default it is the TCP peer (REMOTE_ADDR) and nothing the client sends can change it. Only when the
 deployment names its proxies (TRUSTED_PROXIES, networks) and the peer is one of them is

@@ -208,7 +208,7 @@ if HTTPS:
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 # The proxies (comma-separated networks, e.g. 127.0.0.1/32 for nginx on the same machine) whose
-# X-Forwarded-For header tells the client's address to the login throttle
+# X-Forwarded-For header tells the client's address to the login throttle and /metrics
 # (config/client_address.py). Empty (the default): the header is ignored, the peer is the client.
 TRUSTED_PROXIES = [
     ipaddress.ip_network(n.strip()) for n in os.environ.get("TRUSTED_PROXIES", "").split(",") if n.strip()

@@ -5,6 +5,7 @@ import ipaddress
 import pytest
 from django.test import RequestFactory, override_settings
 
+from chat.ops import _metrics_allowed
 from config.client_address import client_address, parse_address
 
 NGINX = [ipaddress.ip_network("127.0.0.1/32")]
@@ -49,6 +50,17 @@ def test_a_chain_of_trusted_proxies_is_walked_from_the_right():
     assert client_address(request("127.0.0.1", "10.0.0.9, 10.0.0.5")) == "10.0.0.9"
     # Garbage written by the (trusted) hop's client: the last believable address.
     assert client_address(request("127.0.0.1", "junk, 10.0.0.5")) == "10.0.0.5"
+
+
+@override_settings(TRUSTED_PROXIES=NGINX, METRICS_TOKEN="", METRICS_ALLOWED_NETWORKS=NGINX)
+def test_metrics_allow_the_client_behind_the_proxy_not_the_proxy():
+    assert _metrics_allowed(request("127.0.0.1"))  # a scraper on the node's machine
+    assert not _metrics_allowed(request("127.0.0.1", "203.0.113.7"))  # someone through nginx
+
+
+@override_settings(TRUSTED_PROXIES=[], METRICS_TOKEN="", METRICS_ALLOWED_NETWORKS=NGINX)
+def test_metrics_ignore_the_header_without_trusted_proxies():
+    assert not _metrics_allowed(request("198.51.100.2", "127.0.0.1"))
 
 
 @pytest.mark.parametrize(
