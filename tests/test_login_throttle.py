@@ -1,18 +1,20 @@
 """Login throttling on real processes: two daphne nodes sharing one database (config/login_throttle.py).
 
 Failures are counted in the database, so a guesser who alternates between the nodes gets no more
-tries than one who stays on one. The limits here are small (3 per username and address, 6 per
+tries than one who stays on one; the tests of nodes reached directly run on SQLite and PostgreSQL. The limits here are small (3 per username and address, 6 per
 address, 6 per username) so that each test needs few password hashes.
 """
 
+import ipaddress
 import re
 import time
 
 import httpx
+import psycopg
 import pytest
 
 from tests.chatclient import CSRF_RE, WsClient
-from tests.cluster import Cluster, new_user, start_cluster
+from tests.cluster import Cluster, new_user, start_cluster, start_postgres
 
 pytestmark = [pytest.mark.cluster]
 
@@ -68,19 +70,41 @@ def fail(
     return [attempt(cluster, (first_node + i) % 2, username, f"wrong-{i}", **kwargs) for i in range(count)]
 
 
-@pytest.fixture(scope="module")
-def direct(tmp_path_factory):
+def sql(cluster: Cluster, statement: str, *params) -> list[tuple]:
+    """Run SQL (with ? placeholders) on the cluster's database, SQLite or PostgreSQL."""
+    url = cluster.env["DATABASE_URL"]
+    if not url.startswith("postgres"):
+        return cluster.sql(statement, *params)
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as db:
+        cursor = db.execute(statement.replace("?", "%s"), params)
+        rows = cursor.fetchall() if cursor.description else []
+    # inet columns arrive as ipaddress objects; SQLite's as text.
+    address = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+    return [tuple(str(v) if isinstance(v, address) else v for v in row) for row in rows]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def direct(request, tmp_path_factory):
     """Nodes reached directly (no TRUSTED_PROXIES): the peer address is the client, 127.0.0.1."""
-    cluster = start_cluster(tmp_path_factory.mktemp("throttle-direct"), **LIMITS)
-    yield cluster
-    cluster.stop()
+    postgres = start_postgres() if request.param == "postgres" else None
+    try:
+        cluster = start_cluster(
+            tmp_path_factory.mktemp(f"throttle-direct-{request.param}"),
+            database_url=postgres.url if postgres else None,
+            **LIMITS,
+        )
+        yield cluster
+        cluster.stop()
+    finally:
+        if postgres:
+            postgres.stop()
     cluster.assert_no_tracebacks()
 
 
 @pytest.fixture
 def cluster(direct):
     """Every test starts with no failure counted: they all come from the same address."""
-    direct.sql("DELETE FROM axes_accessattempt")
+    sql(direct, "DELETE FROM axes_accessattempt")
     return direct
 
 
@@ -126,7 +150,7 @@ def test_attempts_while_locked_out_are_not_counted(cluster):
     fail(cluster, alice, 3)
     for _ in range(5):  # would pass the address limit of 6 if they counted
         assert locked(attempt(cluster, 0, alice, "still-wrong"))
-    counted = cluster.sql("SELECT SUM(failures_since_start) FROM axes_accessattempt")
+    counted = sql(cluster, "SELECT SUM(failures_since_start) FROM axes_accessattempt")
     assert counted == [(3,)]
     bob, _ = new_user(cluster)
     assert accepted(attempt(cluster, 1, bob, PASSWORD))
@@ -151,7 +175,7 @@ def test_x_forwarded_for_is_ignored_without_trusted_proxies(cluster):
         attempt(cluster, i % 2, name, "wrong", headers={"X-Forwarded-For": f"203.0.113.{i + 1}"})
     response = attempt(cluster, 0, name, PASSWORD, headers={"X-Forwarded-For": "198.51.100.9"})
     assert locked(response)
-    assert cluster.sql("SELECT DISTINCT ip_address FROM axes_accessattempt") == [("127.0.0.1",)]
+    assert sql(cluster, "SELECT DISTINCT ip_address FROM axes_accessattempt") == [("127.0.0.1",)]
 
 
 async def test_sockets_of_a_locked_out_user_still_authenticate(cluster):
@@ -189,7 +213,7 @@ def test_behind_a_trusted_proxy_each_client_address_is_counted_apart(proxied):
     # The guesser cannot get out by adding an address of its own in front of the proxy's.
     spoofed = from_address("198.51.100.77, 198.51.100.1")
     assert locked(attempt(proxied, 0, name, PASSWORD, headers=spoofed))
-    addresses = proxied.sql("SELECT DISTINCT ip_address FROM axes_accessattempt WHERE username = ?", name)
+    addresses = sql(proxied, "SELECT DISTINCT ip_address FROM axes_accessattempt WHERE username = ?", name)
     assert addresses == [("198.51.100.1",)]
 
 
