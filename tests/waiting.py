@@ -5,6 +5,9 @@ time on an idle one. Wait for the thing itself with `wait_until` (or `wait_until
 synchronous tests); the timeout is generous because the machine may be busy, and only bounds
 how long a failing test takes. Sleep only where time passing is what the test is about (a
 rate-limit window, a heartbeat), with the wait derived from the setting and a comment saying so.
+To show that something does *not* happen, send a marker after it and read up to the marker
+(a room's messages arrive in seq order; one process's group sends reach a connection in order):
+nothing else may come before it.
 """
 
 import asyncio
