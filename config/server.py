@@ -15,7 +15,7 @@
    the same way (close frame c[1012,...]).
 5. The ASGI close "reason" reaches the client (daphne drops it), a refused WebSocket
    handshake says where its HTTP response ends, and a clean close ends TCP with FIN, not RST.
-6. The send path is cheaper per frame: a text frame sent to many sockets is built once
+6. The send path is cheaper per frame: a small text frame sent to many sockets is built once
    (_text_frame), a frame goes straight to the socket when nothing is buffered (_write), and
    autobahn's per-send debug-log formatting is skipped (sendData).
 7. What is loaded at start-up is frozen out of the garbage collector's sight (gc.freeze), so a
@@ -67,13 +67,15 @@ class _SlowReaderGuard:
         pass
 
 
-@functools.lru_cache(maxsize=128)
-def _text_frame(text: str) -> tuple[bytes, int]:
-    """One unmasked, unfragmented RFC 6455 text frame, and its payload size.
+# Frames up to this many characters are cached: every broadcast fits (a message of 4,000 characters
+# is about 4,200; presence and room events are smaller). A history page, sent to one client only,
+# is up to ~1.2 MB: 128 of those kept about 280 MiB pinned per node (docs/reliability.md). So the
+# cache holds at most 128 x 8 K characters (2 MiB of ASCII text and frames; 8 MiB at worst).
+CACHED_FRAME_MAX_CHARS = 8192
 
-    A broadcast reaches every subscriber on a node as the same string, so its frame is built
-    (UTF-8 encoded, header packed) once instead of once per socket by autobahn's sendMessage().
-    """
+
+def _build_text_frame(text: str) -> tuple[bytes, int]:
+    """One unmasked, unfragmented RFC 6455 text frame, and its payload size."""
     payload = text.encode("utf-8")
     size = len(payload)
     if size < 126:
@@ -83,6 +85,20 @@ def _text_frame(text: str) -> tuple[bytes, int]:
     else:
         header = struct.pack("!BBQ", 0x81, 127, size)
     return header + payload, size
+
+
+_cached_text_frame = functools.lru_cache(maxsize=128)(_build_text_frame)
+
+
+def _text_frame(text: str) -> tuple[bytes, int]:
+    """The frame of `text`, built once for a small frame that many sockets get.
+
+    A broadcast reaches every subscriber on a node as the same string, so its frame is built
+    (UTF-8 encoded, header packed) once instead of once per socket by autobahn's sendMessage().
+    """
+    if len(text) > CACHED_FRAME_MAX_CHARS:
+        return _build_text_frame(text)
+    return _cached_text_frame(text)
 
 
 class BoundedWebSocketProtocol(WebSocketProtocol):
