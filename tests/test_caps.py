@@ -1,6 +1,7 @@
 """Resource caps and memory bounds on real processes: a Valkey server and two daphne nodes."""
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -95,3 +96,109 @@ async def test_paging_through_a_large_history_keeps_the_node_memory_flat(history
     await client.close()
     assert end - warm < 40 * 1024, f"RSS grew {warm} -> {end} KiB"
     assert peak - warm < 60 * 1024, f"RSS peaked {warm} -> {peak} KiB"
+
+
+# --- caps on a cluster with small limits -------------------------------------------------------
+
+HEADER_TIMEOUT = 2.0
+BODY_TIMEOUT = 2.0
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = start_cluster(
+        tmp_path_factory.mktemp("caps"),
+        CHAT_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
+        CHAT_BODY_TIMEOUT=str(BODY_TIMEOUT),
+    )
+    yield cluster
+    cluster.stop()
+    cluster.assert_no_tracebacks()
+
+
+async def trickle(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], head: bytes, *, byte: bytes, limit: float
+) -> tuple[bytes, float]:
+    """Send `head`, then one `byte` every 0.3 s until the server closes the connection (or `limit`
+    seconds pass); returns what the server sent and how long the connection lasted after `head`."""
+    reader, writer = connection
+    start = time.monotonic()
+    writer.write(head)
+    received = b""
+    try:
+        while time.monotonic() - start < limit:
+            try:
+                chunk = await asyncio.wait_for(reader.read(4096), 0.3)
+            except TimeoutError:
+                writer.write(byte)
+                continue
+            if not chunk:
+                break
+            received += chunk
+    except ConnectionResetError:
+        pass
+    lasted = time.monotonic() - start
+    writer.close()
+    return received, lasted
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    return head + await asyncio.wait_for(reader.readexactly(length), 10)
+
+
+async def test_a_client_that_trickles_its_headers_is_dropped_after_the_header_timeout(cluster):
+    connection = await asyncio.open_connection("127.0.0.1", cluster.nodes[0].port)
+    head = b"GET /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    received, lasted = await trickle(connection, head, byte=b"a", limit=8 * HEADER_TIMEOUT)
+    print(f"header trickle: closed after {lasted:.2f} s, got {received[:40]!r}")
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert HEADER_TIMEOUT - 0.2 < lasted < HEADER_TIMEOUT + 2
+
+
+async def test_a_client_that_trickles_its_body_is_dropped_after_the_body_timeout(cluster):
+    connection = await asyncio.open_connection("127.0.0.1", cluster.nodes[1].port)
+    head = (
+        b"POST /sockjs/000/trickle/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Origin: http://127.0.0.1\r\nContent-Length: 1000\r\n\r\n["
+    )
+    received, lasted = await trickle(connection, head, byte=b" ", limit=8 * BODY_TIMEOUT)
+    print(f"body trickle: closed after {lasted:.2f} s, got {received[:40]!r}")
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert BODY_TIMEOUT - 0.2 < lasted < BODY_TIMEOUT + 2
+
+
+async def test_a_kept_alive_connection_may_idle_between_requests_but_not_trickle_the_next_one(cluster):
+    reader, writer = await asyncio.open_connection("127.0.0.1", cluster.nodes[0].port)
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    writer.write(request)
+    assert (await read_response(reader)).startswith(b"HTTP/1.1 200 ")
+    await asyncio.sleep(2 * HEADER_TIMEOUT)  # idle past the header deadline: still open
+    writer.write(request)
+    assert (await read_response(reader)).startswith(b"HTTP/1.1 200 ")
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    received, lasted = await trickle((reader, writer), head, byte=b"a", limit=8 * HEADER_TIMEOUT)
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert HEADER_TIMEOUT - 0.2 < lasted < HEADER_TIMEOUT + 2
+
+
+async def test_sockets_and_streams_outlive_the_request_deadlines(cluster):
+    [(_, key)] = cluster.make_sessions(1, "longlived")
+    node = cluster.nodes[0]
+    ws = await WsClient.connect(node.port, key)
+    stream = SockJSClient([node.http_url], key, transport="xhr_streaming")
+    # A first request, so that the stream is the second one on a kept-alive connection (the header
+    # deadline restarts when a response ends, and must stop when the next request's headers are in).
+    assert (await stream.http.get(node.http_url + "/healthz")).status_code == 200
+    await stream.open()
+    assert stream.opened.is_set()
+    await asyncio.sleep(2 * max(HEADER_TIMEOUT, BODY_TIMEOUT) + 1)  # past every deadline
+    assert not stream.closed.done()
+    await ws.send({"type": "ping"})
+    assert (await ws.recv())["type"] == "pong"
+    await stream.send_checked({"type": "ping"})
+    assert (await stream.recv_type("pong"))["type"] == "pong"
+    assert not stream.closed.done()
+    await ws.close()
+    await stream.close()
