@@ -1,10 +1,14 @@
 """Resource caps and memory bounds on real processes: a Valkey server and two daphne nodes."""
 
 import asyncio
+import json
 import re
+import signal
 import time
+import uuid
 
 import pytest
+import websockets
 
 from tests.chatclient import WsClient
 from tests.cluster import start_cluster
@@ -104,12 +108,21 @@ HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
 
 
+SOCKETS = 3
+SOCKJS_SESSIONS = 2
+SLOT_TTL = 4  # CHAT_PRESENCE_TTL: a crashed node's slots are free after this
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     cluster = start_cluster(
         tmp_path_factory.mktemp("caps"),
         CHAT_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
         CHAT_BODY_TIMEOUT=str(BODY_TIMEOUT),
+        CHAT_MAX_SOCKETS_PER_USER=str(SOCKETS),
+        CHAT_MAX_SOCKJS_SESSIONS_PER_USER=str(SOCKJS_SESSIONS),
+        CHAT_PRESENCE_TTL=str(SLOT_TTL),
+        CHAT_PRESENCE_HEARTBEAT="1",
     )
     yield cluster
     cluster.stop()
@@ -202,3 +215,114 @@ async def test_sockets_and_streams_outlive_the_request_deadlines(cluster):
     assert not stream.closed.done()
     await ws.close()
     await stream.close()
+
+
+# --- connections per user ------------------------------------------------------------------------
+
+
+async def open_socket(port: int, key: str) -> WsClient | int:
+    """A /ws/ socket if the server keeps it (it answers a ping), else the code it was closed with."""
+    client = await WsClient.connect(port, key)
+    try:
+        await client.send({"type": "ping"})
+        await client.recv_type("pong")
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code
+    return client
+
+
+async def open_sockjs_websocket(port: int, key: str):
+    """A framed SockJS WebSocket if the server keeps it, else the code of its c[...] frame."""
+    connection = await websockets.connect(
+        f"ws://127.0.0.1:{port}/sockjs/000/{uuid.uuid4().hex}/websocket",
+        origin=f"http://127.0.0.1:{port}",
+        additional_headers={"Cookie": f"sessionid={key}"},
+    )
+    assert await asyncio.wait_for(connection.recv(), 5) == "o"
+    await connection.send(json.dumps([json.dumps({"type": "ping"})]))
+    frame = await asyncio.wait_for(connection.recv(), 5)
+    if frame.startswith("c"):
+        await connection.close()
+        return json.loads(frame[1:])[0]
+    assert json.loads(json.loads(frame[1:])[0]) == {"type": "pong"}
+    return connection
+
+
+async def open_sockjs_session(url: str, key: str) -> SockJSClient | tuple:
+    """An xhr-streaming SockJS session if the server keeps it, else its close frame (code, reason)."""
+    client = await SockJSClient([url], key, transport="xhr_streaming").open()
+    assert client.opened.is_set()
+    await client.send_checked({"type": "ping"})
+    pong = asyncio.ensure_future(client.recv_type("pong", timeout=10))
+    await asyncio.wait({pong, client.closed}, return_when=asyncio.FIRST_COMPLETED)
+    if client.closed.done():
+        pong.cancel()
+        await client.close()
+        return client.closed.result()
+    return client
+
+
+async def eventually(attempt, *, timeout: float):
+    """Call attempt() until it returns something other than a refusal (an int or tuple)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await attempt()
+        if not isinstance(result, int | tuple):
+            return result
+        assert time.monotonic() < deadline, f"still refused after {timeout} s: {result}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_user_holds_at_most_the_socket_cap_on_both_nodes_together(cluster):
+    [(_, key), (_, other_key)] = cluster.make_sessions(2, "sockets")
+    ports = [node.port for node in cluster.nodes]
+    held = [await open_socket(ports[0], key), await open_socket(ports[1], key)]
+    held.append(await open_sockjs_websocket(ports[1], key))  # SockJS' WebSocket counts as a socket
+    assert not any(isinstance(h, int) for h in held), held
+    # Past the TTL: the nodes refresh their slots, which still count.
+    await asyncio.sleep(SLOT_TTL + 1)
+    assert await open_socket(ports[0], key) == 4409
+    assert await open_socket(ports[1], key) == 4409
+    assert await open_sockjs_websocket(ports[0], key) == 4409
+    other = await open_socket(ports[1], other_key)  # another user is not affected
+    assert not isinstance(other, int)
+    # A closed socket gives its slot back at once, to a connection on the other node.
+    await held.pop(0).close()
+    replacement = await eventually(lambda: open_socket(ports[1], key), timeout=5)
+    assert await open_socket(ports[0], key) == 4409
+    for client in [*held, replacement, other]:
+        await client.close()
+
+
+async def test_sockjs_sessions_have_their_own_cap_on_both_nodes_together(cluster):
+    [(_, key)] = cluster.make_sessions(1, "sessions")
+    urls = [node.http_url for node in cluster.nodes]
+    held = [await open_sockjs_session(urls[0], key), await open_sockjs_session(urls[1], key)]
+    assert not any(isinstance(h, tuple) for h in held), held
+    assert await open_sockjs_session(urls[0], key) == (4409, "Too many connections")
+    assert await open_sockjs_session(urls[1], key) == (4409, "Too many connections")
+    socket = await open_socket(cluster.nodes[0].port, key)  # sockets are counted apart
+    assert not isinstance(socket, int)
+    # Closing the session (the client aborts its request) gives the slot back.
+    await held.pop(0).close()
+    replacement = await eventually(lambda: open_sockjs_session(urls[1], key), timeout=10)
+    for client in [*held, replacement, socket]:
+        await client.close()
+
+
+async def test_the_slots_of_a_crashed_node_are_free_again_within_the_ttl(cluster):
+    [(_, key)] = cluster.make_sessions(1, "crash")
+    node1, node2 = cluster.nodes
+    held = [await open_socket(node2.port, key) for _ in range(SOCKETS)]
+    assert not any(isinstance(h, int) for h in held), held
+    assert await open_socket(node1.port, key) == 4409
+    node2.stop(signal.SIGKILL)
+    killed_at = time.monotonic()
+    try:
+        survivor = await eventually(lambda: open_socket(node1.port, key), timeout=SLOT_TTL + 5)
+        freed_after = time.monotonic() - killed_at
+        print(f"slots of the killed node free after {freed_after:.1f} s (TTL {SLOT_TTL} s)")
+        assert freed_after <= SLOT_TTL + 2
+        await survivor.close()
+    finally:
+        node2.start()
