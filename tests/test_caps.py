@@ -7,11 +7,12 @@ import signal
 import time
 import uuid
 
+import httpx
 import pytest
 import websockets
 
-from tests.chatclient import WsClient
-from tests.cluster import start_cluster
+from tests.chatclient import CSRF_RE, HttpUser, WsClient
+from tests.cluster import Cluster, connect, new_user, start_cluster, start_postgres
 from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
@@ -326,3 +327,91 @@ async def test_the_slots_of_a_crashed_node_are_free_again_within_the_ttl(cluster
         await survivor.close()
     finally:
         node2.start()
+
+
+# --- rooms created per user ----------------------------------------------------------------------
+
+ROOMS_PER_WINDOW = 3
+ROOM_WINDOW = 6
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def room_cluster(request, tmp_path_factory):
+    """Two nodes with a small room-creation limit, on SQLite and on a real PostgreSQL."""
+    postgres = start_postgres() if request.param == "postgres" else None
+    try:
+        cluster = start_cluster(
+            tmp_path_factory.mktemp(f"rooms-{request.param}"),
+            database_url=postgres.url if postgres else None,
+            CHAT_ROOM_CREATE_LIMIT=str(ROOMS_PER_WINDOW),
+            CHAT_ROOM_CREATE_WINDOW=str(ROOM_WINDOW),
+        )
+        yield cluster
+        cluster.stop()
+    finally:
+        if postgres:
+            postgres.stop()
+    cluster.assert_no_tracebacks()
+
+
+def post_room(http: HttpUser, title: str) -> httpx.Response:
+    """The lobby's create-a-room form, as a browser posts it."""
+    return http._post_form("/", {"title": title, "description": ""})
+
+
+def rooms_titled(cluster: Cluster, prefix: str) -> int:
+    code = f"from chat.models import Room; print(Room.objects.filter(title__startswith={prefix!r}).count())"
+    return int(cluster.django(code))
+
+
+async def test_a_user_creates_at_most_the_room_cap_per_window_through_both_nodes(room_cluster):
+    cluster = room_cluster
+    name, http = new_user(cluster, node=0)
+    other_name, other = new_user(cluster, node=1)
+    watcher = await connect(cluster, other, 1)
+    nodes = [HttpUser(node.http_url) for node in cluster.nodes]
+    for client in nodes:
+        client.client.cookies = http.client.cookies
+    answers = [post_room(nodes[i % 2], f"{name} room {i}") for i in range(ROOMS_PER_WINDOW + 2)]
+    assert [a.status_code for a in answers] == [302] * ROOMS_PER_WINDOW + [429, 429]
+    assert "too many rooms recently" in answers[-1].text
+    assert 'class="errorlist nonfield"' in answers[-1].text  # shown as the form's error
+    assert rooms_titled(cluster, f"{name} room") == ROOMS_PER_WINDOW
+    assert post_room(other, f"{other_name} room").status_code == 302  # another user is not limited
+    # Only the stored rooms were announced.
+    announced = []
+    while len(announced) < ROOMS_PER_WINDOW + 1:
+        announced.append((await watcher.recv_type("room.created"))["room"]["title"])
+    assert sorted(announced) == sorted(
+        [*(f"{name} room {i}" for i in range(ROOMS_PER_WINDOW)), f"{other_name} room"]
+    )
+    with pytest.raises(asyncio.TimeoutError):
+        await watcher.recv_type("room.created", timeout=1)
+    # Once the window has passed, the user may create rooms again.
+    start = time.monotonic()
+    while (answer := post_room(nodes[1], f"{name} later")).status_code == 429:
+        assert time.monotonic() - start < ROOM_WINDOW + 5
+        await asyncio.sleep(0.5)
+    assert answer.status_code == 302
+    await watcher.close()
+
+
+async def test_concurrent_room_creations_of_one_user_on_both_nodes_stay_within_the_cap(room_cluster):
+    cluster = room_cluster
+    name, http = new_user(cluster, node=0)
+    token = CSRF_RE.search(http.client.get("/").text).group(1)
+
+    async def create(i: int) -> int:
+        node = cluster.nodes[i % 2]
+        async with httpx.AsyncClient(
+            base_url=node.http_url, cookies=http.client.cookies, timeout=30
+        ) as client:
+            response = await client.post(
+                "/", data={"title": f"{name} rush {i}", "description": "", "csrfmiddlewaretoken": token}
+            )
+            return response.status_code
+
+    statuses = await asyncio.gather(*(create(i) for i in range(12)))
+    print(f"12 concurrent creations: {sorted(statuses)}")
+    assert sorted(statuses) == [302] * ROOMS_PER_WINDOW + [429] * (12 - ROOMS_PER_WINDOW)
+    assert rooms_titled(cluster, f"{name} rush") == ROOMS_PER_WINDOW
