@@ -84,6 +84,7 @@ class ChatSession:
         slot = slots.Slot(kind=kind, user_id=self.user.pk, connection_id=self.channel_name)
         if not await slots.acquire(slot, limit=limit):
             logger.info("refused a %s connection of user %s: %d open already", kind, self.user.pk, limit)
+            metrics.CONNECTIONS_REFUSED.labels(kind).inc()
             self.closed = True
             return closecodes.TOO_MANY_CONNECTIONS
         self.slot = slot
