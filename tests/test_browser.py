@@ -359,3 +359,65 @@ def test_the_room_is_usable_at_phone_width(browser, cluster):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     screenshot(page, "room-phone")
     page.context.close()
+
+
+@pytest.fixture
+def crowded_cluster(tmp_path):
+    """A cluster of its own: the rooms below would crowd every other test's sidebar."""
+    cluster = start_cluster(tmp_path / "crowded")
+    yield cluster
+    cluster.stop()
+    cluster.assert_no_tracebacks()
+
+
+# Counts the error frames a page receives, from its first frame on.
+RECORD_ERRORS = """
+let chatClientClass;
+window.__errors = [];
+Object.defineProperty(window, "ChatClient", {
+  configurable: true,
+  get() { return chatClientClass; },
+  set(value) {
+    chatClientClass = value;
+    const receive = value.prototype.receive;
+    value.prototype.receive = function (frame) {
+      if (frame.type === "error") window.__errors.push(frame.code);
+      return receive.call(this, frame);
+    };
+  },
+});
+"""
+
+
+def test_more_rooms_than_a_connection_may_follow_leave_the_busy_rooms_followed(browser, crowded_cluster):
+    cluster = crowded_cluster
+    here, busy = cluster.make_rooms(["Open here", "Talk"])
+    # A flood of rooms whose titles sort before the others, more than the 200 subscriptions a
+    # connection may hold: the page used to follow rooms in list order and lost the later ones.
+    cluster.make_rooms([f"Flood {i}" for i in range(230)])
+    (_, key_a), (_, key_b) = cluster.make_sessions(2, "crowd")
+
+    async def post(body: str, msg_id: str) -> None:
+        ws = await WsClient.connect(cluster.nodes[1].port, key_b)
+        await ws.send_message(busy, body, msg_id)
+        await ws.close()
+
+    run_async(post("earlier", "crowd-1"))
+    page = page_for(browser, cluster, 0, key_a)
+    page.add_init_script(RECORD_ERRORS)
+    page.goto(f"/rooms/{here}/")
+    wait_connected(page)
+    playwright_api.expect(page.locator("#rooms li[data-slug]")).to_have_count(232, timeout=10_000)
+    page.wait_for_function(f"window.chatClient.rooms.has({busy!r})", timeout=10_000)
+    cluster.make_rooms([f"Flood later {i}" for i in range(20)])  # announced live while the page is open
+    playwright_api.expect(page.locator("#rooms li[data-slug]")).to_have_count(252, timeout=10_000)
+    run_async(post("new", "crowd-2"))
+    playwright_api.expect(page.locator(f'#rooms li[data-slug="{busy}"] .badge')).to_have_text("1")
+    send(page, "the open room still works")
+    playwright_api.expect(
+        page.locator("#messages li.message:not(.pending) .body", has_text="the open room still works")
+    ).to_be_visible()
+    assert page.evaluate("window.chatClient.rooms.size") <= 101  # the open room and 100 others
+    assert page.evaluate("window.__errors") == []
+    assert page.errors == []
+    page.context.close()

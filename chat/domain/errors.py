@@ -62,6 +62,11 @@ class RateLimited(ChatError):
     default_detail = "Too many messages; slow down."
 
 
+class TooManyRooms(ChatError):
+    code = "too_many_rooms"
+    default_detail = "You have created too many rooms recently; try again later."
+
+
 class ClientMsgIdConflict(ChatError):
     code = "client_msg_id_conflict"
     default_detail = "This client_msg_id was already used for a message in another room."

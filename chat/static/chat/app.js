@@ -89,8 +89,20 @@
       applyRoomHeader(room);
     }
     renderUnread(room.slug);
-    // The open room subscribes below (with its history); the others only count unread.
-    if (!known && room.slug !== active) client.subscribe(room.slug, room.last_seq);
+  }
+
+  // The open room subscribes below (with its history); other rooms are followed for their unread
+  // counts, but a connection may hold 200 subscriptions (docs/protocol.md), and anyone may create
+  // rooms. So the UI follows at most BACKGROUND_ROOMS others: the busiest (highest last_seq), which a
+  // flood of new, empty rooms cannot push out. The rest are listed, with the counts of the last
+  // `rooms` list (sent on every connect).
+  const BACKGROUND_ROOMS = 100;
+  function followBusiestRooms() {
+    const others = [...rooms.values()].filter((room) => room.slug !== active);
+    others.sort((a, b) => (b.last_seq || 0) - (a.last_seq || 0) || (a.slug < b.slug ? -1 : 1));
+    const wanted = new Set(others.slice(0, BACKGROUND_ROOMS).map((room) => room.slug));
+    for (const slug of [...client.rooms.keys()]) if (slug !== active && !wanted.has(slug)) client.unsubscribe(slug);
+    for (const slug of wanted) if (!client.rooms.has(slug)) client.subscribe(slug, rooms.get(slug).last_seq);
   }
 
   function removeRoom(slug) {
@@ -100,6 +112,8 @@
     if (slug === active) {
       showToast(gettext("You no longer have access to this room."));
       setComposerEnabled(false);
+    } else if (client.rooms.has(slug)) {
+      client.unsubscribe(slug);
     }
   }
 
@@ -112,9 +126,12 @@
     for (const slug of [...rooms.keys()]) if (!visible.has(slug)) removeRoom(slug);
     for (const li of roomsList.querySelectorAll("li[data-slug]")) if (!visible.has(li.dataset.slug)) li.remove();
     for (const room of frame.rooms) upsertRoom(room);
+    followBusiestRooms();
   });
-  for (const type of ["room.created", "room.updated", "room.archived"]) client.on(type, (f) => upsertRoom(f.room));
-  client.on("room.removed", (f) => removeRoom(f.room));
+  for (const type of ["room.created", "room.updated", "room.archived"]) {
+    client.on(type, (f) => { upsertRoom(f.room); followBusiestRooms(); });
+  }
+  client.on("room.removed", (f) => { removeRoom(f.room); followBusiestRooms(); });
 
   // --- connection status --------------------------------------------------------------------
 

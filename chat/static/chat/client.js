@@ -65,7 +65,8 @@
           return;
         }
         this.setStatus(this.attempt === 0 ? "reconnecting" : "offline");
-        const base = event.code === 4429 ? 10000 : 500;
+        // Rate limited, or too many connections (other tabs): wait longer before trying again.
+        const base = event.code === 4429 || event.code === 4409 ? 10000 : 500;
         const delay = Math.min(30000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
         this.attempt += 1;
         this.retryTimer = setTimeout(() => this.connect(), delay);
