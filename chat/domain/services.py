@@ -123,8 +123,9 @@ def messages_create_batch(
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
     message_validate(body=request.body, client_msg_id=request.client_msg_id)
-    if limit_rate and queries.author_over_rate(request.author):
-        raise _Retry(RateLimited())  # unless it repeats a stored message, which is acked again
+    if limit_rate and (wait := queries.author_rate_wait(request.author)) is not None:
+        # Unless it repeats a stored message, which is acked again.
+        raise _Retry(RateLimited(f"Too many messages; send again in {wait:.1f} s.", retry_after=wait))
     room = queries.room_take_next_seq(request.room_slug)
     if room is None:
         raise UnknownRoom(f"No room {request.room_slug!r}.")

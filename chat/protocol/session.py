@@ -118,7 +118,8 @@ class ChatSession:
     async def send_error(self, error: ChatError, ref: str | None) -> None:
         """Send an `error` frame for a refused client frame."""
         metrics.ERRORS.labels(error.code).inc()
-        await self.send({"type": "error", "code": error.code, "detail": error.detail, "ref": ref})
+        frame = {"type": "error", "code": error.code, "detail": error.detail, "ref": ref}
+        await self.send({**frame, **error.frame_fields()})
 
     # --- subscriptions -------------------------------------------------------------------
 

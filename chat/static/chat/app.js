@@ -8,8 +8,9 @@
   const app = document.getElementById("app");
   if (!app) return;
   const me = app.dataset.username;
+  const userId = app.dataset.userId; // keys what this browser keeps for this user only
   const active = app.dataset.active || null;
-  const client = new ChatClient(location.origin + app.dataset.sockjsPath);
+  const client = new ChatClient(location.origin + app.dataset.sockjsPath, { outboxKey: "chat:outbox:" + userId + ":" });
   window.chatClient = client; // for debugging and the browser tests
 
   const el = (id) => document.getElementById(id);
@@ -149,14 +150,21 @@
 
   // --- notifications ---------------------------------------------------------------------------
 
+  // One toast at a time (a new one replaces it), above the room, never over the composer; only a
+  // mention's toast (a link) takes clicks.
   const toasts = el("toasts");
+  let toastTimer = null;
   function showToast(text, href) {
     const toast = document.createElement(href ? "a" : "div");
     toast.className = "toast";
     if (href) toast.href = href;
-    toast.textContent = text;
-    toasts.append(toast);
-    setTimeout(() => toast.remove(), 6000);
+    const line = document.createElement("span"); // clamped to three lines (a mention can be long)
+    line.className = "toast-text";
+    line.textContent = text;
+    toast.append(line);
+    toasts.replaceChildren(toast);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => toast.remove(), 6000);
   }
   const notifyButton = el("enable-notifications");
   if ("Notification" in window && Notification.permission === "default") {
@@ -190,7 +198,7 @@
   const live = el("live");
   const historyStatus = el("history-status");
   const shown = new Map(); // seq -> <li>
-  const pending = new Map(); // client_msg_id -> <li>
+  const pending = new Map(); // client_msg_id -> <li> of my message until the room's copy arrives
   let oldestSeq = null;
   let hasMore = true;
   let loadingHistory = false;
@@ -290,7 +298,7 @@
       item.classList.add("mentions-me");
     }
     const later = [...shown.keys()].filter((s) => s > message.seq).sort((a, b) => a - b)[0];
-    list.insertBefore(item, later === undefined ? (list.querySelector(".pending") || null) : shown.get(later));
+    list.insertBefore(item, later === undefined ? (list.querySelector(".outgoing") || null) : shown.get(later));
     shown.set(message.seq, item);
     regroup(item);
     oldestSeq = oldestSeq === null ? message.seq : Math.min(oldestSeq, message.seq);
@@ -347,16 +355,29 @@
   client.on("message.deleted", (frame) => { if (frame.room === active) removeMessage(frame.seq); });
   client.on("message.ack", (frame) => {
     const item = pending.get(frame.client_msg_id);
-    if (item) { item.classList.remove("pending"); item.classList.add("sent"); }
+    if (!item) return;
+    // Already shown, or older than the newest shown (an ack of a resend, which is not broadcast again):
+    // the room's copy is in place. Else it follows at once, and replaces this one.
+    if (shown.has(frame.seq) || frame.seq < Math.max(0, ...shown.keys())) {
+      item.remove();
+      pending.delete(frame.client_msg_id);
+      return;
+    }
+    item.classList.replace("pending", "sent");
+    item.querySelector(".state").textContent = "";
   });
   client.on("error", (frame) => {
+    if (frame.code === "rate_limited") {
+      const seconds = Math.max(1, Math.ceil(typeof frame.retry_after === "number" ? frame.retry_after : 2));
+      showToast(interpolate(gettext("You are sending too fast: your messages go out in %s s, in order."), [seconds]));
+      return;
+    }
     const item = pending.get(frame.ref);
-    if (item && frame.code !== "rate_limited") {
-      item.classList.add("failed");
+    if (item && frame.code !== "internal_error") {
+      item.classList.replace("pending", "failed");
       item.querySelector(".state").textContent = interpolate(gettext("not sent: %s"), [frame.detail]);
       pending.delete(frame.ref);
     }
-    if (frame.code === "rate_limited") showToast(gettext("You are sending too fast; your message will be retried."));
   });
 
   // Infinite scroll-back.
@@ -403,13 +424,29 @@
       composer.requestSubmit();
     }
   });
+  // The draft of each room is kept (per user) until it is sent: leaving the page loses nothing.
+  const draftKey = "chat:draft:" + userId + ":" + active;
+  function saveDraft() {
+    try {
+      if (body.value) localStorage.setItem(draftKey, body.value);
+      else localStorage.removeItem(draftKey);
+    } catch (e) { /* storage unavailable: the draft lives as long as the page */ }
+  }
+  body.value = localStorage.getItem(draftKey) || "";
+  body.addEventListener("input", saveDraft);
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = body.value;
     if (!text.trim()) return;
-    const id = client.sendMessage(active, text);
+    showPending(client.sendMessage(active, text), text);
+    body.value = "";
+    saveDraft();
+    scroller.scrollTop = scroller.scrollHeight;
+  });
+  // My messages not acked yet, until the room's copy replaces them (kept from an earlier page too).
+  function showPending(id, text) {
     const item = document.createElement("li");
-    item.className = "message pending";
+    item.className = "message outgoing pending";
     item.dataset.clientMsgId = id;
     const meta = document.createElement("div");
     meta.className = "meta";
@@ -426,8 +463,7 @@
     item.append(meta, bodyEl);
     list.append(item);
     pending.set(id, item);
-    body.value = "";
-    scroller.scrollTop = scroller.scrollHeight;
-  });
+  }
+  for (const frame of client.unsent(active)) showPending(frame.client_msg_id, frame.body);
   client.subscribe(active);
 })();
