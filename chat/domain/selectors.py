@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from chat.domain.errors import Forbidden, UnknownRoom
+from chat.domain.errors import UnknownRoom
 from chat.models import Membership, Message, Room
 
 User = AbstractBaseUser | AnonymousUser
@@ -29,9 +29,13 @@ def room_can_read(*, room: Room, user: User) -> bool:
 
 
 def room_check_access(*, room: Room, user: User) -> None:
-    """Raise Forbidden unless the user may read (and so subscribe to) the room."""
+    """Raise UnknownRoom unless the user may read (and so subscribe to) the room.
+
+    The same error, word for word, as for a slug no room has: a user who may not read a private
+    room must not learn from the answer that it exists.
+    """
     if not room_can_read(room=room, user=user):
-        raise Forbidden(f"You may not access {room.slug!r}.")
+        raise UnknownRoom(f"No room {room.slug!r}.")
 
 
 def room_get_readable(*, slug: str, user: User) -> Room:
