@@ -43,3 +43,19 @@ def test_history_pages_backwards_with_has_more(alice):
     page, has_more = selectors.messages_before(room=room, before_seq=2, limit=3)
     assert ([m.seq for m in page], has_more) == ([1], False)
     assert [m.seq for m in selectors.messages_between(room=room, after_seq=2, upto_seq=4)] == [3, 4]
+
+
+def test_a_room_is_readable_by_id_only_by_active_users_with_access(
+    alice, make_user, django_assert_num_queries
+):
+    bob = make_user("bob")
+    public = services.room_create(creator=alice, title="Open")
+    secret = services.room_create(creator=alice, title="Secret", is_private=True)
+    with django_assert_num_queries(1):
+        assert selectors.room_readable(room_id=secret.pk, user=alice)
+    assert not selectors.room_readable(room_id=secret.pk, user=bob)
+    assert selectors.room_readable(room_id=public.pk, user=bob)
+    type(bob).objects.filter(pk=bob.pk).update(is_active=False)  # bob's object still says active
+    assert not selectors.room_readable(room_id=public.pk, user=bob)
+    assert not selectors.room_readable(room_id=999, user=alice)
+    assert not selectors.room_readable(room_id=public.pk, user=AnonymousUser())
