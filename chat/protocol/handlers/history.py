@@ -26,8 +26,12 @@ def frames(messages: list[Message], slug: str) -> list[str]:
     return [events.encode(frame) for frame in frame_dicts(messages, slug)]
 
 
-def stored_frames(room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str]:
-    """The encoded frames of a room's stored messages in (after_seq, upto_seq]."""
+def stored_frames(user, room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str] | None:
+    """The encoded frames of a room's stored messages in (after_seq, upto_seq], or None if the user
+    may no longer read the room (checked first, in the same trip to the database thread: a fill
+    is what a lost revoking event would otherwise leak)."""
+    if not selectors.room_readable(room_id=room_id, user=user):
+        return None
     return frames(selectors.messages_between(room=room_id, after_seq=after_seq, upto_seq=upto_seq), slug)
 
 
