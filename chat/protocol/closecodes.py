@@ -12,7 +12,7 @@ TOO_BIG = 1009  # a frame above the size limit (sent by autobahn)
 BROKEN_JSON = 4400  # framed SockJS over WebSocket: a message that is not a JSON array of strings
 UNAUTHENTICATED = 4401  # not signed in, or the session was logged out
 TOO_SLOW = 4408  # the client stopped reading: its unsent frames passed the limit
-RATE_LIMITED = 4429  # still sending after FLOOD_STRIKES refusals in a row
+RATE_LIMITED = 4429  # more than FLOOD_STRIKES frames refused within FLOOD_WINDOW (protocol/session.py)
 
 # The reasons sent with them where the transport carries one (SockJS close frames).
 REASONS = {
