@@ -119,7 +119,8 @@ def messages_create_batch(
     stays locked (OperationalError, InterfaceError) fails the whole batch: nothing was committed,
     and the senders retry with the same client_msg_id.
 
-    `limit_rate`: refuse (RateLimited) a send past its author's rate limit.
+    `limit_rate`: refuse (RateLimited) a send past its author's rate limit. The authors' sends are
+    serialized first (queries.authors_lock), so that the count is exact on PostgreSQL too.
     """
     try:
         return _messages_store_together(requests, limit_rate=limit_rate)
@@ -147,6 +148,9 @@ def _messages_store_together(
     results: dict[int, tuple[Message, bool] | Exception] = {}
     order = sorted(range(len(requests)), key=lambda index: requests[index].room_slug)  # stable
     with transaction.atomic():
+        if limit_rate:
+            # Before any room's row lock: every batch takes authors, then rooms, each in one order.
+            queries.authors_lock([request.author.pk for request in requests])
         for index in order:
             try:
                 # One send alone needs no savepoint: its failure rolls the transaction back.
