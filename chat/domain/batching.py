@@ -46,7 +46,7 @@ class _SendQueue:
                     )
                 except Exception as exc:  # the whole batch failed (the database): logged once
                     logger.error("a batch of %d sends failed: %r", len(batch), exc, exc_info=exc)
-                    results = [InternalError()] * len(batch)
+                    results = [InternalError() for _ in batch]
                 for (request, future), result in zip(batch, results, strict=True):
                     if isinstance(result, Exception) and not isinstance(result, ChatError):
                         # This send alone failed (the others of its batch are stored): its
