@@ -687,3 +687,26 @@ def test_a_click_on_send_while_a_mention_toast_shows_sends_and_clicking_the_toas
     playwright_api.expect(page.locator("#body")).to_have_value("a draft in progress")
     assert page.errors == []
     page.context.close()
+
+
+def test_a_user_who_can_see_more_rooms_than_the_subscription_cap_stays_connected(browser, tmp_path):
+    """The UI subscribes to every room it lists; past the server's 200 it would be refused, and more
+    than 20 refused frames within 10 s close the connection (4429) again after every reconnect."""
+    cluster = start_cluster(tmp_path / "many-rooms", nodes=1)
+    try:
+        rooms = cluster.make_rooms([f"Many {n}" for n in range(230)])
+        [(_, key)] = cluster.make_sessions(1, "many")
+        page = page_for(browser, cluster, 0, key)
+        page.goto(f"/rooms/{rooms[0]}/")
+        wait_connected(page)
+        playwright_api.expect(page.locator("#rooms li")).to_have_count(230, timeout=10_000)
+        send(page, "still connected")
+        playwright_api.expect(page.locator("#messages li.message:not(.pending) .body")).to_have_text(
+            "still connected", timeout=5_000
+        )
+        assert "closing a connection" not in cluster.logs()
+        assert page.errors == []
+        page.context.close()
+    finally:
+        cluster.stop()
+    cluster.assert_no_tracebacks()

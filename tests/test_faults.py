@@ -14,6 +14,7 @@ import time
 import pytest
 import websockets
 
+from chat.protocol.session import FLOOD_STRIKES
 from chat.testing.clients import ResilientClient, WsClient
 from chat.testing.cluster import Cluster, start_cluster
 from tests.waiting import wait_until
@@ -353,16 +354,25 @@ async def test_malformed_traffic_gets_documented_answers_and_the_node_keeps_serv
         ('{"type": "subscribe", "room": 7}', "invalid_field"),
         (json.dumps({"type": "message.send", "room": room, "body": "", "client_msg_id": "e"}), "empty_body"),
     ]
-    client = await WsClient.connect(port, key)
+    # More than FLOOD_STRIKES refused frames within FLOOD_WINDOW close a connection (4429), so the
+    # frames go over several connections: each gets FLOOD_STRIKES + 1, all answered, then 4429.
     codes: dict[str, int] = {}
-    for n in range(frames):
-        text, _ = kinds[n % len(kinds)]
-        await client.connection.send(text)
-        if n % 100 == 99:  # read answers in batches
-            for _ in range(100):
-                frame = await client.recv()
-                codes[frame["code"]] = codes.get(frame["code"], 0) + 1
+    flood_closes = []
+    for start in range(0, frames, FLOOD_STRIKES + 1):
+        client = await WsClient.connect(port, key)
+        for n in range(start, min(start + FLOOD_STRIKES + 1, frames)):
+            await client.connection.send(kinds[n % len(kinds)][0])
+        for _ in range(start, min(start + FLOOD_STRIKES + 1, frames)):
+            frame = await client.recv()
+            codes[frame["code"]] = codes.get(frame["code"], 0) + 1
+        if frames - start > FLOOD_STRIKES:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await client.recv()
+            flood_closes.append(closed.value.rcvd.code)
+        await client.close()
     assert codes == {code: frames // len(kinds) for _, code in kinds}
+    assert set(flood_closes) == {4429} and len(flood_closes) == frames // (FLOOD_STRIKES + 1)
+    client = await WsClient.connect(port, key)
     await client.connection.send(b"\x00\x01", text=False)
     assert (await client.recv())["code"] == "invalid_frame"
     closes = []

@@ -104,6 +104,12 @@ def test_reusing_a_client_msg_id_in_another_room_is_a_conflict(room, alice):
         ("ok", "", InvalidField),
         ("ok", "has space", InvalidField),
         ("ok", "x" * 65, InvalidField),
+        ("ok", "c1\n", InvalidField),
+        ("ok", "x" * 64 + "\n", InvalidField),
+        ("a\x00b", "c1", InvalidField),
+        ("\ud800", "c1", InvalidField),
+        ("a\x7fb", "c1", InvalidField),
+        ("a\x9fb", "c1", InvalidField),
     ],
 )
 def test_bad_messages_are_refused_and_write_nothing(room, alice, body, client_msg_id, error):
@@ -111,6 +117,12 @@ def test_bad_messages_are_refused_and_write_nothing(room, alice, body, client_ms
         services.message_create(room=room, author=alice, body=body, client_msg_id=client_msg_id)
     assert Message.objects.count() == 0
     assert Room.objects.get(pk=room.pk).last_seq == 0
+
+
+def test_newlines_tabs_and_any_script_are_stored_as_sent(room, alice):
+    body = "line one\n\tline two: 가나다 😀 ü \u200b \ufeff"
+    message, _ = services.message_create(room=room, author=alice, body=body, client_msg_id="c")
+    assert Message.objects.get(pk=message.pk).body == body
 
 
 def test_a_body_of_exactly_the_limit_is_accepted(room, alice):

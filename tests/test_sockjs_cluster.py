@@ -160,6 +160,74 @@ async def test_oversized_and_broken_sends_get_their_documented_errors(cluster):
     await a.close()
 
 
+async def test_deeply_nested_json_is_broken_json_on_every_sockjs_transport(cluster):
+    """A decoder's RecursionError is answered like any bad JSON: never a 500 page, a 1011 close or
+    a traceback."""
+    _, http_a = new_user(cluster, node=0)
+    nested = "[" * 50_000
+    a = await SockJSClient(urls(cluster)[:1], http_a.session_cookie, transport="xhr_streaming").open()
+    base = urls(cluster)[0]
+    url, headers = f"{base}/sockjs/000/{a.session_id}/xhr_send", {"Origin": base}
+    broken = await a.http.post(url, content=nested, headers=headers)
+    assert (broken.status_code, broken.text) == (500, "Broken JSON encoding.")
+    assert (await a.http.post(url, content=json.dumps([nested]), headers=headers)).status_code == 204
+    assert (await a.recv_type("error"))["code"] == "invalid_json"  # nested inside a chat frame
+    await a.close()
+    port = cluster.nodes[1].port
+    cookie = {"Cookie": f"sessionid={http_a.session_cookie}"}
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/sockjs/000/{uuid.uuid4().hex}/websocket",
+        origin=f"http://127.0.0.1:{port}",
+        additional_headers=cookie,
+    ) as framed:
+        assert await framed.recv() == "o"
+        await framed.send(nested)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(framed.recv(), 5)
+        assert closed.value.rcvd.code == 4400
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/sockjs/websocket",
+        origin=f"http://127.0.0.1:{port}",
+        additional_headers=cookie,
+    ) as raw:
+        await raw.send(nested)
+        assert json.loads(await asyncio.wait_for(raw.recv(), 5))["code"] == "invalid_json"
+
+
+async def test_a_poison_send_relayed_to_the_owner_node_is_refused_alone(cluster):
+    """An xhr_send on node 2 for a session of node 1, whose first chat frame holds a lone surrogate
+    (a JSON escape in the xhr_send body): relayed, refused with invalid_field, and the next frame
+    of the same request is stored."""
+    _, http_a = new_user(cluster, node=0)
+    room = http_a.create_room("Relayed poison")
+    a = await SockJSClient(urls(cluster)[:1], http_a.session_cookie, transport="xhr_streaming").open()
+    frames = [
+        {"type": "message.send", "room": room, "body": "\ud800", "client_msg_id": "poison1"},
+        {"type": "message.send", "room": room, "body": "fine", "client_msg_id": "fine1"},
+    ]
+    # The surrogate stays raw inside each chat frame; json.dumps escapes it in the envelope.
+    envelope = json.dumps([json.dumps(frame, ensure_ascii=False) for frame in frames])
+    other = urls(cluster)[1]
+    url = f"{other}/sockjs/000/{a.session_id}/xhr_send"
+    assert (await a.http.post(url, content=envelope, headers={"Origin": other})).status_code == 204
+    error = await a.recv_type("error")
+    assert (error["code"], error["ref"]) == ("invalid_field", "poison1")
+    assert (await a.recv_type("message.ack"))["client_msg_id"] == "fine1"
+    await a.close()
+
+
+async def test_a_sockjs_session_that_keeps_sending_refused_frames_is_closed_with_4429(cluster):
+    _, http_a = new_user(cluster, node=0)
+    a = await SockJSClient(urls(cluster)[:1], http_a.session_cookie, transport="xhr_streaming").open()
+    base = urls(cluster)[0]
+    url = f"{base}/sockjs/000/{a.session_id}/xhr_send"
+    assert (
+        await a.http.post(url, content=json.dumps(["not json"] * 25), headers={"Origin": base})
+    ).status_code == 204
+    assert await asyncio.wait_for(a.closed, 10) == (4429, "Rate limited")
+    await a.close()
+
+
 async def test_logout_closes_the_sockjs_session_with_4401(cluster):
     _, http_a = new_user(cluster, node=0)
     a = await SockJSClient(urls(cluster)[1:], http_a.session_cookie, transport="xhr_streaming").open()

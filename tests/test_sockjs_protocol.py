@@ -272,6 +272,8 @@ def test_xhr_send_errors(http, base):
     assert http.post(f"{url}/xhr").text == "o\n"
     r = http.post(f"{url}/xhr_send", content='["x')
     assert r.status_code == 500 and "Broken JSON encoding." in r.text
+    r = http.post(f"{url}/xhr_send", content="[" * 50_000)  # RecursionError in the decoder
+    assert r.status_code == 500 and "Broken JSON encoding." in r.text
     r = http.post(f"{url}/xhr_send", content="")
     assert r.status_code == 500 and "Payload expected." in r.text
     assert http.post(f"{url}/xhr_send", content="[]").status_code == 204  # an empty frame is fine
@@ -496,12 +498,13 @@ def test_websocket_close_and_broken_json(base):
         assert ws.recv() == 'c[3000,"Go away!"]'
         with pytest.raises(ConnectionClosed):
             ws.recv()
-    with ws_connect(ws_url(base)) as ws:
-        assert ws.recv() == "o"
-        ws.send('["a')
-        with pytest.raises(ConnectionClosed):
-            ws.recv()
-        assert ws.close_code == 4400
+    for broken in ('["a', "[" * 50_000):  # the second raises RecursionError in the decoder
+        with ws_connect(ws_url(base)) as ws:
+            assert ws.recv() == "o"
+            ws.send(broken)
+            with pytest.raises(ConnectionClosed):
+                ws.recv()
+            assert ws.close_code == 4400
 
 
 def test_websocket_sessions_may_share_an_id(base):

@@ -8,14 +8,18 @@ by design: it only collects this process's own sends.
 """
 
 import asyncio
+import logging
 
 from channels.db import database_sync_to_async
 
 from chat.domain import services
+from chat.domain.errors import ChatError, InternalError
 from chat.models import Message
 from chat.realtime.loops import PerLoop
 
 MAX_BATCH = 200
+
+logger = logging.getLogger(__name__)
 
 
 class _SendQueue:
@@ -40,9 +44,17 @@ class _SendQueue:
                     results = await database_sync_to_async(services.messages_create_batch)(
                         [request for request, _ in batch]
                     )
-                except Exception as exc:  # the whole batch failed; each sender gets the error
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
+                except Exception as exc:  # the whole batch failed (the database): logged once
+                    logger.error("a batch of %d sends failed: %r", len(batch), exc, exc_info=exc)
+                    results = [InternalError() for _ in batch]
+                for (request, future), result in zip(batch, results, strict=True):
+                    if isinstance(result, Exception) and not isinstance(result, ChatError):
+                        # This send alone failed (the others of its batch are stored): its
+                        # traceback is logged once, here, and the sender gets internal_error.
+                        logger.error(
+                            "a send of user %s failed: %r", request.author.pk, result, exc_info=result
+                        )
+                        result = InternalError()
                     if future.done():
                         continue  # the sender's connection went away meanwhile
                     if isinstance(result, Exception):
@@ -58,5 +70,5 @@ _queues = PerLoop(_SendQueue)
 
 async def store_message(request: services.MessageRequest) -> tuple[Message, bool]:
     """Store one send through this process's group-commit queue; returns (message, created), or
-    raises the ChatError that refused it (RateLimited among them)."""
+    raises the ChatError that refused it (RateLimited among them; InternalError if it failed)."""
     return await _queues.get().submit(request)

@@ -87,3 +87,10 @@ class TooManySubscriptions(ChatError):
 class NotSubscribed(ChatError):
     code = "not_subscribed"
     default_detail = "This connection is not subscribed to that room."
+
+
+class InternalError(ChatError):
+    """A server fault (logged where it happened); the client may retry with the same client_msg_id."""
+
+    code = "internal_error"
+    default_detail = "Server error."

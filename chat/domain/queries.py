@@ -1,9 +1,10 @@
 """The hand-written SQL of the send path, and why each statement is hand-written.
 
-A send is five statements (BEGIN, the rate limit's read, the seq bump, the insert, COMMIT) and runs
-for every message, so each of them is built once per database vendor from the models' metadata and
-cached; the ORM equivalents either cannot do it in one statement (update() returns no rows) or
-compile their SQL anew on every call. Every function here must run inside a transaction.
+A send is five statements on SQLite (BEGIN, the rate limit's read, the seq bump, the insert,
+COMMIT) and six on PostgreSQL (the author's lock first) and runs for every message, so each of them
+is built once per database vendor from the models' metadata and cached; the ORM equivalents either
+cannot do it in one statement (update() returns no rows) or compile their SQL anew on every call.
+Every function here must run inside a transaction.
 """
 
 import functools
@@ -44,6 +45,39 @@ def _insert_statement(vendor: str) -> tuple[str, list]:
         f"RETURNING {quote(Message._meta.pk.column)}"
     )
     return sql, fields
+
+
+# The first key of the authors' advisory locks (PostgreSQL's two-key form), so that they cannot
+# collide with advisory locks another program takes in the same database.
+AUTHOR_LOCK_NAMESPACE = 0x63686174  # "chat"
+
+
+def authors_lock(author_ids: list[int | None]) -> None:
+    """Serialize the sends of these authors, on every node, until the transaction ends.
+
+    The rate limit counts an author's recent messages before inserting one. Under PostgreSQL's READ
+    COMMITTED two nodes' transactions each counted limit - 1 committed rows and both inserted
+    (31 stored per window with a limit of 30, every run); the room's row lock does not help: the
+    count runs before it, and an author sends to several rooms. A transaction-scoped advisory lock
+    per author, taken before the count, makes the second wait for the first's commit, and its
+    count (a new statement, a new snapshot) then sees the first's row. Locks are taken in key
+    order, and before any room's row lock (which batches take in slug order), so two batches never
+    wait for each other in a cycle. Ids are folded to the lock's 32-bit key: two authors sharing a
+    key only wait for each other. SQLite needs nothing: a write transaction holds the database's
+    write lock from BEGIN (chat/sqlite/base.py), so every count already runs alone.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({author_id % 2**31 for author_id in author_ids if author_id is not None})
+    if not keys:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # WITH ORDINALITY and ORDER BY: the locks are taken in the order of the sorted array.
+            "SELECT pg_advisory_xact_lock(%s, key) FROM unnest(%s::integer[]) WITH ORDINALITY AS t(key, n) "
+            "ORDER BY n",
+            [AUTHOR_LOCK_NAMESPACE, keys],
+        )
 
 
 def author_rate_wait(author: AbstractBaseUser) -> float | None:

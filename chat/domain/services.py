@@ -1,6 +1,7 @@
 """Writes: check -> do -> announce after commit. Every adapter (socket, HTTP, admin) calls these."""
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -10,14 +11,13 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from chat.domain import queries, selectors
 from chat.domain.errors import (
     BodyTooLong,
-    ChatError,
     ClientMsgIdConflict,
     EmptyBody,
     InvalidField,
@@ -29,19 +29,37 @@ from chat.domain.errors import (
 from chat.models import Membership, Message, Room
 from chat.realtime import events, groups
 
-CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Patterns that validate a whole value are used with fullmatch: `$` also matches before a trailing
+# newline, and "id\n" passed (a 64-character one then failed the insert, with its whole batch).
+CLIENT_MSG_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# What no body may hold: lone surrogates (valid in JSON, not encodable as UTF-8: no database can
+# store them), NUL (PostgreSQL's text cannot), and the other control characters (C0, DEL and C1)
+# except newline and tab, which mean nothing in a chat message.
+BODY_FORBIDDEN_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # `@name` not preceded by a word character or another @ (so e-mail addresses don't count).
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 MAX_MENTIONS_PER_MESSAGE = 20
+
+logger = logging.getLogger(__name__)
 
 
 # --- messages ------------------------------------------------------------------------
 
 
 def message_validate(*, body: str, client_msg_id: str) -> None:
-    """Raise InvalidField, EmptyBody or BodyTooLong unless the message is acceptable (no I/O)."""
-    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
+    """Raise InvalidField, EmptyBody or BodyTooLong unless the message is acceptable (no I/O).
+
+    Everything that passes can be stored by SQLite and PostgreSQL alike (a send that fails in the
+    database instead is rolled back alone, but costs a traceback in the log and an internal_error).
+    """
+    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.fullmatch(client_msg_id):
         raise InvalidField("client_msg_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+    if not isinstance(body, str):
+        raise InvalidField("body must be a string.")
+    if BODY_FORBIDDEN_RE.search(body):
+        raise InvalidField(
+            "body must not contain control characters (except newline and tab) or lone surrogates."
+        )
     if not body.strip():
         raise EmptyBody()
     limit = settings.CHAT_MAX_BODY_CHARS
@@ -93,31 +111,70 @@ def messages_create_batch(
     requests: list[MessageRequest], *, limit_rate: bool = True
 ) -> list[tuple[Message, bool] | Exception]:
     """Store several sends in one transaction (group commit); one result per request, in order:
-    (message, created), or the ChatError that refused it.
+    (message, created), the ChatError that refused it, or the exception that failed it.
 
-    Each send of a batch of several is its own savepoint, so a refused or duplicate one rolls back
-    alone and the others commit together, to be announced after the commit. Rooms are locked as
-    their seqs are taken, in slug order, so two nodes' batches over the same rooms never deadlock.
-    A database failure fails the whole batch (nothing was committed; the senders retry with the
-    same client_msg_id). `limit_rate`: refuse (RateLimited) a send past its author's rate limit.
+    Each send of a batch of several is its own savepoint, so a refused, duplicate or failing one
+    rolls back alone and the others commit together, to be announced after the commit: whatever
+    one send raises (a driver's encoding error, a database error), it is that send's result only.
+    If the commit itself fails (a deferred constraint, checked only then), each send is stored
+    again alone, so that it too fails only its own send. A database that cannot be reached or
+    stays locked (OperationalError, InterfaceError) fails the whole batch: nothing was committed,
+    and the senders retry with the same client_msg_id.
+
+    `limit_rate`: refuse (RateLimited) a send past its author's rate limit. The authors' sends are
+    serialized first (queries.authors_lock), so that the count is exact on PostgreSQL too.
     """
+    try:
+        return _messages_store_together(requests, limit_rate=limit_rate)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        if len(requests) == 1:
+            return [exc]
+        logger.warning("a batch of %d sends failed to commit (%r); storing each alone", len(requests), exc)
+    results: list[tuple[Message, bool] | Exception] = []
+    for request in requests:
+        try:
+            [result] = _messages_store_together([request], limit_rate=limit_rate)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            result = exc
+        results.append(result)
+    return results
+
+
+def _messages_store_together(
+    requests: list[MessageRequest], *, limit_rate: bool
+) -> list[tuple[Message, bool] | Exception]:
     results: dict[int, tuple[Message, bool] | Exception] = {}
     order = sorted(range(len(requests)), key=lambda index: requests[index].room_slug)  # stable
     with transaction.atomic():
+        if limit_rate:
+            # Before any room's row lock: every batch takes authors, then rooms, each in one order.
+            queries.authors_lock([request.author.pk for request in requests])
         for index in order:
             try:
                 # One send alone needs no savepoint: its failure rolls the transaction back.
                 with transaction.atomic(savepoint=len(requests) > 1):
                     results[index] = (_message_store(requests[index], limit_rate=limit_rate), True)
-            except ChatError as error:
-                results[index] = error
             except _Retry as retry:
                 results[index] = retry
-    answers = [results[index] for index in range(len(requests))]
-    return [
-        _message_retry(request, answer.cause) if isinstance(answer, _Retry) else answer
-        for request, answer in zip(requests, answers, strict=True)
-    ]
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:  # ChatError: refused; anything else: this send failed
+                results[index] = exc
+    answers = []
+    for request, answer in zip(requests, (results[index] for index in range(len(requests))), strict=True):
+        if isinstance(answer, _Retry):
+            try:
+                answer = _message_retry(request, answer.cause)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                answer = exc
+        answers.append(answer)
+    return answers
 
 
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:

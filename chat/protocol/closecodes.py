@@ -13,7 +13,7 @@ BROKEN_JSON = 4400  # framed SockJS over WebSocket: a message that is not a JSON
 UNAUTHENTICATED = 4401  # not signed in, or the session ended (logout, deleted, user deactivated...)
 TOO_SLOW = 4408  # the client stopped reading: its unsent frames passed the limit
 TOO_MANY_CONNECTIONS = 4409  # the user already holds the most connections allowed (all nodes)
-RATE_LIMITED = 4429  # still sending after FLOOD_STRIKES refusals in a row
+RATE_LIMITED = 4429  # more than FLOOD_STRIKES frames refused within FLOOD_WINDOW (protocol/session.py)
 
 # The reasons sent with them where the transport carries one (SockJS close frames).
 REASONS = {

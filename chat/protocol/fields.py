@@ -5,13 +5,14 @@ from typing import Any
 
 from chat.domain.errors import InvalidField
 
-SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
+# Always fullmatch: `$` also matches before a trailing newline ("general\n" would pass).
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 def room_slug(frame: dict[str, Any]) -> str:
     """The frame's `room`: a room slug."""
     slug = frame.get("room")
-    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+    if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
         raise InvalidField("room must be a room slug (1-64 of a-z A-Z 0-9 - _).")
     return slug
 
@@ -41,11 +42,15 @@ def string(frame: dict[str, Any], name: str) -> str:
 
 
 def ref(frame: Any) -> str | None:
-    """What an error frame points at: the client_msg_id, else the frame's type."""
+    """What an error frame points at: the client_msg_id, else the frame's type.
+
+    Echoed as sent, except that a lone surrogate (valid in JSON, not encodable as UTF-8, so not
+    sendable in a text frame) becomes its escape: `"\\ud800"`, six characters.
+    """
     if not isinstance(frame, dict):
         return None
     for key in ("client_msg_id", "type"):
         value = frame.get(key)
         if isinstance(value, str):
-            return value[:64]
+            return value[:64].encode("utf-8", "backslashreplace").decode("utf-8")
     return None

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.domain import services
-from chat.domain.errors import ChatError, InvalidFrame, InvalidJson, UnknownType
+from chat.domain.errors import ChatError, InternalError, InvalidFrame, InvalidJson, UnknownType
 from chat.protocol import closecodes, fields, repair
 from chat.protocol.cursor import Cursor
 from chat.protocol.handlers import CLIENT_FRAMES, LAYER_EVENTS
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 # Transports whose connection is a WebSocket; the others are SockJS sessions over HTTP, capped apart.
 SOCKET_TRANSPORTS = {"websocket", "sockjs-websocket"}
+# A connection that has more than FLOOD_STRIKES frames refused (any error frame: rate_limited,
+# invalid_field, invalid_json, ...) within FLOOD_WINDOW seconds is closed with 4429.
+FLOOD_STRIKES = 20
+FLOOD_WINDOW = 10.0
 
 
 @dataclass
@@ -77,7 +82,9 @@ class ChatSession:
         self.close = close
         self.subscriptions: dict[int, Subscription] = {}
         self.room_ids_by_slug: dict[str, int] = {}
-        self.flood_strikes = 0
+        # When the last FLOOD_STRIKES + 1 refusals happened (time.monotonic()).
+        self.refusals: deque[float] = deque(maxlen=FLOOD_STRIKES + 1)
+        self.closing = False  # closed for flooding: later frames are ignored
         self.closed = False
         self.opened = False
         self.slot: slots.Slot | None = None
@@ -138,10 +145,23 @@ class ChatSession:
         await self.send_text(events.encode(frame))
 
     async def send_error(self, error: ChatError, ref: str | None) -> None:
-        """Send an `error` frame for a refused client frame."""
+        """Send an `error` frame for a refused client frame; close the connection if it floods.
+
+        Each refusal logs one line (no client text in it) and is a flood strike.
+        """
         metrics.ERRORS.labels(error.code).inc()
+        logger.info("refused a frame of user %s (%s): %s", self.user.pk, self.transport, error.code)
         frame = {"type": "error", "code": error.code, "detail": error.detail, "ref": ref}
         await self.send({**frame, **error.frame_fields()})
+        now = time.monotonic()
+        self.refusals.append(now)
+        if len(self.refusals) > FLOOD_STRIKES and now - self.refusals[0] <= FLOOD_WINDOW and not self.closing:
+            self.closing = True
+            logger.warning(
+                "closing a connection of user %s (%s): more than %d frames refused within %g s",
+                self.user.pk, self.transport, FLOOD_STRIKES, FLOOD_WINDOW,
+            )  # fmt: skip
+            await self.close(closecodes.RATE_LIMITED)
 
     # --- subscriptions -------------------------------------------------------------------
 
@@ -173,13 +193,13 @@ class ChatSession:
 
     async def receive_text(self, text: str) -> None:
         """Handle one client text frame; every failure becomes an `error` frame."""
-        if self.ended:
+        if self.ended or self.closing:
             return  # a frame that was on its way when the server closed the connection
         frame: Any = None
         try:
             try:
                 frame = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
                 raise InvalidJson() from None
             if not isinstance(frame, dict):
                 raise InvalidJson("The frame must be a JSON object.")
@@ -192,18 +212,12 @@ class ChatSession:
             await self.send_error(error, fields.ref(frame))
         except Exception:
             logger.exception("unexpected error handling a %r frame", fields.ref(frame))
-            await self.send(
-                {
-                    "type": "error",
-                    "code": "internal_error",
-                    "detail": "Server error.",
-                    "ref": fields.ref(frame),
-                }
-            )
+            await self.send_error(InternalError(), fields.ref(frame))
 
     async def receive_binary(self) -> None:
         """Binary frames are not part of the protocol."""
-        await self.send_error(InvalidFrame(), None)
+        if not self.closing:
+            await self.send_error(InvalidFrame(), None)
 
     async def receive_event(self, event: dict[str, Any]) -> None:
         """Handle an event from the channel layer (type `chat.*`)."""

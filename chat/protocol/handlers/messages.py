@@ -6,14 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from chat.domain import batching, services
 from chat.domain.errors import RateLimited
-from chat.protocol import closecodes, fields
+from chat.protocol import fields
 from chat.realtime import metrics
 
 if TYPE_CHECKING:
     from chat.protocol.session import ChatSession
-
-# Rate-limited sends in a row after which the connection is closed.
-FLOOD_STRIKES = 20
 
 
 async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
@@ -28,18 +25,9 @@ async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
                 room_slug=slug, author=session.user, body=body, client_msg_id=client_msg_id
             )
         )
-    except RateLimited as error:
+    except RateLimited:
         metrics.RATE_LIMITED.inc()
-        session.flood_strikes += 1
-        if session.flood_strikes > FLOOD_STRIKES:
-            closing = RateLimited(
-                "Still flooding after rate-limit errors; closing.", retry_after=error.retry_after
-            )
-            await session.send_error(closing, client_msg_id)
-            await session.close(closecodes.RATE_LIMITED)
-            return
-        raise
-    session.flood_strikes = 0
+        raise  # an error frame, and a flood strike (ChatSession.send_error)
     if created:
         metrics.MESSAGES_RECEIVED.inc()
     await session.send(

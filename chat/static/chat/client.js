@@ -16,6 +16,9 @@
   }
 
   const OPEN = 1; // SockJS.OPEN; not WebSocket.OPEN: a browser may have no WebSocket at all
+  // The server's cap on one connection's rooms (docs/protocol.md). Subscribing past it would only be
+  // refused, and more than 20 refused frames within 10 s close the connection (4429).
+  const MAX_SUBSCRIPTIONS = 200;
 
   // Unacked message.send frames in the order they were typed, mirrored in localStorage: one entry
   // per message, so that two tabs of the same user never overwrite each other's.
@@ -147,10 +150,12 @@
 
     // since: null asks for the newest page as one `history` frame; a number asks for what follows it.
     subscribe(slug, since) {
+      if (!this.rooms.has(slug) && this.rooms.size >= MAX_SUBSCRIPTIONS) return false;
       const room = this.rooms.get(slug) || { lastSeq: null };
       if (since !== undefined && since !== null && (room.lastSeq === null || since > room.lastSeq)) room.lastSeq = since;
       this.rooms.set(slug, room);
       this.sendSubscribe(slug, room);
+      return true;
     }
 
     sendSubscribe(slug, room) {

@@ -57,7 +57,7 @@ def parse_messages(payload: str, *, single_allowed: bool) -> list[str]:
     """Messages from a client payload: a JSON array of strings (or, on WebSocket, one string)."""
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise BrokenJson() from None
     if single_allowed and isinstance(value, str):
         return [value]

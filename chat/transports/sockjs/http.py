@@ -19,7 +19,7 @@ from chat.transports.sockjs.endpoints import Endpoint
 
 NOT_CACHED = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
 YEAR = 365 * 24 * 3600
-SESSION_PATH = re.compile(r"^/([^/.]+)/([^/.]+)/([a-z_]+)$")
+SESSION_PATH = re.compile(r"/([^/.]+)/([^/.]+)/([a-z_]+)")  # fullmatch: `$` allows a trailing newline
 TEXT = "text/plain; charset=UTF-8"
 JAVASCRIPT = "application/javascript; charset=UTF-8"
 
@@ -149,7 +149,7 @@ class SockJSHttpApp:
         if rest == "/websocket":
             await self.websocket_over_http(request)
             return
-        match = SESSION_PATH.match(rest)
+        match = SESSION_PATH.fullmatch(rest)
         if match is None:
             await request.not_found()
             return

@@ -140,7 +140,8 @@ class OwnedSession(Session):
             if not self.allows(message["user"]):
                 await _reply(message, status=404)
             else:
-                await _reply(message, status=204 if self.take(message["messages"]) else 429)
+                messages = [text.decode("utf-8", "surrogatepass") for text in message["messages"]]
+                await _reply(message, status=204 if self.take(messages) else 429)
         else:
             self.inbox.put_nowait(message)  # after the client frames before it, never beside them
 
@@ -322,8 +323,11 @@ async def send(endpoint: Endpoint, session_id: str, *, user, messages: list[str]
     owner = await redis_client().get(_owner_key(endpoint, session_id))
     if owner is None:
         return 404
+    # As bytes: a message may hold a lone surrogate (valid in the JSON of an xhr_send, refused by
+    # the chat protocol later), which the channel layer's msgpack cannot encode as a string.
+    encoded = [text.encode("utf-8", "surrogatepass") for text in messages]
     answer, request, _ = await _ask_owner(
-        owner.decode(), {"type": "sockjs.send", "user": user_id, "messages": messages}
+        owner.decode(), {"type": "sockjs.send", "user": user_id, "messages": encoded}
     )
     _registry().waiting.pop(request, None)
     return 404 if answer is None else answer["status"]

@@ -27,13 +27,15 @@ class HttpRouter:
 
 
 def _websocket_routes(endpoint: Endpoint) -> list:
+    # \Z, not $: channels' URLRouter searches with the pattern, and `$` matches before a trailing
+    # newline (a path may hold one, percent-encoded).
     base = endpoint.prefix.lstrip("/")
     if not endpoint.websocket:
-        return [re_path(rf"^{base}/(.*)$", RefusingConsumer.as_asgi())]
+        return [re_path(rf"^{base}/(?s:.*)\Z", RefusingConsumer.as_asgi())]
     raw = ChatConsumer.as_asgi() if endpoint.chat else RawWebSocketConsumer.for_endpoint(endpoint)
     return [
-        re_path(rf"^{base}/websocket$", raw),
-        re_path(rf"^{base}/[^/.]+/[^/.]+/websocket$", SockJSWebSocketConsumer.for_endpoint(endpoint)),
+        re_path(rf"^{base}/websocket\Z", raw),
+        re_path(rf"^{base}/[^/.]+/[^/.]+/websocket\Z", SockJSWebSocketConsumer.for_endpoint(endpoint)),
     ]
 
 
