@@ -200,6 +200,14 @@ CHAT_CATCHUP_LIMIT = env_int("CHAT_CATCHUP_LIMIT", 1000)
 CHAT_MAX_SUBSCRIPTIONS = 200
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 30)
 CHAT_RATE_LIMIT_WINDOW = env_int("CHAT_RATE_LIMIT_WINDOW", 10)
+# Message changes (docs/protocol.md, "Changing messages"): an author edits a message for this long
+# (admins at any time); edits, deletions and reactions per user per window; distinct emoji per message.
+CHAT_EDIT_WINDOW = env_int("CHAT_EDIT_WINDOW", 24 * 3600)
+CHAT_CHANGE_RATE_LIMIT = env_int("CHAT_CHANGE_RATE_LIMIT", 60)
+CHAT_CHANGE_RATE_WINDOW = env_int("CHAT_CHANGE_RATE_WINDOW", 60)
+CHAT_REACTIONS_MAX_DISTINCT = env_int("CHAT_REACTIONS_MAX_DISTINCT", 20)
+# Replies returned by one thread.fetch.
+CHAT_THREAD_PAGE = env_int("CHAT_THREAD_PAGE", 100)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 # Seconds a live message that arrived ahead of a missing one waits for it before the gap is read

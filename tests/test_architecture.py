@@ -28,7 +28,9 @@ def test_every_import_in_chat_points_down():
 
 
 def test_a_domain_module_importing_a_transport_breaks_the_contract(tmp_path):
-    shutil.copytree(BASE_DIR / "chat", tmp_path / "chat", ignore=shutil.ignore_patterns("__pycache__", "static"))
+    shutil.copytree(
+        BASE_DIR / "chat", tmp_path / "chat", ignore=shutil.ignore_patterns("__pycache__", "static")
+    )
     shutil.copy(BASE_DIR / "pyproject.toml", tmp_path / "pyproject.toml")
     services = tmp_path / "chat" / "domain" / "services.py"
     services.write_text(services.read_text() + "\nfrom chat.transports import websocket  # noqa\n")
@@ -38,7 +40,9 @@ def test_a_domain_module_importing_a_transport_breaks_the_contract(tmp_path):
 
 
 def test_plumbing_importing_a_rule_breaks_the_contract(tmp_path):
-    shutil.copytree(BASE_DIR / "chat", tmp_path / "chat", ignore=shutil.ignore_patterns("__pycache__", "static"))
+    shutil.copytree(
+        BASE_DIR / "chat", tmp_path / "chat", ignore=shutil.ignore_patterns("__pycache__", "static")
+    )
     shutil.copy(BASE_DIR / "pyproject.toml", tmp_path / "pyproject.toml")
     layer = tmp_path / "chat" / "realtime" / "presence.py"
     layer.write_text(layer.read_text() + "\nfrom chat.domain import selectors  # noqa\n")

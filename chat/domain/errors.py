@@ -75,3 +75,33 @@ class TooManySubscriptions(ChatError):
 class NotSubscribed(ChatError):
     code = "not_subscribed"
     default_detail = "This connection is not subscribed to that room."
+
+
+class UnknownMessage(ChatError):
+    code = "unknown_message"
+    default_detail = "No such message in this room."
+
+
+class NotAllowed(ChatError):
+    code = "not_allowed"
+    default_detail = "You may not change this message."
+
+
+class EditWindowClosed(ChatError):
+    code = "edit_window_closed"
+    default_detail = "This message can no longer be edited."
+
+
+class MessageDeleted(ChatError):
+    code = "message_deleted"
+    default_detail = "The message was deleted."
+
+
+class TooManyReactions(ChatError):
+    code = "too_many_reactions"
+    default_detail = "This message has as many different reactions as it may have."
+
+
+class InvalidEmoji(ChatError):
+    code = "invalid_emoji"
+    default_detail = "emoji must be one emoji."

@@ -5,8 +5,8 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from chat.domain.errors import Forbidden, UnknownRoom
-from chat.models import Membership, Message, Room
+from chat.domain.errors import Forbidden, UnknownMessage, UnknownRoom
+from chat.models import Membership, Message, MessageChange, Reaction, Room
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -58,7 +58,7 @@ def room_last_seqs(*, room_ids: Iterable[int]) -> dict[int, int]:
     return dict(Room.objects.filter(pk__in=list(room_ids)).values_list("pk", "last_seq"))
 
 
-def _messages(room: Room) -> QuerySet[Message]:
+def _messages(room: Room | int) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author").order_by("seq")
 
 
@@ -68,8 +68,70 @@ def messages_after(*, room: Room, after_seq: int, limit: int) -> list[Message]:
 
 
 def messages_between(*, room: Room | int, after_seq: int, upto_seq: int) -> list[Message]:
-    """Messages with after_seq < seq <= upto_seq, oldest first."""
+    """Messages created with after_seq < seq <= upto_seq, oldest first."""
     return list(_messages(room).filter(seq__gt=after_seq, seq__lte=upto_seq))
+
+
+NEW = "new"  # the kind of a change that is a message's creation
+
+
+def room_changes_between(
+    *, room: Room | int, after_seq: int, upto_seq: int
+) -> list[tuple[int, str, Message]]:
+    """A room's changes with after_seq < seq <= upto_seq, oldest first, as (seq, kind, message).
+
+    A change is a message's creation (kind "new", the message's own seq) or a MessageChange. The
+    message is in its current state: a replayed change shows what the message is now, which a
+    client applies by message id, so replaying any suffix of the stream ends in the server's state.
+    Two indexed range reads (messages, changes) and one for the changed messages.
+    """
+    created = messages_between(room=room, after_seq=after_seq, upto_seq=upto_seq)
+    changes = list(
+        MessageChange.objects.filter(room=room, seq__gt=after_seq, seq__lte=upto_seq).values_list(
+            "seq", "kind", "message_id"
+        )
+    )
+    by_id = {message.pk: message for message in created}
+    missing = {message_id for _, _, message_id in changes if message_id not in by_id}
+    if missing:
+        by_id.update((m.pk, m) for m in Message.objects.filter(pk__in=missing).select_related("author"))
+    stream = [(message.seq, NEW, message) for message in created]
+    stream.extend((seq, kind, by_id[message_id]) for seq, kind, message_id in changes)
+    stream.sort(key=lambda change: change[0])
+    return stream
+
+
+def message_reactions(*, message_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Each message's reactions: [{"emoji", "count", "users": [usernames]}], in order of first use."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    result: dict[int, dict[str, dict]] = {}
+    rows = (
+        Reaction.objects.filter(message_id__in=ids)
+        .order_by("message_id", "created_at", "pk")
+        .values_list("message_id", "emoji", "user__username")
+    )
+    for message_id, emoji, username in rows:
+        entry = result.setdefault(message_id, {}).setdefault(emoji, {"emoji": emoji, "count": 0, "users": []})
+        entry["count"] += 1
+        entry["users"].append(username)
+    return {message_id: list(by_emoji.values()) for message_id, by_emoji in result.items()}
+
+
+def message_get_in_room(*, room: Room, message_id: int) -> Message:
+    """A message of this room, or UnknownMessage."""
+    try:
+        return Message.objects.select_related("author").get(room=room, pk=message_id)
+    except Message.DoesNotExist:
+        raise UnknownMessage(f"No message {message_id} in {room.slug!r}.") from None
+
+
+def message_thread(*, room: Room, message_id: int, limit: int) -> tuple[Message, list[Message], bool]:
+    """A thread: the parent message and its first `limit` replies (oldest first), and whether more exist."""
+    parent = message_get_in_room(room=room, message_id=message_id)
+    replies = list(_messages(room).filter(reply_to=parent)[: limit + 1])
+    return parent, replies[:limit], len(replies) > limit
 
 
 def messages_before(*, room: Room, before_seq: int | None, limit: int) -> tuple[list[Message], bool]:

@@ -6,45 +6,30 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
-from chat.domain import queries, selectors
+from chat.domain import message_changes, queries, selectors
 from chat.domain.errors import (
-    BodyTooLong,
     ChatError,
     ClientMsgIdConflict,
-    EmptyBody,
-    InvalidField,
+    MessageDeleted,
     RateLimited,
     ReadOnly,
     UnknownRoom,
 )
+from chat.domain.validation import message_validate
 from chat.models import Membership, Message, Room
 from chat.realtime import events, groups
 
-CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # `@name` not preceded by a word character or another @ (so e-mail addresses don't count).
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 MAX_MENTIONS_PER_MESSAGE = 20
 
 
 # --- messages ------------------------------------------------------------------------
-
-
-def message_validate(*, body: str, client_msg_id: str) -> None:
-    """Raise InvalidField, EmptyBody or BodyTooLong unless the message is acceptable (no I/O)."""
-    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.match(client_msg_id):
-        raise InvalidField("client_msg_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-    if not body.strip():
-        raise EmptyBody()
-    limit = settings.CHAT_MAX_BODY_CHARS
-    if len(body) > limit:
-        raise BodyTooLong(f"The body has {len(body)} characters; the limit is {limit}.")
 
 
 def message_create(
@@ -76,6 +61,7 @@ class MessageRequest:
     author: AbstractBaseUser
     body: str
     client_msg_id: str
+    reply_to: int | None = None  # the id of a message of the same room
 
 
 class _Retry(Exception):
@@ -129,9 +115,10 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     selectors.room_check_access(room=room, user=request.author)
     if room.is_archived:
         raise _Retry(ReadOnly(f"{room.slug!r} is archived."))
+    parent = _reply_parent(room, request.reply_to) if request.reply_to is not None else None
     message = Message(
         room=room, seq=room.last_seq, author=request.author, body=request.body,
-        client_msg_id=request.client_msg_id,
+        client_msg_id=request.client_msg_id, reply_to=parent,
     )  # fmt: skip
     # room and author are the objects in hand; validating them would query for each.
     message.full_clean(exclude=["room", "author"], validate_unique=False, validate_constraints=False)
@@ -143,7 +130,19 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
         raise _Retry(exc) from exc
     mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
     transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
+    if parent is not None:  # after the message's own announcement, under the next seq
+        message_changes.reply_record(room=room, parent=parent, reply=message)
     return message
+
+
+def _reply_parent(room: Room, message_id: int) -> Message:
+    """The message a reply goes under: the named one, or its thread's first if it is a reply itself."""
+    parent = selectors.message_get_in_room(room=room, message_id=message_id)
+    if parent.reply_to_id is not None:
+        parent = selectors.message_get_in_room(room=room, message_id=parent.reply_to_id)
+    if parent.is_deleted:
+        raise MessageDeleted("The message replied to was deleted.")
+    return parent
 
 
 def _message_retry(request: MessageRequest, cause: Exception) -> tuple[Message, bool] | Exception:
@@ -197,27 +196,6 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
         )
         for user_id in mentioned_ids:
             events.publish(groups.user_group(user_id), {"type": "chat.notify", "text": notification})
-
-
-@transaction.atomic
-def message_delete(*, message: Message) -> Message:
-    """Blank a message's body and mark it deleted (its seq stays); announce `message.deleted`."""
-    if message.is_deleted:
-        return message
-    message.body = ""
-    message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at"])
-    room = message.room
-    text = events.encode({"type": "message.deleted", "room": room.slug, "seq": message.seq})
-    transaction.on_commit(
-        partial(
-            events.publish,
-            groups.room_group(room.pk),
-            {"type": "chat.message_deleted", "room_id": room.pk, "seq": message.seq, "text": text},
-        ),
-        robust=True,
-    )
-    return message
 
 
 # --- rooms ---------------------------------------------------------------------------

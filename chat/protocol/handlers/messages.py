@@ -1,4 +1,4 @@
-"""Sending messages, and the message events that are not part of a room's seq order."""
+"""Sending messages (replies included), and notifications, which are not part of a room's seq order."""
 
 from __future__ import annotations
 
@@ -53,16 +53,10 @@ async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
     )
 
 
-async def message_deleted(session: ChatSession, event: dict[str, Any]) -> None:
-    """A message of a subscribed room was deleted."""
-    if event["room_id"] in session.subscriptions:
-        await session.send_text(event["text"])
-
-
 async def notify(session: ChatSession, event: dict[str, Any]) -> None:
     """A notification for this user (a mention), whatever room it is in."""
     await session.send_text(event["text"])
 
 
 FRAMES = {"message.send": message_send}
-EVENTS = {"chat.message_deleted": message_deleted, "chat.notify": notify}
+EVENTS = {"chat.notify": notify}
