@@ -17,15 +17,16 @@ FLOOD_STRIKES = 20
 
 
 async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
-    """`message.send {room, body, client_msg_id}` -> `message.ack` after commit."""
+    """`message.send {room, body, client_msg_id, reply_to?}` -> `message.ack` after commit."""
     slug = fields.room_slug(frame)
     body = fields.string(frame, "body")
     client_msg_id = fields.string(frame, "client_msg_id")
+    reply_to = fields.message_id(frame, "reply_to") if frame.get("reply_to") is not None else None
     services.message_validate(body=body, client_msg_id=client_msg_id)  # no database trip if refused
     try:
         message, created = await batching.store_message(
             services.MessageRequest(
-                room_slug=slug, author=session.user, body=body, client_msg_id=client_msg_id
+                room_slug=slug, author=session.user, body=body, client_msg_id=client_msg_id, reply_to=reply_to
             )
         )
     except RateLimited:
