@@ -9,12 +9,13 @@ NODES ?= 1
 # Embedded defaults for `make run`: SQLite in var/, a generated secret key, local hosts.
 RUN_ENV := SECRET_KEY="$$(cat var/secret_key)" ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}"
 
-.PHONY: run cluster test faults bench sockjs-conformance lint admin clean
+.PHONY: run cluster test faults bench sockjs-conformance lint lock admin clean
 
+# The lock files (requirements.txt, requirements-dev.txt, bench/requirements.txt) pin every package,
+# with hashes; they are written by `make lock` from the *.in files beside them (docs/deploy.md).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 var/secret_key:
@@ -48,7 +49,7 @@ faults: $(VENV)/.installed
 
 # Side-by-side benchmark (docs/benchmarks.md): ours, the Channels tutorial design, python-socketio.
 bench: $(VENV)/.installed
-	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r bench/requirements.txt
 	cd bench && npm install --silent --no-audit --no-fund
 	$(PY) bench/run.py $(BENCH_ARGS)
 
@@ -60,6 +61,19 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m ruff format --check .
+
+# Rewrites the lock files from the *.in files, after an edit there. Pins that still fit are kept;
+# `make lock LOCK_ARGS=--upgrade` (or `--upgrade-package NAME`) moves them to the newest releases.
+# Each lock builds on the one before (-c), so a package has the same version in all three.
+UV_VERSION := 0.13.8
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) -o requirements.txt requirements.in
+	$(UV_COMPILE) -c requirements.txt -o requirements-dev.txt requirements-dev.in
+	$(UV_COMPILE) -c requirements-dev.txt -o bench/requirements.txt bench/requirements.in
 
 clean:
 	rm -rf $(VENV) var/static

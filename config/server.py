@@ -20,6 +20,10 @@
    autobahn's per-send debug-log formatting is skipped (sendData).
 7. What is loaded at start-up is frozen out of the garbage collector's sight (gc.freeze), so a
    full collection pauses the node for a fraction of the time.
+
+Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
+checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
+still there in the installed versions (config/compat.py), and exits with the list if one is not.
 """
 
 import asyncio
@@ -30,6 +34,7 @@ import os
 import signal
 import socket
 import struct
+import sys
 import time
 
 from daphne.cli import CommandLineInterface
@@ -40,6 +45,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from chat.protocol import closecodes
+from config import compat
 
 logger = logging.getLogger("chat.server")
 
@@ -292,5 +298,13 @@ class ChatCommandLineInterface(CommandLineInterface):
     server_class = ChatServer
 
 
-if __name__ == "__main__":
+def main() -> None:
+    try:
+        compat.check()
+    except compat.IncompatibleLibraries as exc:
+        sys.exit(f"config.server: not starting: {exc}")  # the message, exit status 1, no traceback
     ChatCommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "channels",
     "csp",
     "chat",
+    # Only registers a system check: the private names of other libraries that we rely on (config/compat.py).
+    "config",
 ]
 
 MIDDLEWARE = [
