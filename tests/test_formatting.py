@@ -171,6 +171,11 @@ def test_mentions_do_not_count_in_code_links_or_email_addresses():
 
 def test_emoji_shortcodes_become_emoji_outside_code_and_urls():
     assert render(":pizza: :+1: :thumbsup: :no_such_emoji:") == "<p>🍕 👍 👍 :no_such_emoji:</p>"
+    assert render(":pizza::pizza: (:tada:) :heart:!") == "<p>🍕🍕 (🎉) ❤️!</p>"
+    assert (
+        render("ratio 1:x:2, a:b:c, see:ok:yes, 12:30:45")
+        == "<p>ratio 1:x:2, a:b:c, see:ok:yes, 12:30:45</p>"
+    )
     assert render("`:pizza:`") == "<p><code>:pizza:</code></p>"
     assert render("```\n:pizza:\n```") == "<pre><code>:pizza:\n</code></pre>"
     assert render("https://example.com/:pizza:/") == (

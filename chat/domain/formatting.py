@@ -10,7 +10,7 @@ fenced code blocks (```` ```lang ```` gives ``<pre><code class="language-lang">`
 and mailto (explicit ``[text](url)``, ``<url>``, and bare ``http://``, ``https://``, ``mailto:`` and
 ``www.`` text) opened in a new tab with ``rel="noopener noreferrer nofollow"``, @mentions of the names
 the caller passes (``<span class="mention" data-user="name">@name</span>``) and emoji shortcodes
-(``:pizza:`` -> 🍕); neither mentions nor shortcodes count inside code.
+(``:pizza:`` -> 🍕, not glued to a letter or digit: ``a:b:c`` stays); neither counts inside code.
 
 Left out on purpose, so the text shows as typed: raw HTML (escaped), images (``![alt](url)`` shows
 ``!`` and a link), headings (``# x`` stays a paragraph with its ``#``: a chat line should not shout),
@@ -55,6 +55,8 @@ MAX_NESTING = 20
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _SCHEMES = {"http", "https", "mailto"}
 _LINK_SCHEME_RE = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+# A shortcode not glued to a letter or digit: `a:b:c`, `1:x:2` and `host:ok:1` stay text.
+_SHORTCODE_RE = re.compile(r"(?<!\w):[^:\s]{1,80}:(?!\w)")
 _LANGUAGE_CLASS_RE = re.compile(r"language-[\w#+.-]{1,40}")
 
 # The fast path: a one-line body with none of these renders as one escaped paragraph (test_formatting
@@ -105,12 +107,16 @@ def _mentions_and_emoji(state: StateCore) -> None:
                 in_link = in_autolink = False
             elif token.type == "text":
                 if not in_autolink and ":" in token.content:
-                    token.content = emoji.emojize(token.content, language="alias")
+                    token.content = _SHORTCODE_RE.sub(_emojize, token.content)
                 if names and not in_link and "@" in token.content:
                     children.extend(_split_mentions(token, names))
                     continue
             children.append(token)
         block.children = children
+
+
+def _emojize(match: re.Match[str]) -> str:
+    return emoji.emojize(match.group(0), language="alias")
 
 
 def _split_mentions(token: Token, names: Set[str]) -> list[Token]:
