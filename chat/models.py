@@ -68,6 +68,8 @@ class Message(models.Model):
         related_name="chat_messages",
     )
     body = models.TextField(max_length=4000)
+    # The body rendered to sanitized HTML (chat/domain/formatting.py) when it was written.
+    body_html = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     client_msg_id = models.CharField(max_length=64)
     # Deletion keeps the row (body blanked) so that seq stays gap-free for clients.

@@ -216,3 +216,15 @@ def test_the_change_stream_lists_every_seq_once_in_order(room, alice, bob):
     # Every entry shows the message as it is now.
     assert {message.body for _, _, message in stream if message.pk == first.pk} == {"one!"}
     assert [seq for seq, _, _ in selectors.room_changes_between(room=room, after_seq=2, upto_seq=4)] == [3, 4]
+
+
+def test_the_body_s_html_is_stored_with_it_and_follows_edits_and_deletion(room, alice):
+    message = send(room, alice, "**bold** and https://example.org", "a")
+    assert Message.objects.get(pk=message.pk).body_html == (
+        '<p><strong>bold</strong> and <a href="https://example.org" target="_blank"'
+        ' rel="noopener noreferrer nofollow">https://example.org</a></p>'
+    )
+    message_changes.message_edit(room_slug=room.slug, message_id=message.pk, editor=alice, body="`code`")
+    assert Message.objects.get(pk=message.pk).body_html == "<p><code>code</code></p>"
+    message_changes.message_remove(room_slug=room.slug, message_id=message.pk, user=alice)
+    assert Message.objects.get(pk=message.pk).body_html == ""

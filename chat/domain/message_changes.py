@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat.domain import queries, selectors
+from chat.domain import formatting, queries, selectors
 from chat.domain.errors import (
     EditWindowClosed,
     InvalidEmoji,
@@ -115,10 +115,13 @@ def _announce_change(change: MessageChange, message: Message) -> None:
 
 
 def message_edit(
-    *, room_slug: str, message_id: int, editor: AbstractBaseUser, body: str
+    *, room_slug: str, message_id: int, editor: AbstractBaseUser, body: str, body_html: str | None = None
 ) -> MessageChange | None:
-    """Replace a message's body, keeping the previous one in its edit history."""
+    """Replace a message's body, keeping the previous one in its edit history. `body_html`: the new
+    body rendered outside the transaction by the caller (rendered here when None)."""
     body_validate(body=body)
+    if body_html is None:
+        body_html = formatting.render_message(body)
     with transaction.atomic():
         _check_change_rate(editor)
         room = _lock_room(room_slug=room_slug, user=editor)
@@ -129,8 +132,9 @@ def message_edit(
             return None
         MessageEdit.objects.create(message=message, body=message.body, editor=editor)
         message.body = body
+        message.body_html = body_html
         message.edited_at = timezone.now()
-        message.save(update_fields=["body", "edited_at"])
+        message.save(update_fields=["body", "body_html", "edited_at"])
         return _record(room=room, message=message, kind=Kind.EDITED, actor=editor)
 
 
@@ -161,9 +165,9 @@ def message_delete(*, message: Message, actor: AbstractBaseUser | None = None) -
 
 def _blank(*, room: Room, message: Message, actor: AbstractBaseUser | None) -> MessageChange:
     """Blank the body (the row and its seq stay) and drop its reactions and edit history."""
-    message.body = ""
+    message.body = message.body_html = ""
     message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at"])
+    message.save(update_fields=["body", "body_html", "deleted_at"])
     Reaction.objects.filter(message=message).delete()
     MessageEdit.objects.filter(message=message).delete()
     return _record(room=room, message=message, kind=Kind.DELETED, actor=actor)

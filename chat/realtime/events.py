@@ -39,6 +39,7 @@ def message_frame(
         "id": message.pk,
         "author": author_name,
         "body": "" if message.is_deleted else message.body,
+        "html": "" if message.is_deleted else message.body_html,
         "created_at": message.created_at.isoformat(),
         "client_msg_id": message.client_msg_id,
     }

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 
 from chat.domain import message_changes
-from chat.protocol import fields
+from chat.domain.validation import body_validate
+from chat.protocol import fields, rendering
 
 if TYPE_CHECKING:
     from chat.protocol.session import ChatSession
@@ -33,8 +34,13 @@ async def message_edit(session: ChatSession, frame: dict[str, Any]) -> None:
     slug = fields.room_slug(frame)
     message_id = fields.message_id(frame)
     body = fields.string(frame, "body")
+    body_validate(body=body)  # before rendering it
     change = await database_sync_to_async(message_changes.message_edit)(
-        room_slug=slug, message_id=message_id, editor=session.user, body=body
+        room_slug=slug,
+        message_id=message_id,
+        editor=session.user,
+        body=body,
+        body_html=await rendering.body_html(body),
     )
     await _done(session, frame, slug, message_id, change)
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chat.domain import batching, services
 from chat.domain.errors import RateLimited
-from chat.protocol import closecodes, fields
+from chat.protocol import closecodes, fields, rendering
 from chat.realtime import metrics
 
 if TYPE_CHECKING:
@@ -23,12 +23,16 @@ async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
     client_msg_id = fields.string(frame, "client_msg_id")
     reply_to = fields.message_id(frame, "reply_to") if frame.get("reply_to") is not None else None
     services.message_validate(body=body, client_msg_id=client_msg_id)  # no database trip if refused
+    request = services.MessageRequest(
+        room_slug=slug,
+        author=session.user,
+        body=body,
+        client_msg_id=client_msg_id,
+        reply_to=reply_to,
+        body_html=await rendering.body_html(body),
+    )
     try:
-        message, created = await batching.store_message(
-            services.MessageRequest(
-                room_slug=slug, author=session.user, body=body, client_msg_id=client_msg_id, reply_to=reply_to
-            )
-        )
+        message, created = await batching.store_message(request)
     except RateLimited:
         metrics.RATE_LIMITED.inc()
         session.flood_strikes += 1
