@@ -2,6 +2,7 @@
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "csp",
+    "axes",
     "chat",
     # Only registers a system check: the private names of other libraries that we rely on (config/compat.py).
     "config",
@@ -110,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as axes asks: turns a refused login into the lockout page (config/login_throttle.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # No inline script or style anywhere: every script is a static file.
@@ -152,6 +156,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# axes' backend first: it refuses a throttled login before any password is checked. It needs the
+# request: call authenticate(request, ...), or login(request, user, backend=...) without it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 # Sessions live in the shared database, so a login made on one node is valid on all.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "login"
@@ -189,10 +200,49 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS
+# Asking browsers to preload HSTS for the domain (and every subdomain) is hard to undo, so it is a
+# choice of its own: HSTS_PRELOAD=1 (with HTTPS=1) adds `preload` to the header.
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("HSTS_PRELOAD")
+if HTTPS and not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]  # "SECURE_HSTS_PRELOAD is not True": on purpose
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+# The proxies (comma-separated networks, e.g. 127.0.0.1/32 for nginx on the same machine) whose
+# X-Forwarded-For header tells the client's address to the login throttle and /metrics
+# (config/client_address.py). Empty (the default): the header is ignored, the peer is the client.
+TRUSTED_PROXIES = [
+    ipaddress.ip_network(n.strip()) for n in os.environ.get("TRUSTED_PROXIES", "").split(",") if n.strip()
+]
+
+# Login throttling (config/login_throttle.py explains the three limits): failed logins are counted
+# in the database, so across nodes, until LOGIN_COOLOFF seconds pass without one.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)  # one username from one address
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 30)  # 0: no limit
+LOGIN_FAILURE_LIMIT_PER_USERNAME = env_int("LOGIN_FAILURE_LIMIT_PER_USERNAME", 100)  # 0: no limit
+LOGIN_COOLOFF = env_int("LOGIN_COOLOFF", 900)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_COOLOFF < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF must be at least 1.")
+LOGIN_THROTTLE_LIMITS = {
+    parameters: limit
+    for parameters, limit in {
+        ("username", "ip_address"): LOGIN_FAILURE_LIMIT,
+        ("ip_address",): LOGIN_FAILURE_LIMIT_PER_ADDRESS,
+        ("username",): LOGIN_FAILURE_LIMIT_PER_USERNAME,
+    }.items()
+    if limit > 0
+}
+AXES_LOCKOUT_PARAMETERS = [list(parameters) for parameters in LOGIN_THROTTLE_LIMITS]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF)
+AXES_HANDLER = "config.login_throttle.TieredDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+# Attempts made while refused neither count nor extend the cool-off (so no address adds more than
+# LOGIN_FAILURE_LIMIT to a username's count), and no row is written per successful login.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
 
 # Chat limits; docs/protocol.md documents each of them.
 CHAT_MAX_BODY_CHARS = 4000

@@ -37,3 +37,25 @@ def test_check_deploy_is_clean_with_production_settings():
 def test_a_missing_secret_key_fails_loudly_without_debug():
     result = manage("check", env={k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"})
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def hsts_header(env: dict[str, str]) -> str:
+    """The Strict-Transport-Security header of an https response under these settings."""
+    code = (
+        "from django.test import Client; "
+        "r = Client().get('/healthz', secure=True, headers={'host': 'chat.example.org'}); "
+        "print(r.status_code, r.headers.get('Strict-Transport-Security'))"
+    )
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    status, header = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert status == "200"
+    return header
+
+
+def test_hsts_preload_is_opt_in():
+    assert hsts_header(PRODUCTION) == "max-age=31536000; includeSubDomains"
+    preload = {**PRODUCTION, "HSTS_PRELOAD": "1"}
+    assert hsts_header(preload) == "max-age=31536000; includeSubDomains; preload"
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=preload)
+    assert result.returncode == 0 and "no issues" in result.stdout, result.stdout + result.stderr

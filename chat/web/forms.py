@@ -4,14 +4,20 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from chat.domain.usernames import validate_username_script
 from chat.models import Room
 
 
 class SignUpForm(UserCreationForm):
-    """Sign-up with username and password."""
+    """Sign-up with username and password. The username is NFKC-normalised (Django's UsernameField),
+    unique regardless of case, and of one script (chat/domain/usernames.py)."""
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].validators.append(validate_username_script)
 
 
 class RoomCreateForm(forms.ModelForm):

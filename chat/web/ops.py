@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chat.realtime.redisclient import redis_client
+from config.client_address import client_address
 
 CHECK_TIMEOUT = 1.0
 
@@ -55,7 +56,7 @@ def _metrics_allowed(request: HttpRequest) -> bool:
         if hmac.compare_digest(supplied.encode(), token.encode()):
             return True
     try:
-        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        client = ipaddress.ip_address(client_address(request) or "")  # the peer, unless a trusted proxy
     except ValueError:
         return False
     return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)

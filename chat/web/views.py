@@ -17,7 +17,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # axes' is first
         return redirect("lobby")
     return render(request, "registration/signup.html", {"form": form})
 
