@@ -217,12 +217,24 @@ FAST_PATH_ALPHABET = [
     *["\u00a0", "\u2028", "\u200b", "\ufeff", "\u3000", "\x85", "\u202e", "é", "e\u0301", "日本", "🍕"],
     *["\u00ad", "\ufffd", "\U0010ffff", "\x7f", "\t", "\x0b", "\x0c", "\r", "\n", "\x00", "\x1c"],
     *["www", "w.", "1.", "2)", " -", "> ", "=", "|"],
+    *[":", "::", ":ok:", ":pizza:", "http:", "https://", "mailto:", "ftp://", "//", "tel:", "10:30"],
 ]
 
 
 @pytest.mark.parametrize(
     "body",
-    ["ok", "Sounds good, see you at 5?", "50% off (really) - right?!", "2 people", "1.5 hours", "日本語 🍕"],
+    [
+        "ok",
+        "Sounds good, see you at 5?",
+        "50% off (really) - right?!",
+        "2 people",
+        "1.5 hours",
+        "日本語 🍕",
+        "at 10:30",
+        "a:b",
+        "3:14:15",
+        "ratio 2:1",
+    ],
 )
 def test_a_plain_line_takes_the_fast_path(body):
     assert _is_plain(body)
@@ -231,7 +243,7 @@ def test_a_plain_line_takes_the_fast_path(body):
 
 @pytest.mark.parametrize(
     "body",
-    ["*a*", "a_b_", "`a`", "[a](b)", "a\nb", " a", "a ", "- a", "+ a", "1. a", "2) b", "# a", "> a", "a:b", "a@b",
+    ["*a*", "a_b_", "`a`", "[a](b)", "a\nb", " a", "a ", "- a", "+ a", "1. a", "2) b", "# a", "> a", ":pizza:", "see http://x", "mailto:a@b", "ftp://x", "//x", "a@b",
      "a&amp;b", "a<b", "www.example.com", "a\\b", "~~a~~", "a\u00a0b"],
 )  # fmt: skip
 def test_markup_takes_the_full_path(body):

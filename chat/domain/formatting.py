@@ -61,7 +61,8 @@ _LANGUAGE_CLASS_RE = re.compile(r"language-[\w#+.-]{1,40}")
 
 # The fast path: a one-line body with none of these renders as one escaped paragraph (test_formatting
 # checks it is the same HTML as the full path gives).
-_MARKUP_RE = re.compile(r"[\x00-\x1f\x7f-\xa0\\`*_~\[\]<>&:@]|www\.", re.IGNORECASE)
+# A colon alone is not markup (times, ratios, "p:n:t"): only a shortcode, a link's scheme or `//` is.
+_MARKUP_RE = re.compile(r"[\x00-\x1f\x7f-\xa0\\`*_~\[\]<>&@]|www\.|//", re.IGNORECASE)
 _BLOCK_START_RE = re.compile(r"[-+#>=|]|\d{1,9}[.)](?:\s|$)")
 
 
@@ -292,6 +293,7 @@ def _is_plain(body: str) -> bool:
         and body == body.strip()
         and _MARKUP_RE.search(body) is None
         and _BLOCK_START_RE.match(body) is None
+        and (":" not in body or (_SHORTCODE_RE.search(body) is None and _LINK_SCHEME_RE.search(body) is None))
     )
 
 
