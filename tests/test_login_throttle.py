@@ -13,8 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.chatclient import CSRF_RE, WsClient
-from tests.cluster import Cluster, new_user, start_cluster, start_postgres
+from chat.testing.clients import CSRF_RE, WsClient
+from chat.testing.cluster import Cluster, new_user, start_cluster, start_postgres
 
 pytestmark = [pytest.mark.cluster]
 
