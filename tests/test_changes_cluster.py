@@ -219,3 +219,86 @@ async def test_a_killed_node_s_client_catches_up_every_change_on_the_other_node(
             await client.close()
     finally:
         cluster.stop()
+
+
+async def expect_error(client: WsClient, frame: dict, codes: set[str]) -> None:
+    await client.send(frame)
+    while True:
+        answer = await client.recv()
+        if answer["type"] in ("error", "done"):
+            break
+    assert answer["type"] == "error" and answer["code"] in codes, (frame, answer)
+
+
+async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_either_node(cluster):
+    owner_name, http_owner = new_user(cluster, node=0)
+    bob_name, http_bob = new_user(cluster, node=1)
+    room = http_owner.create_room("Changes private", private=True)
+    cluster.django(
+        "from django.contrib.auth import get_user_model; from chat.domain import services; "
+        "from chat.models import Room\n"
+        f"services.room_member_add(room=Room.objects.get(slug={room!r}), "
+        f"user=get_user_model().objects.get(username={bob_name!r})); print('ok')"
+    )
+    owner = await connect(cluster, http_owner, 0)
+    ack = await owner.send_message(room, "private words", "priv-1")
+    message_id = ack["id"]
+    bob = await connect(cluster, http_bob, 1)
+    await change(bob, {"type": "reaction.add", "room": room, "id": message_id, "emoji": "👀"})  # a member may
+    cluster.django(
+        "from django.contrib.auth import get_user_model; from chat.domain import services; "
+        "from chat.models import Room\n"
+        f"services.room_member_remove(room=Room.objects.get(slug={room!r}), "
+        f"user=get_user_model().objects.get(username={bob_name!r})); print('ok')"
+    )
+    _, http_eve = new_user(cluster, node=1)
+    eve = await connect(cluster, http_eve, 1)
+    before = room_last_seq(cluster, room)
+    refused = {"forbidden", "unknown_room"}
+    for attacker in (bob, eve):  # a removed member, an outsider; both on node 2
+        for frame in (
+            {"type": "reaction.add", "room": room, "id": message_id, "emoji": "👍"},
+            {"type": "reaction.remove", "room": room, "id": message_id, "emoji": "👀"},
+            {"type": "message.edit", "room": room, "id": message_id, "body": "mine now"},
+            {"type": "message.delete", "room": room, "id": message_id},
+            {"type": "thread.fetch", "room": room, "id": message_id},
+            {
+                "type": "message.send",
+                "room": room,
+                "body": "re",
+                "client_msg_id": "x-reply",
+                "reply_to": message_id,
+            },
+        ):
+            await expect_error(attacker, frame, refused)
+    # Someone else's message in a room the attacker may read: not theirs to edit or delete.
+    public = http_owner.create_room("Changes public")
+    ack = await owner.send_message(public, "owner's words", "pub-1")
+    await expect_error(
+        eve, {"type": "message.edit", "room": public, "id": ack["id"], "body": "x"}, {"not_allowed"}
+    )
+    await expect_error(eve, {"type": "message.delete", "room": public, "id": ack["id"]}, {"not_allowed"})
+    # A message id of another room is unknown in this one.
+    await expect_error(
+        eve, {"type": "reaction.add", "room": public, "id": message_id, "emoji": "👍"}, {"unknown_message"}
+    )
+    # Malformed frames.
+    for frame in (
+        {"type": "message.edit", "room": public, "id": "1", "body": "x"},
+        {"type": "message.edit", "room": public, "id": 2**64, "body": "x"},
+        {"type": "message.edit", "room": public, "id": ack["id"], "body": ["x"]},
+        {"type": "message.delete", "room": public},
+        {"type": "reaction.add", "room": public, "id": ack["id"], "emoji": ["👍"]},
+        {"type": "reaction.add", "room": public, "id": True, "emoji": "👍"},
+        {"type": "thread.fetch", "room": public, "id": -1},
+        {"type": "message.send", "room": public, "body": "x", "client_msg_id": "bad-reply", "reply_to": "1"},
+    ):
+        await expect_error(eve, frame, {"invalid_field"})
+    await expect_error(
+        eve, {"type": "reaction.add", "room": public, "id": ack["id"], "emoji": "<b>"}, {"invalid_emoji"}
+    )
+    assert room_last_seq(cluster, room) == before
+    state = database_state(cluster, room)
+    assert state[message_id][0] == "private words" and state[message_id][5] == [("👀", 1)]
+    for client in (owner, bob, eve):
+        await client.close()
