@@ -18,7 +18,7 @@ from chat.testing.cluster import Cluster, new_user, start_cluster, start_postgre
 
 pytestmark = [pytest.mark.cluster]
 
-PASSWORD = "correct-horse-battery-9"  # tests.cluster.new_user's
+PASSWORD = "correct-horse-battery-9"  # chat.testing.cluster.new_user's
 LIMITS = {
     "LOGIN_FAILURE_LIMIT": "3",
     "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "6",
