@@ -260,6 +260,13 @@ CHAT_CHANGE_RATE_WINDOW = env_int("CHAT_CHANGE_RATE_WINDOW", 60)
 CHAT_REACTIONS_MAX_DISTINCT = env_int("CHAT_REACTIONS_MAX_DISTINCT", 20)
 # Replies returned by one thread.fetch.
 CHAT_THREAD_PAGE = env_int("CHAT_THREAD_PAGE", 100)
+# Search (docs/protocol.md, "Search"): the longest query, results per page (default and most), how deep
+# a cursor may page, and a bound on one search's database time (PostgreSQL's statement_timeout).
+CHAT_SEARCH_MAX_QUERY_CHARS = env_int("CHAT_SEARCH_MAX_QUERY_CHARS", 256)
+CHAT_SEARCH_PAGE = env_int("CHAT_SEARCH_PAGE", 20)
+CHAT_SEARCH_MAX_PAGE = 50
+CHAT_SEARCH_MAX_OFFSET = env_int("CHAT_SEARCH_MAX_OFFSET", 1000)
+CHAT_SEARCH_TIMEOUT_MS = env_int("CHAT_SEARCH_TIMEOUT_MS", 2000)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 # Seconds a live message that arrived ahead of a missing one waits for it before the gap is read

@@ -105,3 +105,8 @@ class TooManyReactions(ChatError):
 class InvalidEmoji(ChatError):
     code = "invalid_emoji"
     default_detail = "emoji must be one emoji."
+
+
+class InvalidQuery(ChatError):
+    code = "invalid_query"
+    default_detail = "The search query is invalid."
