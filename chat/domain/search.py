@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from chat.domain.errors import InvalidField, InvalidQuery
-from chat.models import Membership, Message, Room
+from chat.models import Attachment, Membership, Message, Room
 
 ORDERS = ("newest", "relevance")
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -170,10 +170,7 @@ def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
 
 
 def _has_file_sql() -> str:
-    from django.apps import apps
-
-    attachment = apps.get_model("chat", "Attachment")
-    return f"EXISTS (SELECT 1 FROM {_table(attachment)} a WHERE a.message_id = m.id)"
+    return f"EXISTS (SELECT 1 FROM {_table(Attachment)} a WHERE a.message_id = m.id)"
 
 
 def _like_pattern(term: str) -> str:
