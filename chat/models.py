@@ -176,3 +176,39 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on message {self.message_id}"
+
+
+def attachment_storage():
+    """The storage of uploads (settings.STORAGES["attachments"]): a directory under var/ by default,
+    or an S3-compatible bucket (README, "Configuration"). Every node must see the same one."""
+    from django.core.files.storage import storages
+
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """An uploaded file; `message` is set when a message that carries it is sent."""
+
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # Stored under a random key; `name` is the uploader's file name, sanitized, for display only.
+    file = models.FileField(storage=attachment_storage, max_length=200)
+    thumbnail = models.FileField(storage=attachment_storage, max_length=200, blank=True)
+    name = models.CharField(max_length=150)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["message", "pk"]
+        # The quota sums an uploader's files; the sweep finds old unsent ones.
+        indexes = [models.Index(fields=["uploader", "created_at"], name="attachment_uploader_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"

@@ -105,3 +105,28 @@ class TooManyReactions(ChatError):
 class InvalidEmoji(ChatError):
     code = "invalid_emoji"
     default_detail = "emoji must be one emoji."
+
+
+class InvalidQuery(ChatError):
+    code = "invalid_query"
+    default_detail = "The search query is invalid."
+
+
+class UploadTooLarge(ChatError):
+    code = "too_large"
+    default_detail = "The file is larger than the upload limit."
+
+
+class QuotaExceeded(ChatError):
+    code = "quota_exceeded"
+    default_detail = "Your files would exceed your storage quota."
+
+
+class UnsupportedType(ChatError):
+    code = "unsupported_type"
+    default_detail = "This type of file is not accepted."
+
+
+class InvalidAttachment(ChatError):
+    code = "invalid_attachment"
+    default_detail = "attachments must name your own uploads, not yet sent."

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat.domain import formatting, queries, selectors
+from chat.domain import attachments, formatting, queries, selectors
 from chat.domain.errors import (
     EditWindowClosed,
     InvalidEmoji,
@@ -98,7 +98,10 @@ def _record(*, room: Room, message: Message, kind: str, actor: AbstractBaseUser 
 
 def _announce_change(change: MessageChange, message: Message) -> None:
     reactions = selectors.message_reactions(message_ids=[message.pk]).get(message.pk, [])
-    frame = events.change_frame(change, message, room_slug=message.room.slug, reactions=reactions)
+    files = attachments.message_attachments(message_ids=[message.pk]).get(message.pk)
+    frame = events.change_frame(
+        change, message, room_slug=message.room.slug, reactions=reactions, attachments=files
+    )
     events.publish(
         groups.room_group(change.room_id),
         {
@@ -170,6 +173,7 @@ def _blank(*, room: Room, message: Message, actor: AbstractBaseUser | None) -> M
     message.save(update_fields=["body", "body_html", "deleted_at"])
     Reaction.objects.filter(message=message).delete()
     MessageEdit.objects.filter(message=message).delete()
+    attachments.attachments_drop(message=message)  # the files go after commit
     return _record(room=room, message=message, kind=Kind.DELETED, actor=actor)
 
 

@@ -1,11 +1,15 @@
 """Reads, with the access rules. Synchronous: async callers wrap them in database_sync_to_async."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from chat.domain.errors import Forbidden, UnknownMessage, UnknownRoom
+from chat.domain import search
+from chat.domain.errors import Forbidden, InvalidField, UnknownMessage, UnknownRoom
 from chat.models import Membership, Message, MessageChange, Reaction, Room
 
 User = AbstractBaseUser | AnonymousUser
@@ -150,3 +154,83 @@ def messages_before(*, room: Room, before_seq: int | None, limit: int) -> tuple[
 def message_by_client_id(*, author: User, client_msg_id: str) -> Message | None:
     """The author's message with this client_msg_id, if one was stored."""
     return Message.objects.select_related("room").filter(author=author, client_msg_id=client_msg_id).first()
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results and the cursor of the next (None on the last)."""
+
+    results: list[dict]
+    next: str | None
+
+
+def messages_search(
+    *,
+    user: User,
+    query: str,
+    room: str | None = None,
+    author: str | None = None,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    has_file: bool | None = None,
+    order: str = "newest",
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> SearchPage:
+    """Messages the user may read that match the query, newest first or by relevance.
+
+    The access rule is part of the one SQL statement (chat/domain/search.py); `cursor` is the
+    previous page's `next`. Raises InvalidQuery or InvalidField for a query or filter it refuses.
+    """
+    parsed = search.query_parse(query)
+    if order not in search.ORDERS:
+        raise InvalidField(f"order must be one of {', '.join(search.ORDERS)}.")
+    limit = settings.CHAT_SEARCH_PAGE if limit is None else limit
+    if not 1 <= limit <= settings.CHAT_SEARCH_MAX_PAGE:
+        raise InvalidField(f"limit must be between 1 and {settings.CHAT_SEARCH_MAX_PAGE}.")
+    offset = _search_offset(cursor)
+    room, author = _search_name(room, "room"), _search_name(author, "author")
+    if not (user.is_authenticated and user.is_active):
+        return SearchPage(results=[], next=None)
+    filters = search.Filters(room_slug=room, author=author, before=before, after=after, has_file=has_file)
+    ids = search.search_ids(
+        user_id=user.pk, query=parsed, filters=filters, order=order, limit=limit + 1, offset=offset
+    )
+    more = len(ids) > limit and offset + limit < settings.CHAT_SEARCH_MAX_OFFSET
+    ids = ids[:limit]
+    found = Message.objects.select_related("author", "room").in_bulk(ids)
+    results = [_search_result(found[i], parsed) for i in ids if i in found]
+    return SearchPage(results=results, next=str(offset + limit) if more else None)
+
+
+def _search_name(value: str | None, name: str) -> str | None:
+    """A room slug or username to filter by: printable, at most 150 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 150 or not value.isprintable():
+        raise InvalidField(f"{name} must be a room slug or username.")
+    return value
+
+
+def _search_offset(cursor: str | None) -> int:
+    if cursor in (None, ""):
+        return 0
+    if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 6:
+        raise InvalidField("cursor must be the `next` of a previous page.")
+    offset = int(cursor)
+    if offset >= settings.CHAT_SEARCH_MAX_OFFSET:
+        raise InvalidField("cursor must be the `next` of a previous page.")
+    return offset
+
+
+def _search_result(message: Message, query: search.SearchQuery) -> dict:
+    return {
+        "room": message.room.slug,
+        "room_title": message.room.title,
+        "seq": message.seq,
+        "id": message.pk,
+        "author": message.author.get_username() if message.author_id else None,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+        "highlight": search.highlight(message.body, query.terms),
+    }

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from chat.domain import formatting, message_changes, queries, selectors
+from chat.domain import attachments, formatting, message_changes, queries, selectors
 from chat.domain.errors import (
     ChatError,
     ClientMsgIdConflict,
@@ -62,6 +62,8 @@ class MessageRequest:
     # The body's HTML, rendered by the caller outside the transaction (it can take 0.1 s for a
     # hostile body: chat/domain/formatting.py); rendered here when None (trusted callers).
     body_html: str | None = None
+    # Ids of the author's own uploads not yet sent (chat/domain/attachments.py), at most 10.
+    attachments: tuple[int, ...] = ()
 
 
 class _Retry(Exception):
@@ -106,7 +108,9 @@ def messages_create_batch(
 
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
-    message_validate(body=request.body, client_msg_id=request.client_msg_id)
+    message_validate(
+        body=request.body, client_msg_id=request.client_msg_id, has_attachments=bool(request.attachments)
+    )
     if limit_rate and queries.author_over_rate(request.author):
         raise _Retry(RateLimited())  # unless it repeats a stored message, which is acked again
     room = queries.room_take_next_seq(request.room_slug)
@@ -122,13 +126,17 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
         body_html=formatting.render_message(request.body) if request.body_html is None else request.body_html,
     )  # fmt: skip
     # room and author are the objects in hand; validating them would query for each.
-    message.full_clean(exclude=["room", "author"], validate_unique=False, validate_constraints=False)
+    # A message with attachments may have an empty body (message_validate checked its length).
+    exclude = ["room", "author", "body"] if request.attachments else ["room", "author"]
+    message.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     # No look-up of a retry first: retries are rare, and the unique (author, client_msg_id)
     # constraint catches them (the send then rolls back, seq included).
     try:
         queries.message_insert(message)
     except IntegrityError as exc:
         raise _Retry(exc) from exc
+    files = attachments.attachments_attach(message=message, ids=request.attachments)
+    message.attachment_dicts = [attachments.attachment_dict(a) for a in files]
     mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
     transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
     if parent is not None:  # after the message's own announcement, under the next seq
@@ -173,7 +181,9 @@ def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> li
 
 def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
     room = message.room
-    frame = events.message_frame(message, room_slug=room.slug)
+    frame = events.message_frame(
+        message, room_slug=room.slug, attachments=getattr(message, "attachment_dicts", None)
+    )
     events.publish(
         groups.room_group(room.pk),
         {

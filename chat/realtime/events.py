@@ -24,7 +24,11 @@ def encode(frame: dict[str, Any]) -> str:
 
 
 def message_frame(
-    message: Message, *, room_slug: str, reactions: list[dict[str, Any]] | None = None
+    message: Message,
+    *,
+    room_slug: str,
+    reactions: list[dict[str, Any]] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The `message` frame for a stored message, in its current state (deleted messages keep their
     seq, lose their body). Optional fields appear only when set, to keep the hot path's frames small.
@@ -54,14 +58,21 @@ def message_frame(
         frame["last_reply_at"] = message.last_reply_at.isoformat() if message.last_reply_at else None
     if reactions:
         frame["reactions"] = reactions
+    if attachments and not message.is_deleted:
+        frame["attachments"] = attachments
     return frame
 
 
 def change_frame(
-    change: MessageChange, message: Message, *, room_slug: str, reactions: list[dict[str, Any]] | None
+    change: MessageChange,
+    message: Message,
+    *,
+    room_slug: str,
+    reactions: list[dict[str, Any]] | None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The `message.changed` frame: the change's own seq, its kind, and the message as it is now."""
-    state = message_frame(message, room_slug=room_slug, reactions=reactions)
+    state = message_frame(message, room_slug=room_slug, reactions=reactions, attachments=attachments)
     del state["type"], state["room"]
     return {
         "type": "message.changed",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import selectors
+from chat.domain import attachments, selectors
 from chat.models import Message, MessageChange
 from chat.protocol import fields
 from chat.realtime import events
@@ -18,22 +18,40 @@ if TYPE_CHECKING:
 
 def frame_dicts(messages: list[Message], slug: str) -> list[dict[str, Any]]:
     """The `message` frames of stored messages, in their current state (reactions included)."""
-    reactions = selectors.message_reactions(message_ids=[m.pk for m in messages if not m.is_deleted])
-    return [events.message_frame(m, room_slug=slug, reactions=reactions.get(m.pk)) for m in messages]
+    live = [m.pk for m in messages if not m.is_deleted]
+    reactions = selectors.message_reactions(message_ids=live)
+    files = attachments.message_attachments(message_ids=live)
+    return [
+        events.message_frame(m, room_slug=slug, reactions=reactions.get(m.pk), attachments=files.get(m.pk))
+        for m in messages
+    ]
 
 
 def stored_frames(room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str]:
     """The encoded frames of a room's changes in (after_seq, upto_seq]: a `message` frame for each
     message created there, a `message.changed` frame for each other change, in seq order."""
     stream = selectors.room_changes_between(room=room_id, after_seq=after_seq, upto_seq=upto_seq)
-    reactions = selectors.message_reactions(message_ids={m.pk for _, _, m in stream if not m.is_deleted})
+    live = {m.pk for _, _, m in stream if not m.is_deleted}
+    reactions = selectors.message_reactions(message_ids=live)
+    files = attachments.message_attachments(message_ids=live)
     texts = []
     for seq, kind, message in stream:
         if kind == selectors.NEW:
-            frame = events.message_frame(message, room_slug=slug, reactions=reactions.get(message.pk))
+            frame = events.message_frame(
+                message,
+                room_slug=slug,
+                reactions=reactions.get(message.pk),
+                attachments=files.get(message.pk),
+            )
         else:
             change = MessageChange(room_id=message.room_id, seq=seq, kind=kind, message=message)
-            frame = events.change_frame(change, message, room_slug=slug, reactions=reactions.get(message.pk))
+            frame = events.change_frame(
+                change,
+                message,
+                room_slug=slug,
+                reactions=reactions.get(message.pk),
+                attachments=files.get(message.pk),
+            )
         texts.append(events.encode(frame))
     return texts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chat.domain import batching, services
+from chat.domain import attachments, batching, services
 from chat.domain.errors import RateLimited
 from chat.protocol import closecodes, fields, rendering
 from chat.realtime import metrics
@@ -17,18 +17,21 @@ FLOOD_STRIKES = 20
 
 
 async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
-    """`message.send {room, body, client_msg_id, reply_to?}` -> `message.ack` after commit."""
+    """`message.send {room, body, client_msg_id, reply_to?, attachments?}` -> `message.ack` after commit."""
     slug = fields.room_slug(frame)
     body = fields.string(frame, "body")
     client_msg_id = fields.string(frame, "client_msg_id")
     reply_to = fields.message_id(frame, "reply_to") if frame.get("reply_to") is not None else None
-    services.message_validate(body=body, client_msg_id=client_msg_id)  # no database trip if refused
+    files = attachments.attachments_validate(frame.get("attachments"))
+    # No database trip if refused.
+    services.message_validate(body=body, client_msg_id=client_msg_id, has_attachments=bool(files))
     request = services.MessageRequest(
         room_slug=slug,
         author=session.user,
         body=body,
         client_msg_id=client_msg_id,
         reply_to=reply_to,
+        attachments=files,
         body_html=await rendering.body_html(body),
     )
     try:
