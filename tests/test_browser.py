@@ -301,7 +301,7 @@ def test_korean_is_shown_to_a_korean_browser(browser, cluster):
     page = page_for(browser, cluster, 0, key, locale="ko-KR")
     page.goto("/")
     wait_connected(page)
-    playwright_api.expect(page.locator(".sidebar h2")).to_have_text("대화방")
+    playwright_api.expect(page.locator(".sidebar > h2")).to_have_text("대화방")
     playwright_api.expect(page.locator("#status")).to_have_text("연결됨")
     screenshot(page, "lobby-ko")
     page.context.close()
