@@ -34,10 +34,32 @@ function onBody(index, body) {
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
 }
 
+// Changes in the mixed many-rooms run (plan.mix): an edit carries the publisher's stamp in its new
+// body, so it is counted like a message; a reaction cannot, so the publisher notes when it sent
+// each reaction change of a message, and a subscriber matches the k-th reactions change of that
+// message it receives with the k-th sent (changes of a room reach it in order).
+const reactionSentAt = new Map(); // message id -> [sent at, ...]
+const reactionsSeen = new Map(); // subscriber index -> Map(message id -> count)
+
+function onReactions(index, messageId) {
+  let seen = reactionsSeen.get(index);
+  if (!seen) reactionsSeen.set(index, (seen = new Map()));
+  const k = seen.get(messageId) || 0;
+  seen.set(messageId, k + 1);
+  const sentAt = (reactionSentAt.get(messageId) || [])[k];
+  if (sentAt === undefined) { extra.stale += 1; return; }
+  latencies.push(now() - sentAt);
+  receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
+}
+
 // One chat frame for a client of ours; `ready` is called once its subscription is in place.
 function onOursFrame(frame, index, ready) {
   if (frame.type === "presence") ready();
   else if (frame.type === "message") onBody(index, frame.body);
+  else if (frame.type === "message.changed") {
+    if (frame.change === "edited") onBody(index, frame.message.body);
+    else if (frame.change === "reactions") onReactions(index, frame.message.id);
+  }
 }
 
 function connectOurs(client, index, isPublisher) {
@@ -46,12 +68,33 @@ function connectOurs(client, index, isPublisher) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
     ws.on("error", reject);
+    let lastId = null; // the publisher's newest acked message, which its changes apply to
+    let reacted = false;
     ws.on("open", () => {
-      if (isPublisher) return resolve({ send: (body, id) => ws.send(JSON.stringify({ type: "message.send", room: client.room, body, client_msg_id: id })), close: () => ws.close() });
+      if (isPublisher) return resolve({
+        send: (body, id) => ws.send(JSON.stringify({ type: "message.send", room: client.room, body, client_msg_id: id })),
+        // A change instead of a new message: an edit (new body) or a reaction toggle, alternately.
+        change: (body, n) => {
+          if (lastId === null) return false;
+          if (n % 2 === 0) {
+            ws.send(JSON.stringify({ type: "message.edit", room: client.room, id: lastId, body }));
+          } else {
+            if (!reactionSentAt.has(lastId)) reactionSentAt.set(lastId, []);
+            reactionSentAt.get(lastId).push(now());
+            ws.send(JSON.stringify({ type: reacted ? "reaction.remove" : "reaction.add", room: client.room, id: lastId, emoji: "👍" }));
+            reacted = !reacted;
+          }
+          return true;
+        },
+        close: () => ws.close(),
+      });
       ws.send(JSON.stringify({ type: "subscribe", room: client.room, since: client.since ?? undefined }));
     });
     ws.on("message", (data) => {
-      if (!isPublisher) onOursFrame(JSON.parse(data), index, () => resolve({ close: () => ws.close() }));
+      const frame = JSON.parse(data);
+      if (!isPublisher) onOursFrame(frame, index, () => resolve({ close: () => ws.close() }));
+      else if (frame.type === "message.ack") { lastId = frame.id; reacted = false; }
+      else if (frame.type === "error") extra.change_errors = (extra.change_errors || 0) + 1;
     });
   });
 }
@@ -194,7 +237,11 @@ await Promise.all(
       const elapsed = now() - started - phase;
       const due = elapsed < 0 ? 0 : Math.min(Math.floor((elapsed / 1000) * rate) + 1, Math.floor(plan.duration * rate));
       while (n < due) {
-        pub.send(`${p}:${n}:${now()}`, `b${plan.run}-${p}-${n}`);
+        // plan.mix of the sends are changes to the publisher's last message (ours only).
+        const asChange = plan.mix && n % Math.round(1 / plan.mix) === Math.round(1 / plan.mix) - 1;
+        if (!(asChange && pub.change(`${p}:${n}:${now()}`, Math.floor(n * plan.mix)))) {
+          pub.send(`${p}:${n}:${now()}`, `b${plan.run}-${p}-${n}`);
+        }
         sentPerRoom.set(room, (sentPerRoom.get(room) || 0) + 1);
         n += 1;
       }

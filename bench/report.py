@@ -163,6 +163,20 @@ def report(results: dict[str, dict]) -> None:
                 f"many rooms p99 {_ratio(ours, data, lambda d: d['many_rooms']['p99'])}, "
                 f"idle memory per connection {_ratio(ours, data, lambda d: d['idle_kb_per_connection'])}"
             )
+        if "many_rooms_mixed" in ours:
+            plain, mixed = ours["many_rooms"], ours["many_rooms_mixed"]
+
+            def per_change(result: dict) -> float:
+                return sending_cpu(result) / max(1, result["received"])
+
+            lost = 100 * mixed["lost"] / max(1, mixed["expected"])
+            print(
+                f"many rooms with 1 in 5 sends an edit or a reaction (ours): p50 {mixed['p50']:.1f} ms, "
+                f"p99 {mixed['p99']:.1f} ms, lost {lost:.1f}%, server CPU per delivered change "
+                f"{1e6 * per_change(mixed):.0f} us; against plain sends: p99 {mixed['p99'] / plain['p99']:.2f}x, "
+                f"CPU per delivered change {per_change(mixed) / per_change(plain):.2f}x"
+                + (f" ({mixed['change_errors']} changes refused)" if mixed.get("change_errors") else "")
+            )
         if "catch_up_500_s" in results["ours"]:
             print(
                 f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"

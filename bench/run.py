@@ -90,6 +90,8 @@ def run_all(args) -> None:
                 results[design]["many_rooms"] = many_rooms(deployment, duration)
                 results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
                 if design == "ours":
+                    wait_for_idle_servers(deployment)
+                    results[design]["many_rooms_mixed"] = many_rooms(deployment, duration, mix=0.2)
                     results[design]["catch_up_500_s"] = catch_up(deployment)
                     results[design]["history_1m"] = history_at_scale(deployment)
             finally:

@@ -81,12 +81,18 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
     return rows
 
 
-def many_rooms(deployment: Deployment, duration: float) -> dict:
-    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all)."""
-    progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member")
-    rooms = room_names(deployment, 100, "pair")
+def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0) -> dict:
+    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all).
+
+    `mix` (ours only): that share of the sends are changes instead (edits of the sender's last
+    message and reaction toggles on it, alternately), each delivered to the room like a message.
+    """
+    what = f", {mix:.0%} of them edits and reactions" if mix else ""
+    progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member{what}")
+    rooms = room_names(deployment, 100, "mixed" if mix else "pair")
     plan = {
-        "design": deployment.design, "run": "rooms", "duration": duration, "drain": 5, "settle": 1,
+        "design": deployment.design, "run": "mixed" if mix else "rooms", "duration": duration, "drain": 5,
+        "settle": 1, "mix": mix,
         "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
         "publishers": [
             {**deployment.clients("pub", i, rooms[i // 2]), "rate": 2} for i in range(SUBSCRIBERS)

@@ -17,8 +17,9 @@ def seed_history(room_slug: str, username: str, rows: int) -> None:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO chat_message (room_id, seq, author_id, body, created_at, client_msg_id) "
-            "SELECT r.id, n.i, u.id, 'message ' || n.i, %s, 'seed-' || n.i "
+            "INSERT INTO chat_message (room_id, seq, author_id, body, body_html, created_at, client_msg_id, "
+            "reply_count) "
+            "SELECT r.id, n.i, u.id, 'message ' || n.i, '<p>message ' || n.i || '</p>', %s, 'seed-' || n.i, 0 "
             f"FROM {numbers}, chat_room r, auth_user u WHERE r.slug = %s AND u.username = %s",
             [now, rows, room_slug, username],
         )

@@ -32,7 +32,10 @@ DATABASE = {"url": None}  # --database postgres sets a server the bench starts
 def start_ours(workdir: Path) -> Deployment:
     # The one publisher sends up to 100 msg/s: no rate limit in effect. The limit's count still runs
     # for every send, over the author's messages of the last second (a 1 s window).
-    limits = {"CHAT_RATE_LIMIT_MESSAGES": "100000000", "CHAT_RATE_LIMIT_WINDOW": "1"}
+    limits = {
+        "CHAT_RATE_LIMIT_MESSAGES": "100000000", "CHAT_RATE_LIMIT_WINDOW": "1",
+        "CHAT_CHANGE_RATE_LIMIT": "100000000", "CHAT_CHANGE_RATE_WINDOW": "1",
+    }  # fmt: skip
     cluster = start_cluster(workdir, database_url=DATABASE["url"], LOG_LEVEL="WARNING", **limits)
     sessions = cluster.make_sessions(2 * SUBSCRIBERS, "bench")
     ports = [node.port for node in cluster.nodes]

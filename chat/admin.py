@@ -8,8 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from chat.domain import services
-from chat.models import Membership, Message, Room
+from chat.domain import message_changes, services
+from chat.models import Membership, Message, MessageEdit, Reaction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -99,13 +99,64 @@ class RoomAdmin(admin.ModelAdmin):
         self.message_user(request, f"Unarchived {queryset.count()} room(s).", messages.SUCCESS)
 
 
+class MessageEditInline(admin.TabularInline):
+    """The bodies a message had before each edit (read-only)."""
+
+    model = MessageEdit
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("edited_at", "editor", "body")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReactionInline(admin.TabularInline):
+    """Who reacted with what (read-only)."""
+
+    model = Reaction
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("emoji", "user", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReplyInline(admin.TabularInline):
+    """The thread under a message (read-only)."""
+
+    model = Message
+    fk_name = "reply_to"
+    verbose_name = verbose_name_plural = "replies"
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("seq", "author", "body", "created_at", "deleted_at")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("room", "seq", "author", "short_body", "created_at", "deleted_at")
+    list_display = (
+        "room",
+        "seq",
+        "author",
+        "short_body",
+        "created_at",
+        "edited_at",
+        "reply_count",
+        "deleted_at",
+    )
     list_filter = ("room", "deleted_at", "created_at")
     search_fields = ("room__slug", "room__title", "author__username", "body")
     list_select_related = ("room", "author")
-    readonly_fields = ("room", "seq", "author", "body", "client_msg_id", "created_at", "deleted_at")
+    readonly_fields = (
+        "room", "seq", "author", "body", "client_msg_id", "created_at", "edited_at", "deleted_at",
+        "reply_to", "reply_count", "last_reply_at",
+    )  # fmt: skip
+    inlines = (MessageEditInline, ReactionInline, ReplyInline)
     ordering = ("-created_at",)
 
     @admin.display(description="body")
@@ -116,11 +167,11 @@ class MessageAdmin(admin.ModelAdmin):
         return False  # messages are written by users, through the chat
 
     def delete_model(self, request: HttpRequest, obj: Message) -> None:
-        services.message_delete(message=obj)
+        message_changes.message_delete(message=obj, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         for message in queryset.select_related("room"):
-            services.message_delete(message=message)
+            message_changes.message_delete(message=message, actor=request.user)
 
 
 @admin.register(Session)

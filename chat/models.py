@@ -1,4 +1,4 @@
-"""Tables for rooms, memberships and messages. No rules live here (see services/selectors)."""
+"""Tables for rooms, memberships, messages and their changes. No rules live here (chat/domain)."""
 
 from django.conf import settings
 from django.db import models
@@ -21,8 +21,9 @@ class Room(models.Model):
         related_name="created_rooms",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # The seq of the newest message; bumped inside the writing transaction, which
-    # locks this row, so concurrent writers on any node get consecutive numbers.
+    # The seq of the room's newest change (a new message, an edit, a deletion, a reaction...);
+    # bumped inside the writing transaction, which locks this row, so concurrent writers on any
+    # node get consecutive numbers.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="chat_rooms", blank=True
@@ -55,7 +56,8 @@ class Membership(models.Model):
 
 
 class Message(models.Model):
-    """A message; `seq` numbers a room's messages 1, 2, 3, ... without gaps."""
+    """A message. Its `seq` is the room's change number of its creation: a room's seqs 1, 2, 3, ...
+    have no gaps, and each is either a message's creation or a MessageChange."""
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField()
@@ -66,10 +68,19 @@ class Message(models.Model):
         related_name="chat_messages",
     )
     body = models.TextField(max_length=4000)
+    # The body rendered to sanitized HTML (chat/domain/formatting.py) when it was written.
+    body_html = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     client_msg_id = models.CharField(max_length=64)
     # Deletion keeps the row (body blanked) so that seq stays gap-free for clients.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # A reply names its parent, a message of the same room; the parent counts its replies.
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    reply_count = models.PositiveIntegerField(default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["room", "seq"]
@@ -88,3 +99,116 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class MessageChange(models.Model):
+    """A change to a stored message, numbered in its room's seq like a new message."""
+
+    class Kind(models.TextChoices):
+        EDITED = "edited"
+        DELETED = "deleted"
+        REACTIONS = "reactions"
+        REPLIES = "replies"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="changes")
+    seq = models.PositiveBigIntegerField()
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chat_message_changes",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="messagechange_unique_room_seq"),
+        ]
+        # The per-user limit on edits and reactions counts an actor's recent changes.
+        indexes = [models.Index(fields=["actor", "created_at"], name="messagechange_actor_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} {self.kind} of message {self.message_id}"
+
+
+class MessageEdit(models.Model):
+    """A message's body before one of its edits (the edit history moderators and admins see)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField(max_length=4000)
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chat_message_edits",
+    )
+    edited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "edited_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"edit of message {self.message_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="reaction_unique_message_user_emoji"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on message {self.message_id}"
+
+
+def attachment_storage():
+    """The storage of uploads (settings.STORAGES["attachments"]): a directory under var/ by default,
+    or an S3-compatible bucket (README, "Configuration"). Every node must see the same one."""
+    from django.core.files.storage import storages
+
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """An uploaded file; `message` is set when a message that carries it is sent."""
+
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # Stored under a random key; `name` is the uploader's file name, sanitized, for display only.
+    file = models.FileField(storage=attachment_storage, max_length=200)
+    thumbnail = models.FileField(storage=attachment_storage, max_length=200, blank=True)
+    name = models.CharField(max_length=150)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["message", "pk"]
+        # The quota sums an uploader's files; the sweep finds old unsent ones.
+        indexes = [models.Index(fields=["uploader", "created_at"], name="attachment_uploader_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"

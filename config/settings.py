@@ -188,6 +188,51 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# Uploads (chat/domain/attachments.py). Every node must see the same files: a directory shared by the
+# nodes (CHAT_UPLOAD_ROOT, var/uploads by default), or an S3-compatible bucket through django-storages
+# with CHAT_UPLOAD_STORAGE=s3 and the AWS_* variables below (install django-storages[s3] first).
+CHAT_UPLOAD_ROOT = Path(os.environ.get("CHAT_UPLOAD_ROOT", BASE_DIR / "var" / "uploads"))
+if os.environ.get("CHAT_UPLOAD_STORAGE", "filesystem") == "s3":
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID"),
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # No base_url: files are served only by chat/web/files.py, which checks who may read them.
+        "OPTIONS": {"location": str(CHAT_UPLOAD_ROOT), "directory_permissions_mode": 0o700},
+    }
+# Bytes per file; bytes of files per user (sent or not); files per message; the longest image
+# side in pixels times the other (larger images are refused as decompression bombs); thumbnails' box;
+# hours after which an upload never sent is swept (manage.py chat_sweep_uploads).
+CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
+CHAT_ATTACHMENTS_PER_MESSAGE = 10
+CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 50_000_000)
+CHAT_THUMBNAIL_SIZE = 400
+CHAT_UPLOAD_ORPHAN_HOURS = env_int("CHAT_UPLOAD_ORPHAN_HOURS", 24)
+# Types accepted, as detected from the content (never from the name or the client's header). The
+# images among them are shown inline; everything else is served as a download.
+CHAT_UPLOAD_TYPES = [
+    t.strip()
+    for t in os.environ.get(
+        "CHAT_UPLOAD_TYPES",
+        "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip,"
+        "application/gzip,audio/mpeg,audio/ogg,video/mp4,video/webm",
+    ).split(",")
+    if t.strip()
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_COOKIE_HTTPONLY = True
@@ -260,6 +305,21 @@ CHAT_ROOM_CREATE_LIMIT = env_int("CHAT_ROOM_CREATE_LIMIT", 10)
 CHAT_ROOM_CREATE_WINDOW = env_int("CHAT_ROOM_CREATE_WINDOW", 3600)
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 30)
 CHAT_RATE_LIMIT_WINDOW = env_int("CHAT_RATE_LIMIT_WINDOW", 10)
+# Message changes (docs/protocol.md, "Changing messages"): an author edits a message for this long
+# (admins at any time); edits, deletions and reactions per user per window; distinct emoji per message.
+CHAT_EDIT_WINDOW = env_int("CHAT_EDIT_WINDOW", 24 * 3600)
+CHAT_CHANGE_RATE_LIMIT = env_int("CHAT_CHANGE_RATE_LIMIT", 60)
+CHAT_CHANGE_RATE_WINDOW = env_int("CHAT_CHANGE_RATE_WINDOW", 60)
+CHAT_REACTIONS_MAX_DISTINCT = env_int("CHAT_REACTIONS_MAX_DISTINCT", 20)
+# Replies returned by one thread.fetch.
+CHAT_THREAD_PAGE = env_int("CHAT_THREAD_PAGE", 100)
+# Search (docs/protocol.md, "Search"): the longest query, results per page (default and most), how deep
+# a cursor may page, and a bound on one search's database time (PostgreSQL's statement_timeout).
+CHAT_SEARCH_MAX_QUERY_CHARS = env_int("CHAT_SEARCH_MAX_QUERY_CHARS", 256)
+CHAT_SEARCH_PAGE = env_int("CHAT_SEARCH_PAGE", 20)
+CHAT_SEARCH_MAX_PAGE = 50
+CHAT_SEARCH_MAX_OFFSET = env_int("CHAT_SEARCH_MAX_OFFSET", 1000)
+CHAT_SEARCH_TIMEOUT_MS = env_int("CHAT_SEARCH_TIMEOUT_MS", 2000)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 # Seconds a live message that arrived ahead of a missing one waits for it before the gap is read

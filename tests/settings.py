@@ -21,3 +21,8 @@ os.makedirs(STATIC_ROOT, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 CHAT_PRESENCE_POLL = 0.2
+CHAT_UPLOAD_ROOT = f"{_db_dir}/uploads"
+STORAGES["attachments"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": CHAT_UPLOAD_ROOT},
+}

@@ -40,7 +40,9 @@ async def test_admin_delete_blanks_the_message_and_tells_subscribers(admin_clien
     await sock.recv_type("history")
     response = await db(admin_client.post)(f"/admin/chat/message/{message.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    assert await sock.recv_type("message.deleted") == {"type": "message.deleted", "room": "general", "seq": 1}
+    changed = await sock.recv_type("message.changed")
+    assert (changed["room"], changed["seq"], changed["change"]) == ("general", 2, "deleted")
+    assert changed["message"]["id"] == message.pk and changed["message"]["deleted"] is True
     stored = await db(Message.objects.get)(pk=message.pk)
     assert stored.body == "" and stored.is_deleted
 

@@ -306,7 +306,7 @@ def test_korean_is_shown_to_a_korean_browser(browser, cluster):
     page = page_for(browser, cluster, 0, key, locale="ko-KR")
     page.goto("/")
     wait_connected(page)
-    playwright_api.expect(page.locator(".sidebar h2")).to_have_text("대화방")
+    playwright_api.expect(page.locator(".sidebar > h2")).to_have_text("대화방")
     playwright_api.expect(page.locator("#status")).to_have_text("연결됨")
     screenshot(page, "lobby-ko")
     page.context.close()
@@ -336,8 +336,8 @@ def test_scroll_back_loads_older_pages_and_admin_changes_show_live(browser, clus
     assert bodies(page) == [f"old {i}" for i in range(120)]
     playwright_api.expect(page.locator("#history-status")).to_have_text("This is the beginning of the room.")
     cluster.django(
-        "from chat.domain import services; from chat.models import Message\n"
-        f"services.message_delete(message=Message.objects.get(room__slug='{room}', seq=120)); print('ok')"
+        "from chat.domain import message_changes; from chat.models import Message\n"
+        f"message_changes.message_delete(message=Message.objects.get(room__slug='{room}', seq=120)); print('ok')"
     )
     playwright_api.expect(page.locator('#messages li[data-seq="120"]')).to_have_count(0)
     cluster.django(

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.db.models import F
 from django.test import Client
 
-from chat.domain import services
+from chat.domain import message_changes, services
 from chat.models import Message, Room
 from chat.realtime import events, groups, metrics
 from tests.conftest import open_socket
@@ -191,8 +191,11 @@ async def test_deleting_a_message_is_seen_live(alice, room, socket_for):
     await subscribe(sock, room)
     message, _ = await db(services.message_create)(room=room, author=alice, body="oops", client_msg_id="c")
     await sock.recv_type("message")
-    await db(services.message_delete)(message=message)
-    assert await sock.recv() == {"type": "message.deleted", "room": room.slug, "seq": 1}
+    await db(message_changes.message_delete)(message=message)
+    changed = await sock.recv()
+    assert changed["type"] == "message.changed" and changed["change"] == "deleted"
+    assert (changed["room"], changed["seq"], changed["message"]["seq"]) == (room.slug, 2, 1)
+    assert changed["message"]["deleted"] is True and changed["message"]["body"] == ""
     await sock.send({"type": "history.fetch", "room": room.slug})
     page = await sock.recv()
     assert page["messages"][0]["deleted"] is True and page["messages"][0]["body"] == ""

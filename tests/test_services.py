@@ -8,7 +8,7 @@ from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chat.domain import services
+from chat.domain import message_changes, services
 from chat.domain.errors import (
     BodyTooLong,
     ClientMsgIdConflict,
@@ -162,9 +162,10 @@ def test_mentions_find_readers_but_not_the_author_or_outsiders(alice, make_user)
 
 def test_deleting_a_message_keeps_its_seq_and_blanks_the_body(room, alice):
     message, _ = services.message_create(room=room, author=alice, body="oops", client_msg_id="c")
-    services.message_delete(message=message)
+    message_changes.message_delete(message=message)
     stored = Message.objects.get(pk=message.pk)
     assert (stored.seq, stored.body, stored.is_deleted) == (1, "", True)
+    assert Room.objects.get(pk=room.pk).last_seq == 2  # the deletion is change 2
 
 
 def test_a_retry_after_the_room_was_archived_still_acks_the_stored_message(room, alice):

@@ -94,3 +94,58 @@ class InternalError(ChatError):
 
     code = "internal_error"
     default_detail = "Server error."
+
+
+class UnknownMessage(ChatError):
+    code = "unknown_message"
+    default_detail = "No such message in this room."
+
+
+class NotAllowed(ChatError):
+    code = "not_allowed"
+    default_detail = "You may not change this message."
+
+
+class EditWindowClosed(ChatError):
+    code = "edit_window_closed"
+    default_detail = "This message can no longer be edited."
+
+
+class MessageDeleted(ChatError):
+    code = "message_deleted"
+    default_detail = "The message was deleted."
+
+
+class TooManyReactions(ChatError):
+    code = "too_many_reactions"
+    default_detail = "This message has as many different reactions as it may have."
+
+
+class InvalidEmoji(ChatError):
+    code = "invalid_emoji"
+    default_detail = "emoji must be one emoji."
+
+
+class InvalidQuery(ChatError):
+    code = "invalid_query"
+    default_detail = "The search query is invalid."
+
+
+class UploadTooLarge(ChatError):
+    code = "too_large"
+    default_detail = "The file is larger than the upload limit."
+
+
+class QuotaExceeded(ChatError):
+    code = "quota_exceeded"
+    default_detail = "Your files would exceed your storage quota."
+
+
+class UnsupportedType(ChatError):
+    code = "unsupported_type"
+    default_detail = "This type of file is not accepted."
+
+
+class InvalidAttachment(ChatError):
+    code = "invalid_attachment"
+    default_detail = "attachments must name your own uploads, not yet sent."

@@ -1,6 +1,8 @@
 """Reads, with the access rules. Synchronous: async callers wrap them in database_sync_to_async."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 
 from django.conf import settings
@@ -13,8 +15,9 @@ from django.db.models import (
     QuerySet,
 )
 
-from chat.domain.errors import UnknownRoom
-from chat.models import Membership, Message, Room
+from chat.domain import search
+from chat.domain.errors import InvalidField, UnknownMessage, UnknownRoom
+from chat.models import Membership, Message, MessageChange, Reaction, Room
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -85,7 +88,7 @@ def room_readable(*, room_id: int, user: User) -> bool:
     )
 
 
-def _messages(room: Room) -> QuerySet[Message]:
+def _messages(room: Room | int) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author").order_by("seq")
 
 
@@ -95,8 +98,70 @@ def messages_after(*, room: Room, after_seq: int, limit: int) -> list[Message]:
 
 
 def messages_between(*, room: Room | int, after_seq: int, upto_seq: int) -> list[Message]:
-    """Messages with after_seq < seq <= upto_seq, oldest first."""
+    """Messages created with after_seq < seq <= upto_seq, oldest first."""
     return list(_messages(room).filter(seq__gt=after_seq, seq__lte=upto_seq))
+
+
+NEW = "new"  # the kind of a change that is a message's creation
+
+
+def room_changes_between(
+    *, room: Room | int, after_seq: int, upto_seq: int
+) -> list[tuple[int, str, Message]]:
+    """A room's changes with after_seq < seq <= upto_seq, oldest first, as (seq, kind, message).
+
+    A change is a message's creation (kind "new", the message's own seq) or a MessageChange. The
+    message is in its current state: a replayed change shows what the message is now, which a
+    client applies by message id, so replaying any suffix of the stream ends in the server's state.
+    Two indexed range reads (messages, changes) and one for the changed messages.
+    """
+    created = messages_between(room=room, after_seq=after_seq, upto_seq=upto_seq)
+    changes = list(
+        MessageChange.objects.filter(room=room, seq__gt=after_seq, seq__lte=upto_seq).values_list(
+            "seq", "kind", "message_id"
+        )
+    )
+    by_id = {message.pk: message for message in created}
+    missing = {message_id for _, _, message_id in changes if message_id not in by_id}
+    if missing:
+        by_id.update((m.pk, m) for m in Message.objects.filter(pk__in=missing).select_related("author"))
+    stream = [(message.seq, NEW, message) for message in created]
+    stream.extend((seq, kind, by_id[message_id]) for seq, kind, message_id in changes)
+    stream.sort(key=lambda change: change[0])
+    return stream
+
+
+def message_reactions(*, message_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Each message's reactions: [{"emoji", "count", "users": [usernames]}], in order of first use."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    result: dict[int, dict[str, dict]] = {}
+    rows = (
+        Reaction.objects.filter(message_id__in=ids)
+        .order_by("message_id", "created_at", "pk")
+        .values_list("message_id", "emoji", "user__username")
+    )
+    for message_id, emoji, username in rows:
+        entry = result.setdefault(message_id, {}).setdefault(emoji, {"emoji": emoji, "count": 0, "users": []})
+        entry["count"] += 1
+        entry["users"].append(username)
+    return {message_id: list(by_emoji.values()) for message_id, by_emoji in result.items()}
+
+
+def message_get_in_room(*, room: Room, message_id: int) -> Message:
+    """A message of this room, or UnknownMessage."""
+    try:
+        return Message.objects.select_related("author").get(room=room, pk=message_id)
+    except Message.DoesNotExist:
+        raise UnknownMessage(f"No message {message_id} in {room.slug!r}.") from None
+
+
+def message_thread(*, room: Room, message_id: int, limit: int) -> tuple[Message, list[Message], bool]:
+    """A thread: the parent message and its first `limit` replies (oldest first), and whether more exist."""
+    parent = message_get_in_room(room=room, message_id=message_id)
+    replies = list(_messages(room).filter(reply_to=parent)[: limit + 1])
+    return parent, replies[:limit], len(replies) > limit
 
 
 def messages_before(*, room: Room, before_seq: int | None, limit: int) -> tuple[list[Message], bool]:
@@ -128,3 +193,83 @@ def session_store_class():
 def user_credentials(*, user_id: int) -> tuple[str, bool] | None:
     """A user's stored (password hash, is_active), or None if there is no such user."""
     return get_user_model()._default_manager.filter(pk=user_id).values_list("password", "is_active").first()
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results and the cursor of the next (None on the last)."""
+
+    results: list[dict]
+    next: str | None
+
+
+def messages_search(
+    *,
+    user: User,
+    query: str,
+    room: str | None = None,
+    author: str | None = None,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    has_file: bool | None = None,
+    order: str = "newest",
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> SearchPage:
+    """Messages the user may read that match the query, newest first or by relevance.
+
+    The access rule is part of the one SQL statement (chat/domain/search.py); `cursor` is the
+    previous page's `next`. Raises InvalidQuery or InvalidField for a query or filter it refuses.
+    """
+    parsed = search.query_parse(query)
+    if order not in search.ORDERS:
+        raise InvalidField(f"order must be one of {', '.join(search.ORDERS)}.")
+    limit = settings.CHAT_SEARCH_PAGE if limit is None else limit
+    if not 1 <= limit <= settings.CHAT_SEARCH_MAX_PAGE:
+        raise InvalidField(f"limit must be between 1 and {settings.CHAT_SEARCH_MAX_PAGE}.")
+    offset = _search_offset(cursor)
+    room, author = _search_name(room, "room"), _search_name(author, "author")
+    if not (user.is_authenticated and user.is_active):
+        return SearchPage(results=[], next=None)
+    filters = search.Filters(room_slug=room, author=author, before=before, after=after, has_file=has_file)
+    ids = search.search_ids(
+        user_id=user.pk, query=parsed, filters=filters, order=order, limit=limit + 1, offset=offset
+    )
+    more = len(ids) > limit and offset + limit < settings.CHAT_SEARCH_MAX_OFFSET
+    ids = ids[:limit]
+    found = Message.objects.select_related("author", "room").in_bulk(ids)
+    results = [_search_result(found[i], parsed) for i in ids if i in found]
+    return SearchPage(results=results, next=str(offset + limit) if more else None)
+
+
+def _search_name(value: str | None, name: str) -> str | None:
+    """A room slug or username to filter by: printable, at most 150 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 150 or not value.isprintable():
+        raise InvalidField(f"{name} must be a room slug or username.")
+    return value
+
+
+def _search_offset(cursor: str | None) -> int:
+    if cursor in (None, ""):
+        return 0
+    if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 6:
+        raise InvalidField("cursor must be the `next` of a previous page.")
+    offset = int(cursor)
+    if offset >= settings.CHAT_SEARCH_MAX_OFFSET:
+        raise InvalidField("cursor must be the `next` of a previous page.")
+    return offset
+
+
+def _search_result(message: Message, query: search.SearchQuery) -> dict:
+    return {
+        "room": message.room.slug,
+        "room_title": message.room.title,
+        "seq": message.seq,
+        "id": message.pk,
+        "author": message.author.get_username() if message.author_id else None,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+        "highlight": search.highlight(message.body, query.terms),
+    }

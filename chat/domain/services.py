@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,56 +14,25 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chat.domain import queries, selectors
+from chat.domain import attachments, formatting, message_changes, queries, selectors
 from chat.domain.errors import (
-    BodyTooLong,
     ClientMsgIdConflict,
-    EmptyBody,
-    InvalidField,
+    MessageDeleted,
     RateLimited,
     ReadOnly,
     TooManyRooms,
     UnknownRoom,
 )
+from chat.domain.validation import message_validate
 from chat.models import Membership, Message, Room
 from chat.realtime import events, groups
 
-# Patterns that validate a whole value are used with fullmatch: `$` also matches before a trailing
-# newline, and "id\n" passed (a 64-character one then failed the insert, with its whole batch).
-CLIENT_MSG_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-# What no body may hold: lone surrogates (valid in JSON, not encodable as UTF-8: no database can
-# store them), NUL (PostgreSQL's text cannot), and the other control characters (C0, DEL and C1)
-# except newline and tab, which mean nothing in a chat message.
-BODY_FORBIDDEN_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-# `@name` not preceded by a word character or another @ (so e-mail addresses don't count).
-MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 MAX_MENTIONS_PER_MESSAGE = 20
 
 logger = logging.getLogger(__name__)
 
 
 # --- messages ------------------------------------------------------------------------
-
-
-def message_validate(*, body: str, client_msg_id: str) -> None:
-    """Raise InvalidField, EmptyBody or BodyTooLong unless the message is acceptable (no I/O).
-
-    Everything that passes can be stored by SQLite and PostgreSQL alike (a send that fails in the
-    database instead is rolled back alone, but costs a traceback in the log and an internal_error).
-    """
-    if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID_RE.fullmatch(client_msg_id):
-        raise InvalidField("client_msg_id must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-    if not isinstance(body, str):
-        raise InvalidField("body must be a string.")
-    if BODY_FORBIDDEN_RE.search(body):
-        raise InvalidField(
-            "body must not contain control characters (except newline and tab) or lone surrogates."
-        )
-    if not body.strip():
-        raise EmptyBody()
-    limit = settings.CHAT_MAX_BODY_CHARS
-    if len(body) > limit:
-        raise BodyTooLong(f"The body has {len(body)} characters; the limit is {limit}.")
 
 
 def message_create(
@@ -96,6 +64,12 @@ class MessageRequest:
     author: AbstractBaseUser
     body: str
     client_msg_id: str
+    reply_to: int | None = None  # the id of a message of the same room
+    # The body's HTML, rendered by the caller outside the transaction (it can take 0.1 s for a
+    # hostile body: chat/domain/formatting.py); rendered here when None (trusted callers).
+    body_html: str | None = None
+    # Ids of the author's own uploads not yet sent (chat/domain/attachments.py), at most 10.
+    attachments: tuple[int, ...] = ()
 
 
 class _Retry(Exception):
@@ -179,7 +153,9 @@ def _messages_store_together(
 
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
-    message_validate(body=request.body, client_msg_id=request.client_msg_id)
+    message_validate(
+        body=request.body, client_msg_id=request.client_msg_id, has_attachments=bool(request.attachments)
+    )
     if limit_rate and (wait := queries.author_rate_wait(request.author)) is not None:
         # Unless it repeats a stored message, which is acked again.
         raise _Retry(RateLimited(f"Too many messages; send again in {wait:.1f} s.", retry_after=wait))
@@ -189,21 +165,39 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     selectors.room_check_access(room=room, user=request.author)
     if room.is_archived:
         raise _Retry(ReadOnly(f"{room.slug!r} is archived."))
+    parent = _reply_parent(room, request.reply_to) if request.reply_to is not None else None
     message = Message(
         room=room, seq=room.last_seq, author=request.author, body=request.body,
-        client_msg_id=request.client_msg_id,
+        client_msg_id=request.client_msg_id, reply_to=parent,
+        body_html=formatting.render_message(request.body) if request.body_html is None else request.body_html,
     )  # fmt: skip
     # room and author are the objects in hand; validating them would query for each.
-    message.full_clean(exclude=["room", "author"], validate_unique=False, validate_constraints=False)
+    # A message with attachments may have an empty body (message_validate checked its length).
+    exclude = ["room", "author", "body"] if request.attachments else ["room", "author"]
+    message.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     # No look-up of a retry first: retries are rare, and the unique (author, client_msg_id)
     # constraint catches them (the send then rolls back, seq included).
     try:
         queries.message_insert(message)
     except IntegrityError as exc:
         raise _Retry(exc) from exc
+    files = attachments.attachments_attach(message=message, ids=request.attachments)
+    message.attachment_dicts = [attachments.attachment_dict(a) for a in files]
     mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
     transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
+    if parent is not None:  # after the message's own announcement, under the next seq
+        message_changes.reply_record(room=room, parent=parent, reply=message)
     return message
+
+
+def _reply_parent(room: Room, message_id: int) -> Message:
+    """The message a reply goes under: the named one, or its thread's first if it is a reply itself."""
+    parent = selectors.message_get_in_room(room=room, message_id=message_id)
+    if parent.reply_to_id is not None:
+        parent = selectors.message_get_in_room(room=room, message_id=parent.reply_to_id)
+    if parent.is_deleted:
+        raise MessageDeleted("The message replied to was deleted.")
+    return parent
 
 
 def _message_retry(request: MessageRequest, cause: Exception) -> tuple[Message, bool] | Exception:
@@ -220,7 +214,7 @@ def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> li
     if "@" not in body:
         return []
     names: set[str] = set()
-    for match in MENTION_RE.finditer(body):
+    for match in formatting.MENTION_RE.finditer(body):
         name = match.group(1)
         names.update({name, name.rstrip(".")})  # "@bob." at the end of a sentence
         if len(names) >= 2 * MAX_MENTIONS_PER_MESSAGE:
@@ -233,7 +227,9 @@ def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> li
 
 def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
     room = message.room
-    frame = events.message_frame(message, room_slug=room.slug)
+    frame = events.message_frame(
+        message, room_slug=room.slug, attachments=getattr(message, "attachment_dicts", None)
+    )
     events.publish(
         groups.room_group(room.pk),
         {
@@ -257,27 +253,6 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
         )
         for user_id in mentioned_ids:
             events.publish(groups.user_group(user_id), {"type": "chat.notify", "text": notification})
-
-
-@transaction.atomic
-def message_delete(*, message: Message) -> Message:
-    """Blank a message's body and mark it deleted (its seq stays); announce `message.deleted`."""
-    if message.is_deleted:
-        return message
-    message.body = ""
-    message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at"])
-    room = message.room
-    text = events.encode({"type": "message.deleted", "room": room.slug, "seq": message.seq})
-    transaction.on_commit(
-        partial(
-            events.publish,
-            groups.room_group(room.pk),
-            {"type": "chat.message_deleted", "room_id": room.pk, "seq": message.seq, "text": text},
-        ),
-        robust=True,
-    )
-    return message
 
 
 # --- rooms ---------------------------------------------------------------------------

@@ -41,15 +41,24 @@ def string(frame: dict[str, Any], name: str) -> str:
     return value
 
 
+def message_id(frame: dict[str, Any], name: str = "id") -> int:
+    """A required message id."""
+    value = optional_int(frame, name, minimum=1, maximum=2**63 - 1)
+    if value is None:
+        raise InvalidField(f"{name} must be a message id.")
+    return value
+
+
 def ref(frame: Any) -> str | None:
-    """What an error frame points at: the client_msg_id, else the frame's type.
+    """What an answer or error frame points at: the client's `ref`, else its client_msg_id, else the
+    frame's type.
 
     Echoed as sent, except that a lone surrogate (valid in JSON, not encodable as UTF-8, so not
     sendable in a text frame) becomes its escape: `"\\ud800"`, six characters.
     """
     if not isinstance(frame, dict):
         return None
-    for key in ("client_msg_id", "type"):
+    for key in ("ref", "client_msg_id", "type"):
         value = frame.get(key)
         if isinstance(value, str):
             return value[:64].encode("utf-8", "backslashreplace").decode("utf-8")

@@ -13,7 +13,7 @@ from typing import Any
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
-from chat.models import Message, Room
+from chat.models import Message, MessageChange, Room
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,15 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-def message_frame(message: Message, *, room_slug: str) -> dict[str, Any]:
-    """The `message` frame for a stored message (deleted messages keep their seq, lose their body).
+def message_frame(
+    message: Message,
+    *,
+    room_slug: str,
+    reactions: list[dict[str, Any]] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The `message` frame for a stored message, in its current state (deleted messages keep their
+    seq, lose their body). Optional fields appear only when set, to keep the hot path's frames small.
 
     `message.author` must already be loaded (select_related or set by the writer).
     """
@@ -36,12 +43,44 @@ def message_frame(message: Message, *, room_slug: str) -> dict[str, Any]:
         "id": message.pk,
         "author": author_name,
         "body": "" if message.is_deleted else message.body,
+        "html": "" if message.is_deleted else message.body_html,
         "created_at": message.created_at.isoformat(),
         "client_msg_id": message.client_msg_id,
     }
     if message.is_deleted:
         frame["deleted"] = True
+    if message.edited_at is not None and not message.is_deleted:
+        frame["edited_at"] = message.edited_at.isoformat()
+    if message.reply_to_id is not None:
+        frame["reply_to"] = message.reply_to_id
+    if message.reply_count:
+        frame["reply_count"] = message.reply_count
+        frame["last_reply_at"] = message.last_reply_at.isoformat() if message.last_reply_at else None
+    if reactions:
+        frame["reactions"] = reactions
+    if attachments and not message.is_deleted:
+        frame["attachments"] = attachments
     return frame
+
+
+def change_frame(
+    change: MessageChange,
+    message: Message,
+    *,
+    room_slug: str,
+    reactions: list[dict[str, Any]] | None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The `message.changed` frame: the change's own seq, its kind, and the message as it is now."""
+    state = message_frame(message, room_slug=room_slug, reactions=reactions, attachments=attachments)
+    del state["type"], state["room"]
+    return {
+        "type": "message.changed",
+        "room": room_slug,
+        "seq": change.seq,
+        "change": change.kind,
+        "message": state,
+    }
 
 
 def room_frame(room: Room) -> dict[str, Any]:

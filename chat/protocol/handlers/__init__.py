@@ -5,9 +5,18 @@ handles (`EVENTS`) to `async def handler(session, frame_or_event)`. A handler de
 calls one selector or service, and encodes the answer; the rules live in `chat.domain`.
 """
 
-from chat.protocol.handlers import connection, delivery, history, messages, presence, subscriptions
+from chat.protocol.handlers import (
+    changes,
+    connection,
+    delivery,
+    history,
+    messages,
+    presence,
+    search,
+    subscriptions,
+)
 
-_MODULES = (connection, subscriptions, history, messages, delivery, presence)
+_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search)
 
 # Client frame type -> handler.
 CLIENT_FRAMES = {kind: handler for module in _MODULES for kind, handler in module.FRAMES.items()}

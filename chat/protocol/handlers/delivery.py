@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat.protocol.cursor import Verdict
-from chat.protocol.handlers.history import stored_frames
+from chat.protocol.handlers.history import readable_stored_frames
 from chat.protocol.handlers.subscriptions import revoke
 from chat.realtime import metrics
 
@@ -112,7 +112,7 @@ async def _fill(session: ChatSession, subscription: Subscription, *, upto_seq: i
         if session.subscriptions.get(subscription.room_id) is not subscription:
             return False
         page_end = min(upto_seq, cursor.position + FILL_PAGE)
-        texts = await database_sync_to_async(stored_frames)(
+        texts = await database_sync_to_async(readable_stored_frames)(
             session.user, subscription.room_id, subscription.slug, cursor.position, page_end
         )
         if texts is None:  # access was revoked and its event lost: end it as the event would have

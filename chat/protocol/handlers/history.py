@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import selectors
-from chat.models import Message
+from chat.domain import attachments, selectors
+from chat.models import Message, MessageChange
 from chat.protocol import fields
 from chat.realtime import events
 
@@ -17,22 +17,51 @@ if TYPE_CHECKING:
 
 
 def frame_dicts(messages: list[Message], slug: str) -> list[dict[str, Any]]:
-    """The `message` frames of stored messages."""
-    return [events.message_frame(m, room_slug=slug) for m in messages]
+    """The `message` frames of stored messages, in their current state (reactions included)."""
+    live = [m.pk for m in messages if not m.is_deleted]
+    reactions = selectors.message_reactions(message_ids=live)
+    files = attachments.message_attachments(message_ids=live)
+    return [
+        events.message_frame(m, room_slug=slug, reactions=reactions.get(m.pk), attachments=files.get(m.pk))
+        for m in messages
+    ]
 
 
-def frames(messages: list[Message], slug: str) -> list[str]:
-    """The `message` frames of stored messages, encoded."""
-    return [events.encode(frame) for frame in frame_dicts(messages, slug)]
+def stored_frames(room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str]:
+    """The encoded frames of a room's changes in (after_seq, upto_seq]: a `message` frame for each
+    message created there, a `message.changed` frame for each other change, in seq order."""
+    stream = selectors.room_changes_between(room=room_id, after_seq=after_seq, upto_seq=upto_seq)
+    live = {m.pk for _, _, m in stream if not m.is_deleted}
+    reactions = selectors.message_reactions(message_ids=live)
+    files = attachments.message_attachments(message_ids=live)
+    texts = []
+    for seq, kind, message in stream:
+        if kind == selectors.NEW:
+            frame = events.message_frame(
+                message,
+                room_slug=slug,
+                reactions=reactions.get(message.pk),
+                attachments=files.get(message.pk),
+            )
+        else:
+            change = MessageChange(room_id=message.room_id, seq=seq, kind=kind, message=message)
+            frame = events.change_frame(
+                change,
+                message,
+                room_slug=slug,
+                reactions=reactions.get(message.pk),
+                attachments=files.get(message.pk),
+            )
+        texts.append(events.encode(frame))
+    return texts
 
 
-def stored_frames(user, room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str] | None:
-    """The encoded frames of a room's stored messages in (after_seq, upto_seq], or None if the user
-    may no longer read the room (checked first, in the same trip to the database thread: a fill
-    is what a lost revoking event would otherwise leak)."""
+def readable_stored_frames(user, room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str] | None:
+    """stored_frames(), or None if the user may no longer read the room (checked first, in the same
+    trip to the database thread: a fill is what a lost revoking event would otherwise leak)."""
     if not selectors.room_readable(room_id=room_id, user=user):
         return None
-    return frames(selectors.messages_between(room=room_id, after_seq=after_seq, upto_seq=upto_seq), slug)
+    return stored_frames(room_id, slug, after_seq, upto_seq)
 
 
 async def history_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
@@ -60,5 +89,28 @@ async def rooms_list(session: ChatSession, frame: dict[str, Any]) -> None:
     await session.send({"type": "rooms", "rooms": rooms})
 
 
-FRAMES = {"history.fetch": history_fetch, "rooms.list": rooms_list}
+async def thread_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
+    """`thread.fetch {room, id}` -> `thread` (the parent message and its replies, oldest first)."""
+    slug = fields.room_slug(frame)
+    message_id = fields.message_id(frame)
+    answer = await database_sync_to_async(_thread)(session.user, slug, message_id)
+    await session.send(answer)
+
+
+def _thread(user, slug: str, message_id: int) -> dict[str, Any]:
+    room = selectors.room_get_readable(slug=slug, user=user)
+    parent, replies, has_more = selectors.message_thread(
+        room=room, message_id=message_id, limit=settings.CHAT_THREAD_PAGE
+    )
+    [parent_frame, *reply_frames] = frame_dicts([parent, *replies], slug)
+    return {
+        "type": "thread",
+        "room": slug,
+        "parent": parent_frame,
+        "replies": reply_frames,
+        "has_more": has_more,
+    }
+
+
+FRAMES = {"history.fetch": history_fetch, "rooms.list": rooms_list, "thread.fetch": thread_fetch}
 EVENTS: dict = {}

@@ -1,12 +1,12 @@
-"""Sending messages, and the message events that are not part of a room's seq order."""
+"""Sending messages (replies included), and notifications, which are not part of a room's seq order."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chat.domain import batching, services
+from chat.domain import attachments, batching, services
 from chat.domain.errors import RateLimited
-from chat.protocol import fields
+from chat.protocol import fields, rendering
 from chat.realtime import metrics
 
 if TYPE_CHECKING:
@@ -14,17 +14,25 @@ if TYPE_CHECKING:
 
 
 async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
-    """`message.send {room, body, client_msg_id}` -> `message.ack` after commit."""
+    """`message.send {room, body, client_msg_id, reply_to?, attachments?}` -> `message.ack` after commit."""
     slug = fields.room_slug(frame)
     body = fields.string(frame, "body")
     client_msg_id = fields.string(frame, "client_msg_id")
-    services.message_validate(body=body, client_msg_id=client_msg_id)  # no database trip if refused
+    reply_to = fields.message_id(frame, "reply_to") if frame.get("reply_to") is not None else None
+    files = attachments.attachments_validate(frame.get("attachments"))
+    # No database trip if refused.
+    services.message_validate(body=body, client_msg_id=client_msg_id, has_attachments=bool(files))
+    request = services.MessageRequest(
+        room_slug=slug,
+        author=session.user,
+        body=body,
+        client_msg_id=client_msg_id,
+        reply_to=reply_to,
+        attachments=files,
+        body_html=await rendering.body_html(body),
+    )
     try:
-        message, created = await batching.store_message(
-            services.MessageRequest(
-                room_slug=slug, author=session.user, body=body, client_msg_id=client_msg_id
-            )
-        )
+        message, created = await batching.store_message(request)
     except RateLimited:
         metrics.RATE_LIMITED.inc()
         raise  # an error frame, and a flood strike (ChatSession.send_error)
@@ -42,16 +50,10 @@ async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
     )
 
 
-async def message_deleted(session: ChatSession, event: dict[str, Any]) -> None:
-    """A message of a subscribed room was deleted."""
-    if event["room_id"] in session.subscriptions:
-        await session.send_text(event["text"])
-
-
 async def notify(session: ChatSession, event: dict[str, Any]) -> None:
     """A notification for this user (a mention), whatever room it is in."""
     await session.send_text(event["text"])
 
 
 FRAMES = {"message.send": message_send}
-EVENTS = {"chat.message_deleted": message_deleted, "chat.notify": notify}
+EVENTS = {"chat.notify": notify}

@@ -13,7 +13,7 @@ from chat.domain import selectors
 from chat.domain.errors import NotSubscribed, TooManySubscriptions
 from chat.models import Room
 from chat.protocol import fields
-from chat.protocol.handlers.history import frame_dicts, frames
+from chat.protocol.handlers.history import frame_dicts, stored_frames
 from chat.realtime import events, presence
 
 if TYPE_CHECKING:
@@ -54,28 +54,28 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
 
 
 def catch_up(room: Room, since: int | None) -> tuple[list[str], int]:
-    """Frames that bring a (re)subscribing client up to date, and the seq they reach."""
+    """Frames that bring a (re)subscribing client up to date, and the seq they reach.
+
+    The room's last seq is read first: every change up to it is committed, and the frames read
+    after it show messages in their current state, so the client has seen everything up to it; a
+    change committed meanwhile also comes live, and the client applies it again by message id.
+    """
     info = events.room_frame(room)
+    last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
     if since is None:
         messages, has_more = selectors.messages_before(
             room=room, before_seq=None, limit=settings.CHAT_HISTORY_PAGE
         )
-        position = messages[-1].seq if messages else 0
         history = {
             "type": "history",
             "room": room.slug,
             "messages": frame_dicts(messages, room.slug),
             "has_more": has_more,
         }
-        subscribed = {"type": "subscribed", "room": room.slug, "last_seq": position, "info": info}
-        return [events.encode(subscribed), events.encode(history)], position
+        subscribed = {"type": "subscribed", "room": room.slug, "last_seq": last_seq, "info": info}
+        return [events.encode(subscribed), events.encode(history)], last_seq
 
-    last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
-    limit = settings.CHAT_CATCHUP_LIMIT
-    messages = (
-        [] if since > last_seq else selectors.messages_after(room=room, after_seq=since, limit=limit + 1)
-    )
-    if since > last_seq or len(messages) > limit:
+    if since > last_seq or last_seq - since > settings.CHAT_CATCHUP_LIMIT:
         # Too far behind (or ahead of the server): the client pages with history.fetch.
         subscribed = {
             "type": "subscribed",
@@ -85,15 +85,14 @@ def catch_up(room: Room, since: int | None) -> tuple[list[str], int]:
             "info": info,
         }
         return [events.encode(subscribed)], last_seq
-    position = messages[-1].seq if messages else since
     subscribed = {
         "type": "subscribed",
         "room": room.slug,
-        "last_seq": position,
+        "last_seq": last_seq,
         "recovered": True,
         "info": info,
     }
-    return [events.encode(subscribed), *frames(messages, room.slug)], position
+    return [events.encode(subscribed), *stored_frames(room.pk, room.slug, since, last_seq)], last_seq
 
 
 async def unsubscribe(session: ChatSession, frame: dict[str, Any]) -> None:

@@ -352,7 +352,13 @@
     addMessage(frame, { announce: true });
     maybeMarkRead();
   });
-  client.on("message.deleted", (frame) => { if (frame.room === active) removeMessage(frame.seq); });
+  client.on("message.changed", (frame) => {
+    if (frame.room !== active) return;
+    const message = frame.message;
+    if (message.deleted) { removeMessage(message.seq); return; }
+    const item = shown.get(message.seq);
+    if (item) renderBody(item.querySelector(".body"), message.body);
+  });
   client.on("message.ack", (frame) => {
     const item = pending.get(frame.client_msg_id);
     if (!item) return;

@@ -214,11 +214,13 @@
           if (room && (room.lastSeq === null || frame.recovered === false)) room.lastSeq = frame.last_seq;
           break;
         }
-        case "message": {
+        case "message":
+        case "message.changed": {
+          // Both kinds share the room's seq (docs/protocol.md): last_seq counts every change.
           const room = this.rooms.get(frame.room);
           if (room && room.lastSeq !== null) {
             if (frame.seq <= room.lastSeq) return; // a repeat
-            if (frame.seq > room.lastSeq + 1) {
+            if (frame.type === "message" && frame.seq > room.lastSeq + 1) {
               // A gap: fetch what is missing (the UI places messages by seq).
               this.fetchHistory(frame.room, frame.seq, Math.min(100, frame.seq - room.lastSeq - 1));
             }

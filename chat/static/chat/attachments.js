@@ -1,0 +1,159 @@
+// Attachments in the open room (docs/protocol.md, "Files"): pick, paste or drop files on the
+// composer; each uploads at once over HTTP (POST /api/uploads/, with progress); the next send carries
+// them (`attachments` in message.send). Messages with files get thumbnails (a click opens the image
+// in a lightbox) or download cards. All text goes in with textContent.
+"use strict";
+
+(function () {
+  const gettext = window.gettext || ((s) => s);
+  const app = document.getElementById("app");
+  const composer = document.getElementById("composer");
+  const client = window.chatClient;
+  const active = app && app.dataset.active;
+  if (!composer || !client || !active) return;
+  const body = document.getElementById("body");
+  const tray = document.createElement("ul");
+  tray.className = "upload-tray";
+  const picker = document.createElement("input");
+  picker.type = "file";
+  picker.multiple = true;
+  picker.hidden = true;
+  const pick = document.createElement("button");
+  pick.type = "button";
+  pick.className = "attach";
+  pick.textContent = gettext("Attach");
+  pick.title = gettext("Attach files (or paste or drop them here)");
+  composer.prepend(tray);
+  composer.append(picker, pick);
+  const uploads = []; // {file, item, id|null, done}
+  const MAX = 10;
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function add(file) {
+    if (uploads.length >= MAX) return;
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = file.name + " (" + humanSize(file.size) + ")";
+    const progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", gettext("Remove"));
+    item.append(name, " ", progress, " ", remove);
+    tray.append(item);
+    const entry = { file, item, id: null, done: false };
+    uploads.push(entry);
+    remove.addEventListener("click", () => {
+      uploads.splice(uploads.indexOf(entry), 1);
+      item.remove();
+    });
+    const form = new FormData();
+    form.append("file", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/uploads/");
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) progress.value = (100 * e.loaded) / e.total; });
+    xhr.addEventListener("load", () => {
+      let answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      entry.done = true;
+      if (xhr.status === 201) {
+        entry.id = answer.id;
+        progress.value = 100;
+        item.classList.add("ready");
+      } else {
+        item.classList.add("failed");
+        progress.replaceWith(document.createTextNode(answer.detail || gettext("Upload failed.")));
+      }
+    });
+    xhr.addEventListener("error", () => { entry.done = true; item.classList.add("failed"); });
+    xhr.send(form);
+  }
+
+  pick.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => { for (const f of picker.files) add(f); picker.value = ""; });
+  body.addEventListener("paste", (e) => {
+    const files = [...(e.clipboardData ? e.clipboardData.files : [])];
+    if (files.length) { e.preventDefault(); files.forEach(add); }
+  });
+  composer.addEventListener("dragover", (e) => { e.preventDefault(); composer.classList.add("dragging"); });
+  composer.addEventListener("dragleave", () => composer.classList.remove("dragging"));
+  composer.addEventListener("drop", (e) => {
+    e.preventDefault();
+    composer.classList.remove("dragging");
+    for (const f of e.dataTransfer.files) add(f);
+  });
+
+  // A send with files: taken here, before app.js's handler (capture on the document runs first).
+  document.addEventListener("submit", (event) => {
+    if (event.target !== composer || uploads.length === 0) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (uploads.some((u) => !u.done)) return; // still uploading: Send again when done
+    const ids = uploads.filter((u) => u.id !== null).map((u) => u.id);
+    if (!ids.length) return;
+    const id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now());
+    client.send({ type: "message.send", room: active, body: body.value, client_msg_id: id, attachments: ids });
+    body.value = "";
+    uploads.length = 0;
+    tray.replaceChildren();
+  }, true);
+
+  // --- showing a message's files ---------------------------------------------------------------
+  const lightbox = document.createElement("dialog");
+  lightbox.className = "lightbox";
+  const full = document.createElement("img");
+  lightbox.append(full);
+  lightbox.addEventListener("click", () => lightbox.close());
+  document.body.append(lightbox);
+
+  function card(file) {
+    const link = document.createElement("a");
+    link.href = file.url;
+    if (file.thumbnail_url) {
+      link.className = "attachment image";
+      const img = document.createElement("img");
+      img.src = file.thumbnail_url;
+      img.alt = file.name;
+      img.loading = "lazy";
+      link.append(img);
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        full.src = file.url;
+        full.alt = file.name;
+        lightbox.showModal();
+      });
+    } else {
+      link.className = "attachment file";
+      link.download = file.name;
+      link.textContent = file.name + " · " + humanSize(file.size);
+    }
+    return link;
+  }
+  function decorate(message) {
+    const item = document.querySelector('#messages li[data-seq="' + message.seq + '"]');
+    if (!item) return;
+    const old = item.querySelector(".attachments");
+    if (old) old.remove();
+    if (!message.attachments || message.deleted) return;
+    const box = document.createElement("div");
+    box.className = "attachments";
+    for (const file of message.attachments) box.append(card(file));
+    item.append(box);
+  }
+  client.on("message", (frame) => { if (frame.room === active) decorate(frame); });
+  client.on("history", (frame) => { if (frame.room === active) frame.messages.forEach(decorate); });
+  client.on("message.changed", (frame) => { if (frame.room === active) decorate(frame.message); });
+})();

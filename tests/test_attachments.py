@@ -1,0 +1,205 @@
+"""Attachments: upload checks (size, quota, type by content, images), sending, serving, deleting, sweeping."""
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import Client
+from PIL import Image
+
+from chat.domain import attachments, message_changes, selectors, services
+from chat.domain.errors import InvalidAttachment
+from chat.models import Attachment
+
+pytestmark = pytest.mark.django_db
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+def png(width=64, height=48, exif: bool = False, fmt="PNG") -> bytes:
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    out = io.BytesIO()
+    if exif:
+        data = Image.Exif()
+        data[0x010F] = "SecretCam"  # Make
+        image.save(out, format="JPEG", exif=data)
+    else:
+        image.save(out, format=fmt)
+    return out.getvalue()
+
+
+def client_for(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/")  # sets the CSRF cookie
+    return client
+
+
+def upload(client: Client, name: str, data: bytes, content_type="application/octet-stream"):
+    token = client.cookies["csrftoken"].value
+    return client.post(
+        "/api/uploads/",
+        {"file": SimpleUploadedFile(name, data, content_type=content_type)},
+        headers={"X-CSRFToken": token},
+    )
+
+
+def test_an_image_is_stored_without_exif_with_a_thumbnail_and_served_inline(alice, room):
+    client = client_for(alice)
+    answer = upload(client, "holiday.jpg", png(800, 600, exif=True))
+    assert answer.status_code == 201, answer.content
+    data = answer.json()
+    assert (data["content_type"], data["width"], data["height"]) == ("image/jpeg", 800, 600)
+    served = client.get(data["url"])
+    body = b"".join(served.streaming_content)
+    assert b"SecretCam" not in body and Image.open(io.BytesIO(body)).getexif().get(0x010F) is None
+    assert served["X-Content-Type-Options"] == "nosniff" and "sandbox" in served["Content-Security-Policy"]
+    assert not served["Content-Disposition"].startswith("attachment")
+    thumb = client.get(data["thumbnail_url"])
+    assert max(Image.open(io.BytesIO(b"".join(thumb.streaming_content))).size) <= 400
+
+
+def test_a_file_is_refused_by_content_not_by_name(alice):
+    client = client_for(alice)
+    for name, data in [
+        ("cat.png", SVG),
+        ("cat.png", HTML),
+        ("notes.txt", HTML),
+        ("x.png", b"\x00\x01\x02garbage"),
+    ]:
+        answer = upload(client, name, data, content_type="image/png")
+        assert answer.status_code == 415 and answer.json()["code"] == "unsupported_type", name
+    assert upload(client, "report.bin", b"%PDF-1.4\n%...").json()["content_type"] == "application/pdf"
+    # A PNG signature on something that is no PNG does not pass as an image.
+    assert upload(client, "fake.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100).status_code == 415
+    assert Attachment.objects.count() == 1
+
+
+def test_plain_text_with_markup_is_served_as_a_download_that_never_renders(alice, room):
+    client = client_for(alice)
+    data = upload(client, "readme.html", b"hello <b>there</b> and <img src=x onerror=alert(1)>").json()
+    served = client.get(data["url"])
+    assert served["Content-Type"] == "text/plain; charset=utf-8"
+    assert (
+        served["Content-Disposition"].startswith("attachment")
+        and served["X-Content-Type-Options"] == "nosniff"
+    )
+
+
+def test_a_decompression_bomb_is_refused(alice, settings):
+    settings.CHAT_UPLOAD_MAX_PIXELS = 10_000_000
+    bomb = png(5_000, 5_000)  # 25 megapixels in about 75 KB
+    answer = upload(client_for(alice), "bomb.png", bomb)
+    assert answer.status_code == 415 and "pixels" in answer.json()["detail"]
+    assert Attachment.objects.count() == 0
+
+
+def test_size_limit_and_quota_give_413_and_store_nothing(alice, settings, tmp_path):
+    settings.CHAT_UPLOAD_MAX_BYTES = 1000
+    client = client_for(alice)
+    answer = upload(client, "big.txt", b"a" * 1001)
+    assert answer.status_code == 413 and answer.json()["code"] == "too_large"
+    settings.CHAT_UPLOAD_MAX_BYTES = 10_000
+    settings.CHAT_UPLOAD_QUOTA_BYTES = 2500
+    assert upload(client, "a.txt", b"a" * 1000).status_code == 201
+    assert upload(client, "b.txt", b"b" * 1000).status_code == 201
+    answer = upload(client, "c.txt", b"c" * 1000)
+    assert answer.status_code == 413 and answer.json()["code"] == "quota_exceeded"
+    assert Attachment.objects.count() == 2
+
+
+def test_upload_needs_login_and_csrf(alice):
+    assert Client().post("/api/uploads/", {"file": SimpleUploadedFile("a.txt", b"hi")}).status_code == 401
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post("/api/uploads/", {"file": SimpleUploadedFile("a.txt", b"hi")}).status_code == 403
+
+
+def send_with(room, author, ids, body="", cid="m1"):
+    request = services.MessageRequest(
+        room_slug=room.slug, author=author, body=body, client_msg_id=cid, attachments=tuple(ids)
+    )
+    [result] = services.messages_create_batch([request])
+    if isinstance(result, Exception):
+        raise result
+    return result[0]
+
+
+def test_a_message_carries_its_own_unsent_uploads_only(alice, bob, room):
+    mine = [upload(client_for(alice), f"{i}.txt", b"text %d" % i).json()["id"] for i in range(2)]
+    theirs = upload(client_for(bob), "b.txt", b"bob's").json()["id"]
+    with pytest.raises(InvalidAttachment):
+        send_with(room, alice, [mine[0], theirs])
+    message = send_with(room, alice, mine)
+    assert [a["id"] for a in attachments.message_attachments(message_ids=[message.pk])[message.pk]] == mine
+    with pytest.raises(InvalidAttachment):
+        send_with(room, alice, [mine[0]], cid="m2")  # already sent
+    with pytest.raises(InvalidAttachment):
+        attachments.attachments_validate(list(range(1, 12)))
+
+
+def test_files_of_a_private_room_are_404_to_outsiders_removed_members_and_strangers(alice, bob, make_user):
+    secret = services.room_create(creator=alice, title="Secret", is_private=True)
+    services.room_member_add(room=secret, user=bob)
+    data = upload(client_for(alice), "plan.png", png()).json()
+    assert client_for(bob).get(data["url"]).status_code == 404  # not sent yet: only the uploader
+    send_with(secret, alice, [data["id"]], body="the plan")
+    assert client_for(bob).get(data["url"]).status_code == 200
+    outsider = client_for(make_user("carol"))
+    for url in (data["url"], data["thumbnail_url"], f"/files/{data['id']}/other-name.png"):
+        assert outsider.get(url).status_code == 404
+        assert Client().get(url).status_code == 404
+    services.room_member_remove(room=secret, user=bob)
+    assert client_for(bob).get(data["url"]).status_code == 404
+    assert client_for(bob).get(data["thumbnail_url"]).status_code == 404
+
+
+def test_deleting_the_message_deletes_its_files(alice, room, django_capture_on_commit_callbacks):
+    data = upload(client_for(alice), "x.png", png()).json()
+    message = send_with(room, alice, [data["id"]])
+    stored = Attachment.objects.get(pk=data["id"])
+    storage, names = stored.file.storage, [stored.file.name, stored.thumbnail.name]
+    assert all(storage.exists(n) for n in names)
+    frame = json.loads(json.dumps(selectors.messages_before(room=room, before_seq=None, limit=5)[0][0].pk))
+    assert frame == message.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        message_changes.message_remove(room_slug=room.slug, message_id=message.pk, user=alice)
+    assert not any(storage.exists(n) for n in names)
+    assert client_for(alice).get(data["url"]).status_code == 404
+
+
+def test_orphaned_uploads_are_swept_after_the_grace_period(alice, room):
+    old = upload(client_for(alice), "old.txt", b"old").json()["id"]
+    fresh = upload(client_for(alice), "new.txt", b"new").json()["id"]
+    sent = upload(client_for(alice), "sent.txt", b"sent").json()["id"]
+    send_with(room, alice, [sent])
+    Attachment.objects.filter(pk__in=[old, sent]).update(
+        created_at=Attachment.objects.get(pk=old).created_at - timedelta(hours=30)
+    )
+    name = Attachment.objects.get(pk=old).file.name
+    out = io.StringIO()
+    call_command("chat_sweep_uploads", "--hours", "24", stdout=out)
+    assert "1 orphaned" in out.getvalue()
+    assert set(Attachment.objects.values_list("pk", flat=True)) == {fresh, sent}
+    assert not Attachment._meta.get_field("file").storage.exists(name)
+
+
+def test_names_are_sanitized():
+    assert attachments.sanitize_name("../../etc/passwd") == "passwd"
+    assert attachments.sanitize_name('a\x00b<script>"x".txt') == "ab_script__x_.txt"
+    assert attachments.sanitize_name("...") == "file"
+    assert len(attachments.sanitize_name("x" * 400 + ".png")) <= 150
+
+
+def test_search_filters_messages_with_files(alice, room):
+    data = upload(client_for(alice), "x.txt", b"hello").json()
+    send_with(room, alice, [data["id"]], body="pelican with file")
+    services.message_create(room=room, author=alice, body="pelican without", client_msg_id="n1")
+    with_file = selectors.messages_search(user=alice, query="pelican", has_file=True).results
+    without = selectors.messages_search(user=alice, query="pelican", has_file=False).results
+    assert [r["body"] for r in with_file] == ["pelican with file"]
+    assert [r["body"] for r in without] == ["pelican without"]

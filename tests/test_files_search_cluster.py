@@ -1,0 +1,178 @@
+"""Search and attachments on real processes: two daphne nodes, one Redis, SQLite and PostgreSQL.
+
+What a user finds, and which files they may fetch, follows who may read the room, on whichever node
+they ask: a member finds and fetches, an outsider and a removed member get nothing (404).
+"""
+
+import io
+import json
+import re
+
+import httpx
+import pytest
+from PIL import Image
+
+from chat.testing.cluster import Cluster, connect, new_user, start_cluster, start_postgres
+
+pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def cluster(request, tmp_path_factory):
+    postgres = start_postgres() if request.param == "postgres" else None
+    try:
+        workdir = tmp_path_factory.mktemp(f"files-search-{request.param}")
+        cluster = start_cluster(
+            workdir,
+            database_url=postgres.url if postgres else None,
+            CHAT_UPLOAD_ROOT=str(workdir / "uploads"),
+        )
+        yield cluster
+        cluster.stop()
+    finally:
+        if postgres:
+            postgres.stop()
+    cluster.assert_no_tracebacks()
+
+
+def membership(cluster: Cluster, room: str, username: str, *, add: bool) -> None:
+    verb = "room_member_add" if add else "room_member_remove"
+    cluster.django(
+        "from chat.domain import services, selectors; from django.contrib.auth import get_user_model\n"
+        f"services.{verb}(room=selectors.room_get(slug={room!r}), "
+        f"user=get_user_model().objects.get(username={username!r})); print('ok')"
+    )
+
+
+def search(http, q: str, **params) -> list[tuple[str, str]]:
+    answer = http.client.get("/api/search", params={"q": q, **params})
+    assert answer.status_code == 200, answer.text
+    return [(r["room"], r["body"]) for r in answer.json()["results"]]
+
+
+async def test_search_on_either_node_finds_only_what_the_user_may_read(cluster):
+    owner, http_owner = new_user(cluster, node=0)
+    member, http_member = new_user(cluster, node=1)
+    _, http_outsider = new_user(cluster, node=1)
+    public = http_owner.create_room("Search public")
+    private = http_owner.create_room("Search private", private=True)
+    membership(cluster, private, member, add=True)
+    ws = await connect(cluster, http_owner, 0)
+    await ws.send_message(public, "The zebra report is ready", "s1")
+    await ws.send_message(public, "얼룩말 회의를 시작합니다", "s2")
+    await ws.send_message(private, "The zebra merger is secret", "s3")
+    await ws.send_message(private, "얼룩말 비밀 회의", "s4")
+
+    both = {(public, "The zebra report is ready"), (private, "The zebra merger is secret")}
+    assert set(search(http_owner, "zebra")) == both
+    assert set(search(http_member, "zebra")) == both  # through node 2
+    assert {r for r, _ in search(http_member, "얼룩말")} == {public, private}
+    assert search(http_outsider, "zebra") == [(public, "The zebra report is ready")]
+    assert search(http_outsider, "얼룩말") == [(public, "얼룩말 회의를 시작합니다")]
+    assert search(http_outsider, "merger") == [] and search(http_outsider, "비밀") == []
+
+    membership(cluster, private, member, add=False)
+    assert search(http_member, "zebra") == [(public, "The zebra report is ready")]
+    assert search(http_member, "비밀") == []
+    assert http_member.client.get("/api/search", params={"q": "zebra"}).json()["results"][0]["room"] == public
+
+    # The search frame, on node 2, says the same, and refuses a huge query with the documented code.
+    ws_outsider = await connect(cluster, http_outsider, 1)
+    await ws_outsider.send({"type": "search", "query": "zebra", "ref": "q1"})
+    answer = await ws_outsider.recv_type("search.results")
+    assert [r["room"] for r in answer["results"]] == [public] and answer["ref"] == "q1"
+    assert "<mark>zebra</mark>" in answer["results"][0]["highlight"]
+    for query in ['"', "NEAR(", "*", "a\x00b", "x" * 10_000]:
+        await ws_outsider.send({"type": "search", "query": query})
+        frame = await ws_outsider.recv()
+        assert frame["type"] == "search.results" or frame["code"] == "invalid_query", frame
+    for ws_ in (ws, ws_outsider):
+        await ws_.close()
+
+
+async def test_an_edit_reindexes_and_a_deletion_removes_on_both_nodes(cluster):
+    _, http_a = new_user(cluster, node=0)
+    room = http_a.create_room("Search edits")
+    ws = await connect(cluster, http_a, 0)
+    ack = await ws.send_message(room, "platypus sighting 오리너구리", "e1")
+    assert search(http_a, "platypus", room=room) != []
+    await ws.send({"type": "message.edit", "room": room, "id": ack["id"], "body": "echidna 가시두더지"})
+    await ws.recv_type("done")
+    assert search(http_a, "platypus", room=room) == [] and search(http_a, "오리너구리", room=room) == []
+    assert search(http_a, "echidna", room=room) == [(room, "echidna 가시두더지")]
+    assert search(http_a, "가시두더지", room=room) == [(room, "echidna 가시두더지")]
+    await ws.send({"type": "message.delete", "room": room, "id": ack["id"]})
+    await ws.recv_type("done")
+    assert search(http_a, "echidna", room=room) == [] and search(http_a, "가시두더지", room=room) == []
+    await ws.close()
+    assert json.loads(json.dumps(search(http_a, "echidna"))) == []
+
+
+def csrf_upload(http, name: str, data: bytes) -> httpx.Response:
+    """Upload as the web UI does: the session cookie and the CSRF token in X-CSRFToken."""
+    page = http.client.get("/")
+    token = (
+        http.client.cookies.get("csrftoken")
+        or re.search(r'csrfmiddlewaretoken" value="([^"]+)', page.text)[1]
+    )
+    return http.client.post("/api/uploads/", files={"file": (name, data)}, headers={"X-CSRFToken": token})
+
+
+def stored_files(cluster: Cluster) -> list[str]:
+    root = cluster.workdir / "uploads"
+    return sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def test_a_file_uploaded_on_node_1_is_served_by_node_2_to_members_only(cluster):
+    owner, http_owner = new_user(cluster, node=0)
+    member, http_member = new_user(cluster, node=1)
+    _, http_outsider = new_user(cluster, node=1)
+    private = http_owner.create_room("Files private", private=True)
+    membership(cluster, private, member, add=True)
+    image = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 200)).save(image, format="PNG")
+    answer = csrf_upload(http_owner, "diagram.png", image.getvalue())
+    assert answer.status_code == 201, answer.text
+    data = answer.json()
+    ws = await connect(cluster, http_owner, 0)
+    ws_member = await connect(cluster, http_member, 1)
+    await ws_member.subscribe(private)
+    await ws.send(
+        {
+            "type": "message.send",
+            "room": private,
+            "body": "",
+            "client_msg_id": "f1",
+            "attachments": [data["id"]],
+        }
+    )
+    await ws.recv_type("message.ack")
+    live = await ws_member.recv_type("message")
+    assert [a["id"] for a in live["attachments"]] == [data["id"]]
+    node2 = cluster.nodes[1].http_url
+    got = http_member.client.get(node2 + data["url"])
+    assert got.status_code == 200 and got.content.startswith(b"\x89PNG")
+    assert (
+        got.headers["x-content-type-options"] == "nosniff"
+        and "sandbox" in got.headers["content-security-policy"]
+    )
+    for http in (http_outsider, None):
+        client = http.client if http else httpx.Client(timeout=10)
+        for url in (data["url"], data["thumbnail_url"], f"/files/{data['id']}/guess.png"):
+            assert client.get(node2 + url).status_code == 404
+    membership(cluster, private, member, add=False)
+    assert http_member.client.get(node2 + data["url"]).status_code == 404
+    assert http_member.client.get(node2 + data["thumbnail_url"]).status_code == 404
+    for client in (ws, ws_member):
+        await client.close()
+
+
+async def test_an_upload_one_byte_over_the_limit_is_refused_and_nothing_is_stored(cluster):
+    _, http = new_user(cluster, node=1)
+    before = stored_files(cluster)
+    answer = csrf_upload(http, "big.txt", b"a" * (25 * 1024 * 1024 + 1))
+    assert answer.status_code == 413 and answer.json()["code"] == "too_large"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    answer = csrf_upload(http, "kitten.png", svg)
+    assert answer.status_code == 415 and answer.json()["code"] == "unsupported_type"
+    assert stored_files(cluster) == before
