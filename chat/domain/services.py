@@ -7,6 +7,7 @@ from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -234,6 +235,17 @@ def room_create(
         Membership.objects.create(room=room, user=creator)
     _announce_room(room, kind="room.created", was_public=False)
     return room
+
+
+def room_ensure(*, slug: str, title: str) -> Room:
+    """The room with this slug, created public (no creator) if there is none yet."""
+    room = Room.objects.filter(slug=slug).first()
+    if room is not None:
+        return room
+    try:
+        return room_create(creator=None, title=title, slug=slug)
+    except (IntegrityError, ValidationError):  # another node created it meanwhile
+        return Room.objects.get(slug=slug)
 
 
 ROOM_EDITABLE_FIELDS = {"slug", "title", "description", "is_private"}

@@ -13,6 +13,7 @@ BROKEN_JSON = 4400  # framed SockJS over WebSocket: a message that is not a JSON
 UNAUTHENTICATED = 4401  # not signed in, or the session was logged out
 TOO_SLOW = 4408  # the client stopped reading: its unsent frames passed the limit
 RATE_LIMITED = 4429  # still sending after FLOOD_STRIKES refusals in a row
+STOMP_ERROR = 4000  # STOMP: the server sent an ERROR frame (which says why), then closed
 
 # The reasons sent with them where the transport carries one (SockJS close frames).
 REASONS = {
