@@ -53,6 +53,9 @@ SHUTDOWN_GRACE = float(os.environ.get("CHAT_SHUTDOWN_GRACE", "10"))
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
 # Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
 SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
+# STOMP answers a frame over its 64 KiB limit with an ERROR frame (docs/stomp.md), so WebSocket
+# messages up to twice the node's limit reach it on that path; beyond, autobahn closes with 1009.
+STOMP_PATH = "/" + os.environ.get("CHAT_STOMP_PATH", "/stomp").strip("/")
 
 
 @implementer(IPushProducer)
@@ -95,6 +98,13 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol with a cap on the unsent bytes per connection."""
 
     too_slow = False
+
+    def onConnect(self, request):
+        path = request.path
+        if (path == STOMP_PATH or path.startswith(STOMP_PATH + "/")) and self.maxMessagePayloadSize:
+            self.maxMessagePayloadSize *= 2
+            self.maxFramePayloadSize = max(self.maxFramePayloadSize, self.maxMessagePayloadSize)
+        return super().onConnect(request)
 
     def onOpen(self) -> None:
         if SOCKET_SNDBUF:

@@ -22,7 +22,8 @@ class NodeStompClient:
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.events: list[dict] = []
+        self.events: list[dict] = []  # everything received, for failure messages
+        self.unread: list[dict] = []
 
     @classmethod
     async def start(cls, **config) -> "NodeStompClient":
@@ -49,7 +50,15 @@ class NodeStompClient:
         await self.command("send", destination=destination, body=text, headers=headers)
 
     async def next(self, event: str, timeout: float = 15, **match) -> dict:
-        """The next event of this kind (and with these fields), skipping others (kept in .events)."""
+        """The first unread event of this kind (and with these fields); other events stay unread."""
+
+        def matches(item: dict) -> bool:
+            return item["event"] == event and all(item.get(k) == v for k, v in match.items())
+
+        for item in self.unread:
+            if matches(item):
+                self.unread.remove(item)
+                return item
 
         async def read() -> dict:
             while True:
@@ -60,8 +69,9 @@ class NodeStompClient:
                 self.events.append(item)
                 if item["event"] == "exception":
                     raise AssertionError(item["message"])
-                if item["event"] == event and all(item.get(k) == v for k, v in match.items()):
+                if matches(item):
                     return item
+                self.unread.append(item)
 
         return await asyncio.wait_for(read(), timeout)
 
