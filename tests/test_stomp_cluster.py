@@ -1,8 +1,12 @@
 """STOMP on real processes: the npm clients of the Spring chat tutorials against two daphne nodes."""
 
+import asyncio
+import json
+import signal
 import uuid
 
 import pytest
+import websockets
 
 from chat.testing.cluster import connect, new_user, start_cluster
 from tests.stomp_driver import NodeStompClient, ensure_npm_packages
@@ -210,3 +214,105 @@ async def test_a_retried_send_stores_one_message(cluster):
     assert (first["message"], second["message"]) == ("once", "after")
     assert second["seq"] == first["seq"] + 1
     await a.close()
+
+
+async def raw_stomp(cluster, node: int, username: str):
+    """A bare WebSocket speaking STOMP by hand, signed in with CONNECT."""
+    connection = await websockets.connect(
+        f"ws://127.0.0.1:{cluster.nodes[node].port}/stomp", subprotocols=["v12.stomp"], open_timeout=10
+    )
+    assert connection.subprotocol == "v12.stomp"
+    await connection.send(
+        f"CONNECT\naccept-version:1.2\nhost:chat\nlogin:{username}\npasscode:{PASSWORD}\n\n\x00"
+    )
+    assert (await asyncio.wait_for(connection.recv(), 10)).startswith("CONNECTED\nversion:1.2\n")
+    return connection
+
+
+async def error_then_close(connection) -> str:
+    """The ERROR frame's message header; the server then closes the connection."""
+    frame = await asyncio.wait_for(connection.recv(), 10)
+    assert frame.startswith("ERROR\n") and frame.endswith("\x00")
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(connection.recv(), 10)
+    headers = dict(line.split(":", 1) for line in frame.split("\n\n", 1)[0].split("\n")[1:])
+    return headers["message"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ("SEND\ndestination:/app/chat/message\n\n{}", "invalid_frame"),  # no NUL
+        ("SUBSCRIBE\nid 1\ndestination:/topic/public\n\n\x00", "invalid_frame"),  # a header without colon
+        ("SUBSCRIBE\nid:1\ndestination:/topic/\\x\n\n\x00", "invalid_frame"),  # an undefined escape
+        ("FLY\n\n\x00", "invalid_frame"),  # unknown command
+        ("SEND\ndestination:/app/chat/message\n\n" + "x" * 70_000 + "\x00", "frame_too_large"),
+        ("SEND\ndestination:/app/chat/message\ncontent-length:99\n\nshort\x00", "invalid_frame"),
+        ("SEND\ndestination:/app/chat/message\n\nnot json\x00", "invalid_json"),
+        ("SEND\ndestination:/queue/elsewhere\n\n{}\x00", "unknown_destination"),
+        ("SUBSCRIBE\nid:1\ndestination:/topic/nowhere\n\n\x00", "unknown_destination"),
+        ("SUBSCRIBE\nid:1\ndestination:/topic/chat/room/no-such-room\n\n\x00", "unknown_room"),
+        ('SEND\ndestination:/app/chat/message\n\n{"roomId": "x", "message": 5}\x00', "invalid_field"),
+        ("BEGIN\ntransaction:t1\n\n\x00", "unsupported"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_no_traceback(cluster, frame, message):
+    name, _ = new_user(cluster, node=0)
+    connection = await raw_stomp(cluster, 0, name)
+    await connection.send(frame)
+    assert await error_then_close(connection) == message
+    cluster.assert_no_tracebacks()
+
+
+async def test_a_frame_before_connect_is_refused(cluster):
+    connection = await websockets.connect(f"ws://127.0.0.1:{cluster.nodes[1].port}/stomp/websocket")
+    await connection.send("SUBSCRIBE\nid:1\ndestination:/topic/public\n\n\x00")
+    assert await error_then_close(connection) == "not_connected"
+
+
+async def test_escaped_headers_and_heartbeats_are_understood(cluster):
+    name, http = new_user(cluster, node=0)
+    room = http.create_room("Escapes")
+    connection = await raw_stomp(cluster, 0, name)
+    await connection.send("\n")  # a heart-beat
+    await connection.send(f"SUBSCRIBE\nid:a\\cb\ndestination:/topic/chat/room/{room}\nreceipt:r\\n1\n\n\x00")
+    assert await asyncio.wait_for(connection.recv(), 10) == "RECEIPT\nreceipt-id:r\\n1\n\n\x00"
+    body = json.dumps({"roomId": room, "message": "ünïcode: \\c"}).encode()
+    await connection.send(
+        b"SEND\ndestination:/app/chat/message\ncontent-length:%d\n\n%s\x00" % (len(body), body)
+    )
+    frame = await asyncio.wait_for(connection.recv(), 10)
+    while "ENTER" in frame:
+        frame = await asyncio.wait_for(connection.recv(), 10)
+    head, _, rest = frame.partition("\n\n")
+    assert head.startswith("MESSAGE\n") and "\nsubscription:a\\cb\n" in head + "\n"
+    length = int(dict(line.split(":", 1) for line in head.split("\n")[1:])["content-length"])
+    assert json.loads(rest.encode()[:length])["message"] == "ünïcode: \\c"
+    await connection.close()
+
+
+async def test_catch_up_with_since_after_a_node_is_killed(cluster):
+    name_a, http_a = new_user(cluster, node=0)
+    name_b, http_b = new_user(cluster, node=0)
+    room = http_a.create_room("Stomp catch-up")
+    a = await stomp_client(cluster, 1, name_a)
+    await a.subscribe("s", f"/topic/chat/room/{room}")
+    b = await connect(cluster, http_b, 0)
+    await b.subscribe(room)
+    await b.send_message(room, "before", "cu-0")
+    last_seq = (await a.message("s", message="before"))["seq"]
+    cluster.nodes[1].stop(signal.SIGKILL)
+    await a.next("closed")
+    await a.close()
+    for i in range(1, 4):
+        await b.send_message(room, f"missed {i}", f"cu-{i}")
+    cluster.nodes[1].start()
+    a = await stomp_client(cluster, 1, name_a)
+    await a.subscribe("s", f"/topic/chat/room/{room}", since=str(last_seq))
+    got = [await a.message("s", type="TALK") for _ in range(3)]
+    assert [m["message"] for m in got] == ["missed 1", "missed 2", "missed 3"]
+    assert [m["seq"] for m in got] == [last_seq + 1, last_seq + 2, last_seq + 3]
+    await b.send_message(room, "live again", "cu-4")
+    assert (await a.message("s", type="TALK"))["message"] == "live again"
+    await a.close()
+    await b.close()
