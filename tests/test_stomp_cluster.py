@@ -316,3 +316,24 @@ async def test_catch_up_with_since_after_a_node_is_killed(cluster):
     assert (await a.message("s", type="TALK"))["message"] == "live again"
     await a.close()
     await b.close()
+
+
+async def test_connect_logins_are_throttled_like_the_web_login(cluster):
+    name, _ = new_user(cluster, node=0)
+    url = stomp_url(cluster, 1, "websocket")
+    for attempt in range(5):  # LOGIN_FAILURE_LIMIT for one username from one address
+        client = await NodeStompClient.start(
+            lib="stompjs7", transport="websocket", url=url, login=name, passcode=f"guess-{attempt}"
+        )
+        assert (await client.next("error"))["headers"]["message"] == "bad_credentials"
+        await client.close()
+    # Locked out now: the right password is refused too, on any node (the failures are in the database).
+    client = await NodeStompClient.start(
+        lib="stompjs2",
+        transport="xhr-streaming",
+        url=stomp_url(cluster, 0, "sockjs"),
+        login=name,
+        passcode=PASSWORD,
+    )
+    assert (await client.next("error"))["headers"]["message"] == "bad_credentials"
+    await client.close()
