@@ -269,6 +269,7 @@ class StompHandler:
             if receive_every and time.monotonic() - self.last_received > receive_every * HEARTBEAT_GRACE:
                 logger.info("closing a STOMP connection: no heart-beat for %.0f s", receive_every * 2)
                 self.closing = True
+                self.heartbeat_task = None  # closing runs closed(), which must not cancel this task
                 await self.connection.close(closecodes.STOMP_ERROR, "Heart-beat timeout")
                 return
             if send_every:
