@@ -36,7 +36,12 @@ admin: $(VENV)/.installed var/secret_key
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py createsuperuser
 
-test: $(VENV)/.installed
+# The npm STOMP clients the STOMP tests drive (tests/stomp/, from its lock file).
+tests/stomp/node_modules/.installed: tests/stomp/package.json tests/stomp/package-lock.json
+	cd tests/stomp && npm ci --silent --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed tests/stomp/node_modules/.installed
 	scripts/ensure-test-packages.sh
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports

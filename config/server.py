@@ -61,6 +61,9 @@ SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
 # Seconds a client has to send a request's headers, and then its body (DeadlineHTTPChannel).
 HEADER_TIMEOUT = float(os.environ.get("CHAT_HEADER_TIMEOUT", "10"))
 BODY_TIMEOUT = float(os.environ.get("CHAT_BODY_TIMEOUT", "30"))
+# STOMP answers a frame over its 64 KiB limit with an ERROR frame (docs/stomp.md), so WebSocket
+# messages up to twice the node's limit reach it on that path; beyond, autobahn closes with 1009.
+STOMP_PATH = "/" + os.environ.get("CHAT_STOMP_PATH", "/stomp").strip("/")
 
 
 @implementer(IPushProducer)
@@ -119,6 +122,13 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol with a cap on the unsent bytes per connection."""
 
     too_slow = False
+
+    def onConnect(self, request):
+        path = request.path
+        if (path == STOMP_PATH or path.startswith(STOMP_PATH + "/")) and self.maxMessagePayloadSize:
+            self.maxMessagePayloadSize *= 2
+            self.maxFramePayloadSize = max(self.maxFramePayloadSize, self.maxMessagePayloadSize)
+        return super().onConnect(request)
 
     def onOpen(self) -> None:
         if SOCKET_SNDBUF:

@@ -349,6 +349,19 @@ CHAT_SOCKJS_SEND_MAX_BYTES = env_int("CHAT_SOCKJS_SEND_MAX_BYTES", 64 * 1024)
 CHAT_SOCKJS_OUTBOX_LIMIT = env_int("CHAT_SOCKJS_OUTBOX_LIMIT", 4 * 1024 * 1024)
 SOCKJS_CONFORMANCE = os.environ.get("SOCKJS_CONFORMANCE") == "1"
 
+# STOMP 1.0-1.2 (docs/stomp.md): the endpoint's path (WebSocket at <path> and <path>/websocket,
+# SockJS under <path>), the destination table's prefixes (the defaults cover the three common
+# tutorial layouts), the public room (created on first use), and the heart-beat the server offers
+# and asks for, in milliseconds.
+CHAT_STOMP_PATH = "/" + os.environ.get("CHAT_STOMP_PATH", "/stomp").strip("/")
+CHAT_STOMP_ROOM_PREFIXES = ["/topic/chat/room/", "/sub/chat/room/"]
+CHAT_STOMP_ROOM_SEND = ["/app/chat/message", "/pub/chat/message"]
+CHAT_STOMP_PUBLIC_TOPIC = "/topic/public"
+CHAT_STOMP_PUBLIC_SEND = ["/app/chat.sendMessage"]
+CHAT_STOMP_NOTIFICATIONS = "/user/queue/notifications"
+CHAT_STOMP_PUBLIC_ROOM = os.environ.get("CHAT_STOMP_PUBLIC_ROOM", "public")
+CHAT_STOMP_HEARTBEAT = env_int("CHAT_STOMP_HEARTBEAT", 10_000)
+
 # /metrics: a bearer token, or clients from these networks (default: this machine only).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = [

@@ -257,3 +257,10 @@ def test_a_created_message_is_the_stored_row_and_saves_like_one(room, alice):
     message.body = "edited"
     message.save()  # an UPDATE of that row, not a second INSERT
     assert Message.objects.get(pk=message.pk).body == "edited" and Message.objects.count() == 1
+
+
+def test_room_ensure_creates_a_public_room_once():
+    first = services.room_ensure(slug="public", title="Public")
+    again = services.room_ensure(slug="public", title="Something else")
+    assert first.pk == again.pk and not first.is_private and first.title == "Public"
+    assert Room.objects.filter(slug="public").count() == 1

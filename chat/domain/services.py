@@ -10,6 +10,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -314,6 +315,17 @@ def room_check_create_rate(*, creator: AbstractBaseUser) -> None:
     recent = Room.objects.filter(creator=creator, created_at__gt=since).count()
     if recent >= settings.CHAT_ROOM_CREATE_LIMIT:
         raise TooManyRooms()
+
+
+def room_ensure(*, slug: str, title: str) -> Room:
+    """The room with this slug, created public (no creator) if there is none yet."""
+    room = Room.objects.filter(slug=slug).first()
+    if room is not None:
+        return room
+    try:
+        return room_create(creator=None, title=title, slug=slug)
+    except (IntegrityError, ValidationError):  # another node created it meanwhile
+        return Room.objects.get(slug=slug)
 
 
 ROOM_EDITABLE_FIELDS = {"slug", "title", "description", "is_private"}

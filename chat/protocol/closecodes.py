@@ -14,6 +14,7 @@ UNAUTHENTICATED = 4401  # not signed in, or the session ended (logout, deleted, 
 TOO_SLOW = 4408  # the client stopped reading: its unsent frames passed the limit
 TOO_MANY_CONNECTIONS = 4409  # the user already holds the most connections allowed (all nodes)
 RATE_LIMITED = 4429  # more than FLOOD_STRIKES frames refused within FLOOD_WINDOW (protocol/session.py)
+STOMP_ERROR = 4000  # STOMP: the server sent an ERROR frame (which says why), then closed
 
 # The reasons sent with them where the transport carries one (SockJS close frames).
 REASONS = {

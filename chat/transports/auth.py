@@ -79,3 +79,13 @@ class ReadOnlyAuthMiddleware(AuthMiddleware):
 
 def SessionAuthMiddlewareStack(app):  # noqa: N802 (named like channels' AuthMiddlewareStack)
     return CookieMiddleware(ReadOnlySessionMiddleware(ReadOnlyAuthMiddleware(app)))
+
+
+def scope_meta(scope) -> dict[str, str]:
+    """The parts of an ASGI scope's request that axes reads, as Django's request.META has them."""
+    meta = {"REMOTE_ADDR": (scope.get("client") or ["", 0])[0] or "", "PATH_INFO": scope.get("path", "")}
+    for name, value in scope.get("headers", []):
+        key = name.decode("latin1").upper().replace("-", "_")
+        if key in ("USER_AGENT", "X_FORWARDED_FOR", "ACCEPT"):
+            meta["HTTP_" + key] = value.decode("latin1")
+    return meta

@@ -16,6 +16,9 @@ class Endpoint:
     # The chat: requests need a signed-in user and an allowed Origin. The conformance
     # services are anonymous and answer any origin, as the suite expects.
     chat: bool = False
+    # STOMP: a request may come without a signed-in user (CONNECT carries login/passcode), and a POST
+    # without Origin is served, without its cookies (docs/stomp.md, "Authentication").
+    anonymous: bool = False
     response_limit: int = 128 * 1024
 
     @property
@@ -31,6 +34,17 @@ def chat_endpoint() -> Endpoint:
     return Endpoint("chat", "/sockjs", chat=True, response_limit=settings.CHAT_SOCKJS_RESPONSE_LIMIT)
 
 
+def stomp_endpoint() -> Endpoint:
+    """STOMP over SockJS under CHAT_STOMP_PATH (docs/stomp.md)."""
+    return Endpoint(
+        "stomp",
+        settings.CHAT_STOMP_PATH,
+        chat=True,
+        anonymous=True,
+        response_limit=settings.CHAT_SOCKJS_RESPONSE_LIMIT,
+    )
+
+
 def conformance_endpoints() -> list[Endpoint]:
     """The services the sockjs-protocol suite expects (its README), with its 4 KiB response limit."""
     base = CONFORMANCE_PREFIX
@@ -43,7 +57,7 @@ def conformance_endpoints() -> list[Endpoint]:
 
 
 def mounted() -> list[Endpoint]:
-    endpoints = [chat_endpoint()]
+    endpoints = [chat_endpoint(), stomp_endpoint()]
     if settings.SOCKJS_CONFORMANCE:
         endpoints += conformance_endpoints()
     return endpoints

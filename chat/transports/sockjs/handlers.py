@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from chat.protocol import closecodes
 from chat.protocol.session import ChatSession
+from chat.transports.stomp.session import StompHandler
 
 
 class Connection(Protocol):
@@ -81,7 +82,11 @@ class ChatHandler(Handler):
             await self.chat.shutdown()
 
 
-def make_handler(name: str, connection: Connection, **chat_context) -> Handler:
+def make_handler(name: str, connection: Connection, *, meta=None, **chat_context) -> Handler:
+    """The handler an endpoint names; `meta` (the request's address and agent, as Django's
+    request.META has them) is for STOMP's login throttling."""
     if name == "chat":
         return ChatHandler(connection, **chat_context)
+    if name == "stomp":
+        return StompHandler(connection, meta=meta, **chat_context)
     return {"echo": EchoHandler, "close": CloseHandler}[name](connection)

@@ -11,9 +11,11 @@ from urllib.parse import urlparse
 
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 
 from chat.protocol import closecodes
 from chat.realtime.layer import REDIS_DOWN
+from chat.transports.auth import scope_meta
 from chat.transports.sockjs import framing, relay
 from chat.transports.sockjs.endpoints import Endpoint
 
@@ -135,8 +137,11 @@ class SockJSHttpApp:
         request = Request(scope, receive, send, endpoint)
         rest = scope["path"][len(endpoint.prefix) :]
         if endpoint.chat and not self.origin_allowed(request):
-            await request.text(403, "Origin not allowed.\n")
-            return
+            if not (endpoint.anonymous and "origin" not in request.headers):
+                await request.text(403, "Origin not allowed.\n")
+                return
+            # A POST without Origin is no browser's (CSRF): served, but its cookies are not used.
+            request.scope = dict(scope, user=AnonymousUser(), session=None)
         if rest in ("", "/"):
             if request.method == "GET":
                 await request.text(200, "Welcome to SockJS!\n")
@@ -228,7 +233,7 @@ class SockJSHttpApp:
             await request.text(500, "Broken JSON encoding.", headers)
             return
         user = self.user(request)
-        if request.endpoint.chat and not user.is_authenticated:
+        if request.endpoint.chat and not request.endpoint.anonymous and not user.is_authenticated:
             await request.text(403, "Not signed in.", headers)
             return
         try:
@@ -254,7 +259,7 @@ class SockJSHttpApp:
         if method == "POST":
             await request.read_body(settings.CHAT_SOCKJS_SEND_MAX_BYTES)  # nothing expected; drained
         user = self.user(request)
-        if request.endpoint.chat and not user.is_authenticated:
+        if request.endpoint.chat and not request.endpoint.anonymous and not user.is_authenticated:
             stream = relay.FixedStream(
                 framing.close(closecodes.UNAUTHENTICATED, closecodes.REASONS[closecodes.UNAUTHENTICATED])
             )
@@ -271,6 +276,7 @@ class SockJSHttpApp:
                     transport=transport.replace("_", "-"),
                     polling=polling,
                     overhead=len(wrap("")),
+                    meta=scope_meta(request.scope),
                 )
             except REDIS_DOWN:
                 # Sessions are routed through Redis; the client retries (sockjs-client reconnects).

@@ -277,7 +277,15 @@ async def _ask_owner(owner: str, message: dict[str, Any]) -> tuple[dict[str, Any
 
 
 async def receive(
-    endpoint: Endpoint, session_id: str, *, user, session_key, transport: str, polling: bool, overhead: int
+    endpoint: Endpoint,
+    session_id: str,
+    *,
+    user,
+    session_key,
+    transport: str,
+    polling: bool,
+    overhead: int,
+    meta=None,
 ) -> Stream | None:
     """Attach a receiving request to its session (made if new); None means 404."""
     registry = _registry()
@@ -303,7 +311,9 @@ async def receive(
                 registry.waiting.pop(request, None)
                 return None
             return RemoteStream(owner, request, queue, endpoint.heartbeat)
-        session = OwnedSession(endpoint, session_id, user=user, session_key=session_key, transport=transport)
+        session = OwnedSession(
+            endpoint, session_id, user=user, session_key=session_key, transport=transport, meta=meta
+        )
         if await session.claim():
             registry.sessions[(endpoint_key(endpoint), session_id)] = session
             receiver = LocalReceiver(polling=polling, overhead=overhead, limit=_response_limit(endpoint))

@@ -65,13 +65,16 @@ class Session:
     request; requests get the close frame) -> closed (disconnect_delay without a receiver).
     """
 
-    def __init__(self, endpoint: Endpoint, session_id: str, *, user, session_key, transport: str) -> None:
+    def __init__(
+        self, endpoint: Endpoint, session_id: str, *, user, session_key, transport: str, meta=None
+    ) -> None:
         self.endpoint = endpoint
         self.session_id = session_id
         self.user = user
         self.user_id = user.pk if user is not None and user.is_authenticated else None
         self.session_key = session_key
         self.transport = transport
+        self.meta = meta
         self.channel = ""
         self.state = NEW
         self.receiver: Receiver | None = None
@@ -100,6 +103,7 @@ class Session:
             layer=layer,
             channel_name=channel,
             transport=self.transport,
+            meta=self.meta,
         )
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(coro) for coro in (self._ticker(), self._inbox_loop())]

@@ -10,6 +10,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chat.protocol import closecodes
+from chat.transports.auth import scope_meta
 from chat.transports.sockjs import framing
 from chat.transports.sockjs.endpoints import Endpoint
 from chat.transports.sockjs.handlers import Handler, make_handler
@@ -31,7 +32,7 @@ class SockJSWebSocketConsumer(ChatWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
-        if self.endpoint.chat:
+        if self.endpoint.chat and not self.endpoint.anonymous:
             user = self.scope.get("user")
             if user is None or not user.is_authenticated:
                 await self.close(closecodes.UNAUTHENTICATED, closecodes.REASONS[closecodes.UNAUTHENTICATED])
@@ -45,6 +46,7 @@ class SockJSWebSocketConsumer(ChatWebsocketConsumer):
             layer=self.channel_layer,
             channel_name=self.channel_name,
             transport="sockjs-websocket" if self.framed else "websocket",
+            meta=scope_meta(self.scope),
         )
         if self.framed:
             await super().send(text_data=framing.OPEN)
