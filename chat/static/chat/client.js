@@ -17,6 +17,7 @@
       this.url = url;
       this.rooms = new Map(); // slug -> {lastSeq: number|null}
       this.outbox = new Map(); // client_msg_id -> message.send frame, until acked
+      this.changes = new Map(); // ref -> message.edit/delete or reaction.add/remove frame, until done
       this.handlers = new Map();
       this.attempt = 0;
       this.status = "connecting";
@@ -50,6 +51,9 @@
         this.setStatus("connected");
         for (const [slug, room] of this.rooms) this.sendSubscribe(slug, room);
         for (const frame of this.outbox.values()) this.send(frame);
+        // Changes are idempotent (docs/protocol.md: the same edit, a reaction already there, a
+        // message already deleted answer `done` with seq null), so resending one is safe.
+        for (const frame of this.changes.values()) this.send(frame);
         this.emit("open");
       };
       ws.onmessage = (event) => {
@@ -104,9 +108,11 @@
       this.send({ type: "unsubscribe", room: slug });
     }
 
-    sendMessage(slug, body) {
+    // replyTo: the id of the message to reply to in its thread (optional).
+    sendMessage(slug, body, replyTo) {
       const id = newClientMsgId();
       const frame = { type: "message.send", room: slug, body, client_msg_id: id };
+      if (replyTo) frame.reply_to = replyTo;
       this.outbox.set(id, frame);
       this.send(frame);
       return id;
@@ -119,6 +125,19 @@
     }
 
     typing(slug) { this.send({ type: "typing", room: slug }); }
+
+    // A change to a message: {type: "message.edit" | "message.delete" | "reaction.add" |
+    // "reaction.remove", room, id, ...}. Kept until its `done` or `error` (matched by ref) and
+    // resent after a reconnect; returns the ref.
+    change(frame) {
+      const ref = "c-" + newClientMsgId();
+      const sent = Object.assign({}, frame, { ref });
+      this.changes.set(ref, sent);
+      this.send(sent);
+      return ref;
+    }
+
+    fetchThread(slug, id) { this.send({ type: "thread.fetch", room: slug, id }); }
 
     receive(frame) {
       switch (frame.type) {
@@ -144,7 +163,11 @@
         case "message.ack":
           this.outbox.delete(frame.client_msg_id);
           break;
+        case "done":
+          this.changes.delete(frame.ref);
+          break;
         case "error":
+          this.changes.delete(frame.ref);
           // A refused message will not succeed by retrying, except a rate limit.
           if (frame.ref && this.outbox.has(frame.ref) && frame.code !== "rate_limited" && frame.code !== "internal_error") {
             this.outbox.delete(frame.ref);
