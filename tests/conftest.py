@@ -87,13 +87,16 @@ class Socket:
                 return frame
 
     async def drain(self, quiet: float = 0.5) -> list[dict]:
-        """Every frame that arrives until the socket has been quiet for `quiet` seconds."""
+        """Every frame that arrives until the socket has been quiet for `quiet` seconds (a fixed
+        wait: prefer reading up to a marker sent after, tests/waiting.py)."""
         frames = []
         while not await self.communicator.receive_nothing(quiet):
             frames.append(await self.recv())
         return frames
 
     async def nothing(self, timeout: float = 0.3) -> bool:
+        """Whether nothing arrives for `timeout` seconds (a fixed wait: prefer a marker that must
+        come next, tests/waiting.py)."""
         return await self.communicator.receive_nothing(timeout)
 
     async def close(self) -> None:

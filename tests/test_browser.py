@@ -235,7 +235,16 @@ def test_xss_payloads_in_messages_usernames_and_titles_execute_nothing(browser, 
     page.goto(f"/rooms/{room}/")
     wait_connected(page)
     playwright_api.expect(page.locator("#messages li.message")).to_have_count(len(XSS_PAYLOADS))
-    page.wait_for_timeout(500)
+    # A payload that got into the page as HTML would run on an event: most fire at once, an
+    # image's error after a round trip to the server. Wait for such a round trip of our own,
+    # started once every message is shown, rather than for a fixed time.
+    page.evaluate(
+        """() => new Promise((resolve) => {
+            const probe = new Image();
+            probe.onerror = probe.onload = resolve;
+            probe.src = "x?after-the-messages";
+        })"""
+    )
     # Bodies are Markdown, rendered by the server: a character reference (&#x09;) shows as its character.
     assert bodies(page) == [p.replace("&#x09;", "\t") for p in XSS_PAYLOADS]
     authors = page.locator("#messages li.message .author").all_text_contents()

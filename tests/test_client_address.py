@@ -3,9 +3,9 @@
 import ipaddress
 
 import pytest
-from chat.ops import _metrics_allowed
 from django.test import RequestFactory, override_settings
 
+from chat.web.ops import _metrics_allowed
 from config.client_address import client_address, parse_address
 
 NGINX = [ipaddress.ip_network("127.0.0.1/32")]

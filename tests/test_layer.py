@@ -5,6 +5,8 @@ import asyncio
 import pytest
 from channels.layers import get_channel_layer
 
+from tests.waiting import wait_until
+
 pytestmark = pytest.mark.asyncio
 
 
@@ -21,9 +23,14 @@ async def test_the_first_channel_of_a_fresh_event_loop_receives():
 async def test_a_dropped_channel_is_unsubscribed():
     layer = get_channel_layer()
     channel = await layer.new_channel("test.")
-    assert await _eventually(lambda: layer.has_receiver(channel), True)
+    # The subscription commands and NUMSUB go over different connections: wait for them to settle.
+    await wait_until(lambda: layer.has_receiver(channel), "the new channel has a receiver in Redis")
+
+    async def unsubscribed() -> bool:
+        return not await layer.has_receiver(channel)
+
     await layer.drop_channel(channel)
-    assert await _eventually(lambda: layer.has_receiver(channel), False)
+    await wait_until(unsubscribed, "the dropped channel has no receiver left in Redis")
 
 
 async def test_send_local_reaches_a_queue_channel_and_a_direct_receiver_in_order():
@@ -42,19 +49,10 @@ async def test_send_local_reaches_a_queue_channel_and_a_direct_receiver_in_order
     for n in (1, 2, 3):
         layer.send_local(direct, {"type": "test.local", "n": n})
     layer.send_local("test.nobody-here", {"type": "test.local", "n": 4})  # no consumer: nothing happens
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: len(got) >= 3, lambda: f"three messages handled directly, got {got}")
     assert got == [1, 2, 3]
     layer.stop_receiving_directly(direct)
     await layer.drop_channel(direct)
-
-
-async def _eventually(check, expected, timeout: float = 2.0) -> bool:
-    """The subscription commands and NUMSUB go over different connections: allow them to settle."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (value := await check()) != expected and loop.time() < deadline:
-        await asyncio.sleep(0.02)
-    return value == expected
 
 
 async def test_a_group_message_reaches_each_member_once_on_the_sending_node_and_on_another():
@@ -77,7 +75,12 @@ async def test_a_group_message_reaches_each_member_once_on_the_sending_node_and_
     await here.group_add(group, queued)
 
     await here.group_send(group, {"type": "test.group", "n": 1})
-    await asyncio.sleep(0.3)  # Redis' copies have come back by now
-    assert got == {"here": [1], "there": [1]}
+    await wait_until(lambda: got["there"], "the other node got the message through Redis")
+    # A marker that reaches this node only through Redis, published after Redis' copy of the
+    # first message to this node: once it is here, that copy has arrived (and was skipped) too.
+    await there.group_send(group, {"type": "test.group", "n": 2})
+    await wait_until(lambda: 2 in got["here"], lambda: f"the marker reached the sending node, got {got}")
+    assert got == {"here": [1, 2], "there": [1, 2]}
     assert (await asyncio.wait_for(here.receive(queued), 1))["n"] == 1
+    assert (await asyncio.wait_for(here.receive(queued), 1))["n"] == 2
     assert here._get_layer().backlog(queued) == 0

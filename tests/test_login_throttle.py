@@ -13,12 +13,12 @@ import httpx
 import psycopg
 import pytest
 
-from tests.chatclient import CSRF_RE, WsClient
-from tests.cluster import Cluster, new_user, start_cluster, start_postgres
+from chat.testing.clients import CSRF_RE, WsClient
+from chat.testing.cluster import Cluster, new_user, start_cluster, start_postgres
 
 pytestmark = [pytest.mark.cluster]
 
-PASSWORD = "correct-horse-battery-9"  # tests.cluster.new_user's
+PASSWORD = "correct-horse-battery-9"  # chat.testing.cluster.new_user's
 LIMITS = {
     "LOGIN_FAILURE_LIMIT": "3",
     "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "6",

@@ -13,6 +13,7 @@ from chat.devcluster import BASE_DIR, free_port, wait_for_port
 from chat.testing.clients import ResilientClient
 from chat.testing.cluster import start_cluster
 from tests.sockjs_client import SockJSClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster]
 
@@ -74,10 +75,9 @@ async def test_chat_through_nginx_survives_a_node_stopping_behind_it(balanced):
     clients = [ResilientClient(name, key, [port], [room]) for name, key in cluster.make_sessions(8, "lb")]
     for client in clients:
         client.start()
-    for _ in range(100):
-        if all(c.connected.is_set() for c in clients):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(
+        lambda: all(c.connected.is_set() for c in clients), "every client connected through nginx"
+    )
     counts = {}
     for node in cluster.nodes:  # round robin spread the sockets over both nodes
         text = httpx.get(f"{node.http_url}/metrics").text
@@ -86,19 +86,23 @@ async def test_chat_through_nginx_survives_a_node_stopping_behind_it(balanced):
         )
     assert all(count > 0 for count in counts.values()), counts
 
+    sent = [0]
+
     async def chat(client: ResilientClient) -> None:
         for n in range(10):
             await client.send(room, f"{client.name} {n}", f"{client.name}-{n}")
-            await asyncio.sleep(0.1)
+            sent[0] += 1
+            await asyncio.sleep(0.1)  # the chat's pace: 10 messages/s per client
 
     senders = [asyncio.create_task(chat(c)) for c in clients]
-    await asyncio.sleep(0.4)
+    await wait_until(lambda: sent[0] >= 80 * 0.4, "40% of the 80 messages sent")
     cluster.nodes[0].stop()  # SIGTERM: its clients get 1012 and come back through nginx to node 2
     await asyncio.gather(*senders)
-    for _ in range(200):
-        if all(not c.unacked for c in clients) and all(c.last_seq[room] == 80 for c in clients):
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(
+        lambda: all(not c.unacked for c in clients) and all(c.last_seq[room] == 80 for c in clients),
+        lambda: f"every message acked and received by all; last seqs {[c.last_seq[room] for c in clients]}",
+        timeout=60,
+    )
     for client in clients:
         await client.stop()
     assert all(sorted(set(c.received[room])) == list(range(1, 81)) for c in clients)

@@ -1,12 +1,12 @@
 """Sign-up: NFKC-normalised usernames, one script per name, and the login that follows it."""
 
 import pytest
-from chat.forms import SignUpForm
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat.domain.usernames import is_single_script
+from chat.web.forms import SignUpForm
 from tests.conftest import open_socket
 
 PASSWORD = "correct-horse-battery-9"

@@ -11,14 +11,18 @@ import websockets
 from chat.testing.clients import CSRF_RE, WsClient
 from chat.testing.cluster import connect, new_user, start_cluster
 from tests.sockjs_client import SockJSClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
+# A short heartbeat: the owner of a session notices a dead relaying node at its heartbeat.
+HEARTBEAT = 2
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    # A short heartbeat: the owner of a session notices a dead relaying node at its heartbeat.
-    cluster = start_cluster(tmp_path_factory.mktemp("sockjs-cluster"), CHAT_SOCKJS_HEARTBEAT="2")
+    cluster = start_cluster(tmp_path_factory.mktemp("sockjs-cluster"), CHAT_SOCKJS_HEARTBEAT=str(HEARTBEAT))
     yield cluster
     cluster.stop()
     cluster.assert_no_tracebacks()
@@ -190,23 +194,31 @@ async def test_a_stream_relayed_by_a_node_that_dies_is_let_go(cluster):
         opened = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
         assert opened.text == "o\n"  # the session lives on the owner
 
+        attached = asyncio.Event()
+
         async def hold_stream_on_relay() -> None:
             async with client.stream(
                 "POST", f"{relay.http_url}{url}/xhr_streaming", headers={"Origin": relay.http_url}
             ) as response:
                 async for _ in response.aiter_raw():
-                    pass
+                    attached.set()  # the prelude is written once the owner attached the stream
 
         held = asyncio.create_task(hold_stream_on_relay())
-        await asyncio.sleep(0.5)
+        await wait_until(attached.is_set, "the owner attached the stream held by the other node")
         busy = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
         assert busy.text == 'c[2010,"Another connection still open"]\n'
         relay.process.kill()  # SIGKILL: nobody tells the owner that the stream is gone
         relay.process.wait()
         relay.process = None
-        await asyncio.sleep(4.5)  # two heartbeats
-        after = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
-        assert after.text == 'c[1002,"Connection interrupted"]\n'
+
+        async def owner_let_go() -> str | None:
+            # A refused request changes nothing, so asking again until the answer changes is safe.
+            after = await client.post(f"{owner.http_url}{url}/xhr", headers={"Origin": owner.http_url})
+            return None if after.text == busy.text else after.text
+
+        # The owner notices at a heartbeat; the timeout is ten of them, for a loaded machine.
+        after = await wait_until(owner_let_go, "the owner let go of the dead stream", timeout=10 * HEARTBEAT)
+        assert after == 'c[1002,"Connection interrupted"]\n'
         held.cancel()
     relay.start()
 

@@ -8,6 +8,7 @@ node serving the suite's test services (SOCKJS_CONFORMANCE=1).
 """
 
 import json
+import select
 import socket
 import time
 import uuid
@@ -18,10 +19,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from chat.testing.cluster import start_cluster
+from tests.waiting import TIMEOUT, wait_until_sync
 
 pytestmark = [pytest.mark.cluster]
 
 NOT_CACHED = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
+DISCONNECT_DELAY = 1  # seconds a session lives without a receiver (5 by default)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def node(tmp_path_factory):
         tmp_path_factory.mktemp("sockjs-conformance"),
         nodes=1,
         SOCKJS_CONFORMANCE="1",
-        CHAT_SOCKJS_DISCONNECT_DELAY="1",
+        CHAT_SOCKJS_DISCONNECT_DELAY=str(DISCONNECT_DELAY),
     )
     yield cluster.nodes[0]
     cluster.stop()
@@ -91,8 +94,10 @@ class Stream:
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buffer = b""
-        if not wait:  # a poll that waits for a message sends nothing before it
-            return
+        if wait:  # a poll that waits for a message sends nothing before it: read_head() later
+            self.read_head()
+
+    def read_head(self) -> None:
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
         head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
@@ -113,11 +118,48 @@ class Stream:
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data.decode()
 
+    def line(self) -> str:
+        """The next line, newline included."""
+        while b"\n" not in self.buffer and self._fill():
+            pass
+        data, newline, self.buffer = self.buffer.partition(b"\n")
+        return (data + newline).decode()
+
     def ended(self) -> bool:
         return not self.buffer and not self._fill()
 
     def close(self) -> None:
         self.sock.close()
+
+
+ANOTHER_CONNECTION = 'c[2010,"Another connection still open"]\n'
+
+
+def two_polls(url: str) -> tuple[Stream, Stream]:
+    """Two polls of one session at once; returns (held, refused) once one of them is refused.
+
+    The session holds one and refuses the other at once. Which one it took first is its
+    business: waiting for the refusal avoids guessing when the first poll was attached.
+    """
+    polls = [Stream(f"{url}/xhr", wait=False) for _ in range(2)]
+    ready, _, _ = select.select([poll.sock for poll in polls], [], [], TIMEOUT)
+    assert ready, f"neither poll was answered within {TIMEOUT} s"
+    refused = next(poll for poll in polls if poll.sock is ready[0])
+    [held] = [poll for poll in polls if poll is not refused]
+    refused.read_head()
+    return held, refused
+
+
+def answer_once_let_go(ask) -> str:
+    """ask()'s answer once it is not "another connection still open" any more (a refused request
+    changes nothing, so asking again is safe)."""
+    answers = []
+
+    def let_go() -> str | None:
+        answers.append(ask())
+        return None if answers[-1] == ANOTHER_CONNECTION else answers[-1]
+
+    return wait_until_sync(let_go, lambda: f"the session let go of its receiver; answers: {answers[-3:]}")
 
 
 # --- greeting and info ---------------------------------------------------------------------
@@ -189,11 +231,14 @@ def test_simple_session_and_a_second_receiver(http, base):
     assert r.status_code == 204 and not r.content
     assert http.post(f"{url}/xhr").text == 'a["a"]\n'
     assert http.post(f"{base}/echo/000/bad_session/xhr_send", content='["a"]').status_code == 404
-    waiting = Stream(f"{url}/xhr", wait=False)  # holds the session's receiver
-    time.sleep(0.25)
-    r = http.post(f"{url}/xhr")
-    assert (r.status_code, r.text) == (200, 'c[2010,"Another connection still open"]\n')
-    waiting.close()
+    held, refused = two_polls(url)
+    assert (refused.status, refused.line()) == (200, ANOTHER_CONNECTION)
+    assert refused.ended()
+    assert http.post(f"{url}/xhr_send", content='["b"]').status_code == 204
+    held.read_head()  # the held poll is the session's receiver: it gets the echo
+    assert (held.status, held.line()) == (200, 'a["b"]\n')
+    held.close()
+    refused.close()
 
 
 def test_close_service(http, base):
@@ -379,30 +424,41 @@ def test_a_second_streaming_receiver_is_refused(base):
     assert r2.read(expected) == expected
     assert r2.ended()
     r1.close()
+
+    def ask() -> str:
+        r3 = Stream(f"{url}/xhr_streaming")
+        r3.read("h" * 2048 + "\n")
+        answer = r3.line()
+        r3.close()
+        return answer
+
     # The aborted receiver ended the session: the next request learns it (or starts anew).
-    time.sleep(0.25)
-    r3 = Stream(f"{url}/xhr_streaming")
-    r3.read("h" * 2048 + "\n")
-    assert r3.read('c[1002,"Connection interrupted"]\n') in ("o\n", 'c[1002,"Connection interrupted"]\n')
-    r3.close()
+    assert answer_once_let_go(ask) in ("o\n", 'c[1002,"Connection interrupted"]\n')
 
 
 def test_an_aborted_poll_interrupts_the_session(http, base):
     url = session_url(base)
     assert http.post(f"{url}/xhr").text == "o\n"
-    waiting = Stream(f"{url}/xhr", wait=False)
-    time.sleep(0.25)
-    assert http.post(f"{url}/xhr").text == 'c[2010,"Another connection still open"]\n'
-    waiting.close()
-    time.sleep(0.25)
-    assert http.post(f"{url}/xhr").text in ("o\n", 'c[1002,"Connection interrupted"]\n')
+    held, refused = two_polls(url)
+    assert refused.line() == ANOTHER_CONNECTION
+    refused.close()
+    held.close()  # the client aborts the poll the session holds
+    answer = answer_once_let_go(lambda: http.post(f"{url}/xhr").text)
+    assert answer in ("o\n", 'c[1002,"Connection interrupted"]\n')
 
 
 def test_a_session_times_out_without_a_receiver(http, base):
     url = session_url(base)
+    opened = time.monotonic()
     assert http.post(f"{url}/xhr").text == "o\n"
-    time.sleep(1.6)  # CHAT_SOCKJS_DISCONNECT_DELAY is 1 s here (5 s by default)
-    assert http.post(f"{url}/xhr_send", content='["a"]').status_code == 404
+    # Sends do not keep a session alive, so they can ask whether it is gone yet.
+    wait_until_sync(
+        lambda: http.post(f"{url}/xhr_send", content='["a"]').status_code == 404,
+        "the session without a receiver timed out",
+        timeout=DISCONNECT_DELAY + TIMEOUT,
+        interval=0.1,
+    )
+    assert time.monotonic() - opened >= DISCONNECT_DELAY  # and not before its time
 
 
 # --- WebSocket -----------------------------------------------------------------------------

@@ -9,18 +9,21 @@ from chat.transports.sockjs import relay
 from chat.transports.sockjs import session as sessions
 from chat.transports.sockjs.endpoints import Endpoint
 from chat.transports.sockjs.handlers import Handler
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
 
 
 class Recorder(Handler):
-    """Records what it handles; a client message takes a while (a database read, say)."""
+    """Records what it handles; a client message takes until the test lets it finish (as a
+    database read takes a while)."""
 
     log: list[str] = []
+    finish: dict[str, asyncio.Event] = {}
 
     async def received(self, text: str) -> None:
         self.log.append(f"start {text}")
-        await asyncio.sleep(0.2)
+        await self.finish[text].wait()
         self.log.append(f"end {text}")
 
     async def event(self, message) -> None:
@@ -31,6 +34,8 @@ async def test_client_messages_and_events_are_handled_one_at_a_time_in_order(mon
     """Regression: events were handled while a client message was still being handled, so a
     gap fill could run in the middle of a subscribe."""
     Recorder.log = []
+    Recorder.finish = {"first": asyncio.Event(), "second": asyncio.Event()}
+    Recorder.finish["second"].set()
     monkeypatch.setattr(sessions, "make_handler", lambda name, connection, **_: Recorder(connection))
     session = relay.OwnedSession(
         Endpoint("recorder", "/test-sockjs"), "s1", user=None, session_key=None, transport="xhr"
@@ -41,11 +46,12 @@ async def test_client_messages_and_events_are_handled_one_at_a_time_in_order(mon
         await session.attach(receiver)
         assert await receiver.queue.get() == ("o", False)
         assert session.take(["first"])
-        await asyncio.sleep(0.05)  # "first" is being handled
+        await wait_until(lambda: Recorder.log == ["start first"], '"first" is being handled')
         await get_channel_layer().send(session.channel, {"type": "chat.test", "n": 1})
-        await asyncio.sleep(0.05)  # the event has arrived, "first" is still being handled
+        await wait_until(lambda: session.inbox.qsize() == 1, 'the event arrived while "first" is handled')
         assert session.take(["second"])
-        await asyncio.sleep(0.7)
+        Recorder.finish["first"].set()
+        await wait_until(lambda: len(Recorder.log) == 5, lambda: f"all handled, got {Recorder.log}")
         assert Recorder.log == ["start first", "end first", "event 1", "start second", "end second"]
     finally:
         await session.close(3000, "done")

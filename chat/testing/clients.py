@@ -165,7 +165,7 @@ class ResilientClient:
                     )
                 except Exception:
                     continue
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # no node answered: a retry's pace, not a wait for a condition
         raise asyncio.CancelledError
 
     async def _run(self) -> None:
