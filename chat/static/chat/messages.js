@@ -115,10 +115,32 @@
     return user === me || user.replace(/\.+$/, "") === me;
   }
 
-  // The server's sanitized HTML, parsed in a detached template (nothing runs or loads there).
+  // What the server's sanitizer lets through (chat/domain/formatting.py). The body is checked
+  // against it again here, so a server bug cannot put anything else into the page.
+  const ALLOWED = {
+    P: [], BR: [], STRONG: [], EM: [], S: [], CODE: ["class"], PRE: [], BLOCKQUOTE: [], UL: [],
+    OL: ["start"], LI: [], A: ["href", "target", "rel"], SPAN: ["class", "data-user"],
+  };
+  const SAFE_URL = /^(?:https?:|mailto:)/i;
+
+  // The server's sanitized HTML, parsed in a detached template (nothing runs or loads there),
+  // with any element outside the allow-list replaced by its text and any other attribute dropped.
   function bodyFragment(html) {
     const template = document.createElement("template");
     template.innerHTML = html;
+    for (const node of [...template.content.querySelectorAll("*")]) {
+      const allowed = ALLOWED[node.tagName];
+      if (!allowed) {
+        node.replaceWith(document.createTextNode(node.textContent));
+        continue;
+      }
+      for (const { name } of [...node.attributes]) if (!allowed.includes(name)) node.removeAttribute(name);
+      if (node.tagName === "A") {
+        if (!SAFE_URL.test(node.getAttribute("href") || "")) node.removeAttribute("href");
+        node.target = "_blank";
+        node.rel = "noopener noreferrer nofollow";
+      }
+    }
     return template.content;
   }
 
