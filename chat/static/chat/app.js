@@ -450,6 +450,13 @@
   });
   let thread = null; // {id, returnFocus} of the open thread
 
+  // On a phone the thread is a full-screen sheet: what it covers leaves the tab order meanwhile.
+  function setBehindSheet(covered) {
+    for (const node of [el("main"), app.querySelector(".sidebar"), document.querySelector("header.top")]) {
+      if (node) node.inert = covered;
+    }
+  }
+
   function renderThreadCount(parent) {
     const count = (parent && parent.reply_count) || 0;
     const line = el("thread-count");
@@ -466,6 +473,7 @@
     renderThreadCount(parent);
     threadPanel.hidden = false;
     app.classList.add("thread-open");
+    setBehindSheet(window.matchMedia("(max-width: 640px)").matches);
     for (const li of list.querySelectorAll(".message.thread-current")) li.classList.remove("thread-current");
     const item = mainView.element(id);
     if (item) item.classList.add("thread-current");
@@ -481,7 +489,10 @@
     app.classList.remove("thread-open");
     threadParent.clear();
     threadView.clear();
+    // Replies still being sent go on in the background (the client's outbox); their thread is closed.
+    for (const item of el("thread-replies").querySelectorAll(".pending")) item.remove();
     el("thread-more").hidden = true;
+    setBehindSheet(false);
     const item = mainView.element(closed.id);
     if (item) item.classList.remove("thread-current");
     if (!restoreFocus) return;
