@@ -87,6 +87,7 @@ def test_formatting_edits_and_deletions_reach_the_other_node(browser, cluster):
     editor = a.locator("#messages .editor textarea")
     expect(editor).to_be_focused()
     expect(editor).to_have_value("first version")
+    screenshot(a, "editing")
     editor.fill("second version")
     editor.press("Enter")
     theirs = message(b, "second version")
@@ -404,6 +405,7 @@ def test_days_runs_of_one_author_and_jump_to_latest(browser, cluster):
     send(a, "while away 1")
     send(a, "while away 2")
     expect(jump).to_have_text("Jump to latest (2 new)")
+    screenshot(b, "jump-to-latest")
     jump.click()
     expect(jump).to_be_hidden()
     assert scroller.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight") < 40
@@ -440,6 +442,7 @@ def test_the_list_and_the_composer_work_from_the_keyboard(browser, cluster):
     a.keyboard.type("hi @" + name_b[:3])
     options = a.locator("#composer .mention-list li[role=option]")
     expect(options).to_contain_text([f"@{name_b}"])
+    screenshot(a, "mention-suggestions")
     a.keyboard.press("ArrowDown")
     a.keyboard.press("ArrowUp")
     a.keyboard.press("Enter")
