@@ -47,6 +47,7 @@ class RoomAdmin(admin.ModelAdmin):
                 description=data.get("description", ""),
                 is_private=data.get("is_private", False),
                 slug=data.get("slug") or None,
+                limit_rate=False,  # the operator, acting for any creator
             )
             obj.pk, obj.created_at = created.pk, created.created_at
             obj._state.adding = False

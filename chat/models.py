@@ -90,7 +90,7 @@ class Message(models.Model):
                 fields=["author", "client_msg_id"], name="message_unique_author_client_msg_id"
             ),
         ]
-        # The rate limit counts an author's recent messages (chat.domain.queries.author_over_rate).
+        # The rate limit counts an author's recent messages (chat.domain.queries.author_rate_wait).
         indexes = [models.Index(fields=["author", "created_at"], name="message_author_recent")]
 
     def __str__(self) -> str:

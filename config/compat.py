@@ -144,6 +144,14 @@ NAMES: tuple[Name, ...] = (
     *_each("twisted", _TCP, "_tempDataBuffer socket", "assigned", _WRITE),
     *_each("twisted", _TCP, "bufferSize producer", "attribute",
            "config/server.py: BoundedWebSocketProtocol.onOpen (the send-buffer cap)"),
+    *_each("twisted", "twisted.web.http.HTTPChannel",
+           "allHeadersReceived allContentReceived requestDone timeoutConnection callLater persistent "
+           "dataReceived connectionMade connectionLost", "attribute",
+           "config/server.py: DeadlineHTTPChannel (deadlines for a request's headers and body)"),
+    Name("daphne", "daphne.server.Server", "http_factory", "assigned",
+         "config/server.py: ChatServer.run (its protocol is DeadlineHTTPChannel)"),
+    Name("daphne", "daphne.http_protocol.HTTPFactory", "protocol", "attribute",
+         "config/server.py: ChatServer.run (set to DeadlineHTTPChannel)"),
     # --- channels-redis: the channel layer (chat/realtime/layer.py) ------------------------------------
     *_each("channels-redis", "channels_redis.utils", "_wrap_close decode_hosts", "attribute",
            "chat/realtime/layer.py: ClusterChannelLayer._get_layer, ClusterLoopLayer.__init__"),

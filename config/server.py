@@ -15,11 +15,15 @@
    the same way (close frame c[1012,...]).
 5. The ASGI close "reason" reaches the client (daphne drops it), a refused WebSocket
    handshake says where its HTTP response ends, and a clean close ends TCP with FIN, not RST.
-6. The send path is cheaper per frame: a text frame sent to many sockets is built once
+6. The send path is cheaper per frame: a small text frame sent to many sockets is built once
    (_text_frame), a frame goes straight to the socket when nothing is buffered (_write), and
    autobahn's per-send debug-log formatting is skipped (sendData).
 7. What is loaded at start-up is frozen out of the garbage collector's sight (gc.freeze), so a
    full collection pauses the node for a fraction of the time.
+8. A request must arrive in time: its headers within CHAT_HEADER_TIMEOUT seconds (default 10) of
+   the connection's start (or of their first byte on a kept-alive connection), its body within
+   CHAT_BODY_TIMEOUT (default 30) of its headers; otherwise 408 and the connection is closed
+   (DeadlineHTTPChannel).
 
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
@@ -42,6 +46,7 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
+from twisted.web import http
 from zope.interface import implementer
 
 from chat.protocol import closecodes
@@ -53,6 +58,9 @@ SHUTDOWN_GRACE = float(os.environ.get("CHAT_SHUTDOWN_GRACE", "10"))
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
 # Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
 SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
+# Seconds a client has to send a request's headers, and then its body (DeadlineHTTPChannel).
+HEADER_TIMEOUT = float(os.environ.get("CHAT_HEADER_TIMEOUT", "10"))
+BODY_TIMEOUT = float(os.environ.get("CHAT_BODY_TIMEOUT", "30"))
 
 
 @implementer(IPushProducer)
@@ -73,13 +81,15 @@ class _SlowReaderGuard:
         pass
 
 
-@functools.lru_cache(maxsize=128)
-def _text_frame(text: str) -> tuple[bytes, int]:
-    """One unmasked, unfragmented RFC 6455 text frame, and its payload size.
+# Frames up to this many characters are cached: every broadcast fits (a message of 4,000 characters
+# is about 4,200; presence and room events are smaller). A history page, sent to one client only,
+# is up to ~1.2 MB: 128 of those kept about 280 MiB pinned per node (docs/reliability.md). So the
+# cache holds at most 128 x 8 K characters (2 MiB of ASCII text and frames; 8 MiB at worst).
+CACHED_FRAME_MAX_CHARS = 8192
 
-    A broadcast reaches every subscriber on a node as the same string, so its frame is built
-    (UTF-8 encoded, header packed) once instead of once per socket by autobahn's sendMessage().
-    """
+
+def _build_text_frame(text: str) -> tuple[bytes, int]:
+    """One unmasked, unfragmented RFC 6455 text frame, and its payload size."""
     payload = text.encode("utf-8")
     size = len(payload)
     if size < 126:
@@ -89,6 +99,20 @@ def _text_frame(text: str) -> tuple[bytes, int]:
     else:
         header = struct.pack("!BBQ", 0x81, 127, size)
     return header + payload, size
+
+
+_cached_text_frame = functools.lru_cache(maxsize=128)(_build_text_frame)
+
+
+def _text_frame(text: str) -> tuple[bytes, int]:
+    """The frame of `text`, built once for a small frame that many sockets get.
+
+    A broadcast reaches every subscriber on a node as the same string, so its frame is built
+    (UTF-8 encoded, header packed) once instead of once per socket by autobahn's sendMessage().
+    """
+    if len(text) > CACHED_FRAME_MAX_CHARS:
+        return _build_text_frame(text)
+    return _cached_text_frame(text)
 
 
 class BoundedWebSocketProtocol(WebSocketProtocol):
@@ -230,6 +254,68 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         super().onClose(wasClean, code, reason)
 
 
+class DeadlineHTTPChannel(http.HTTPChannel):
+    """twisted.web's HTTP/1.1 channel with deadlines for reading each request.
+
+    Twisted's only read timeout (timeOut, 60 s) is an idle timeout that every byte resets: a client
+    that sent one byte of its headers (or of its body) every few seconds held its connection for
+    ever (slowloris), and a few thousand such clients held every descriptor of a node. Here the
+    headers must all be in within HEADER_TIMEOUT of the connection's start (on a kept-alive
+    connection: of the next request's first byte; an idle kept-alive connection still gets
+    Twisted's 60 s, which proxies' upstream pools expect), and the body within BODY_TIMEOUT of the
+    headers; otherwise the client gets 408 and the connection is closed (aborted if the client does
+    not read it). A request being answered (a streaming response, a WebSocket) has no deadline.
+
+    The factory builds this channel directly rather than through twisted's HTTP/2-negotiating
+    wrapper: daphne here serves HTTP/1.1 and WebSocket only (no `h2`, no TLS; nginx terminates TLS).
+    """
+
+    _read_deadline = None
+    _between_requests = False  # a kept-alive connection waiting for its next request
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._set_read_deadline(HEADER_TIMEOUT)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._between_requests:
+            self._between_requests = False
+            self._set_read_deadline(HEADER_TIMEOUT)
+        super().dataReceived(data)
+
+    def allHeadersReceived(self) -> None:
+        self._between_requests = False
+        self._set_read_deadline(BODY_TIMEOUT)
+        super().allHeadersReceived()
+
+    def allContentReceived(self) -> None:
+        self._set_read_deadline(None)
+        super().allContentReceived()
+
+    def requestDone(self, request) -> None:
+        # Set before the base class parses a pipelined next request (whose headers clear it).
+        self._between_requests = self.persistent
+        super().requestDone(request)
+
+    def connectionLost(self, reason) -> None:
+        self._set_read_deadline(None)
+        super().connectionLost(reason)
+
+    def _set_read_deadline(self, seconds: float | None) -> None:
+        if self._read_deadline is not None and self._read_deadline.active():
+            self._read_deadline.cancel()
+        self._read_deadline = self.callLater(seconds, self._read_too_slow) if seconds else None
+
+    def _read_too_slow(self) -> None:
+        self._read_deadline = None
+        peer = self.transport.getPeer()
+        logger.info("closing %s:%s: request not received in time (408)", peer.host, peer.port)
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        )
+        self.timeoutConnection()  # closes, and aborts after abortTimeout if the client does not read
+
+
 class ChatServer(Server):
     """daphne's server with the protocol options and class above, and a graceful SIGTERM."""
 
@@ -243,6 +329,7 @@ class ChatServer(Server):
         def configure() -> None:
             self.ws_factory.setProtocolOptions(failByDrop=False)
             self.ws_factory.protocol = BoundedWebSocketProtocol
+            self.http_factory.protocol = DeadlineHTTPChannel
             signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(self.shut_down_gracefully))
             # Django, Channels, Twisted and the app are loaded and live as long as the process: out
             # of the collector's sight, a full collection no longer walks them (110 -> 30 ms pauses).

@@ -250,6 +250,14 @@ CHAT_HISTORY_PAGE = 50
 CHAT_HISTORY_MAX_PAGE = 100
 CHAT_CATCHUP_LIMIT = env_int("CHAT_CATCHUP_LIMIT", 1000)
 CHAT_MAX_SUBSCRIPTIONS = 200
+# Connections per user on all nodes together (chat/realtime/slots.py): WebSockets (/ws/ and SockJS'
+# WebSocket), and SockJS sessions over HTTP, which outlive a closed tab by CHAT_SOCKJS_DISCONNECT_DELAY.
+# One more is accepted and closed with 4409.
+CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 20)
+CHAT_MAX_SOCKJS_SESSIONS_PER_USER = env_int("CHAT_MAX_SOCKJS_SESSIONS_PER_USER", 10)
+# Rooms a user (not staff) may create per window, counted in the database; the admin is not limited.
+CHAT_ROOM_CREATE_LIMIT = env_int("CHAT_ROOM_CREATE_LIMIT", 10)
+CHAT_ROOM_CREATE_WINDOW = env_int("CHAT_ROOM_CREATE_WINDOW", 3600)
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 30)
 CHAT_RATE_LIMIT_WINDOW = env_int("CHAT_RATE_LIMIT_WINDOW", 10)
 # Message changes (docs/protocol.md, "Changing messages"): an author edits a message for this long

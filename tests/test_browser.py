@@ -47,7 +47,10 @@ XSS_PAYLOADS = [
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = start_cluster(tmp_path_factory.mktemp("browser"))
+    # The rate limit a new user meets: the production default, 30 messages per 10 s.
+    cluster = start_cluster(
+        tmp_path_factory.mktemp("browser"), CHAT_RATE_LIMIT_MESSAGES="30", CHAT_RATE_LIMIT_WINDOW="10"
+    )
     yield cluster
     cluster.stop()
     cluster.assert_no_tracebacks()
@@ -111,7 +114,8 @@ def send(page, text: str) -> None:
 
 
 def bodies(page) -> list[str]:
-    return page.locator("#messages li.message:not(.pending) .body").all_text_contents()
+    """The room's stored messages shown, in order (not my own still on their way)."""
+    return page.locator("#messages li.message:not(.outgoing) .body").all_text_contents()
 
 
 def run_async(coroutine) -> None:
@@ -362,4 +366,327 @@ def test_the_room_is_usable_at_phone_width(browser, cluster):
     assert composer["x"] >= 0 and composer["x"] + composer["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     screenshot(page, "room-phone")
+    page.context.close()
+
+
+@pytest.fixture
+def crowded_cluster(tmp_path):
+    """A cluster of its own: the rooms below would crowd every other test's sidebar."""
+    cluster = start_cluster(tmp_path / "crowded")
+    yield cluster
+    cluster.stop()
+    cluster.assert_no_tracebacks()
+
+
+# Counts the error frames a page receives, from its first frame on.
+RECORD_ERRORS = """
+let chatClientClass;
+window.__errors = [];
+Object.defineProperty(window, "ChatClient", {
+  configurable: true,
+  get() { return chatClientClass; },
+  set(value) {
+    chatClientClass = value;
+    const receive = value.prototype.receive;
+    value.prototype.receive = function (frame) {
+      if (frame.type === "error") window.__errors.push(frame.code);
+      return receive.call(this, frame);
+    };
+  },
+});
+"""
+
+
+def test_more_rooms_than_a_connection_may_follow_leave_the_busy_rooms_followed(browser, crowded_cluster):
+    cluster = crowded_cluster
+    here, busy = cluster.make_rooms(["Open here", "Talk"])
+    # A flood of rooms whose titles sort before the others, more than the 200 subscriptions a
+    # connection may hold: the page used to follow rooms in list order and lost the later ones.
+    cluster.make_rooms([f"Flood {i}" for i in range(230)])
+    (_, key_a), (_, key_b) = cluster.make_sessions(2, "crowd")
+
+    async def post(body: str, msg_id: str) -> None:
+        ws = await WsClient.connect(cluster.nodes[1].port, key_b)
+        await ws.send_message(busy, body, msg_id)
+        await ws.close()
+
+    run_async(post("earlier", "crowd-1"))
+    page = page_for(browser, cluster, 0, key_a)
+    page.add_init_script(RECORD_ERRORS)
+    page.goto(f"/rooms/{here}/")
+    wait_connected(page)
+    playwright_api.expect(page.locator("#rooms li[data-slug]")).to_have_count(232, timeout=10_000)
+    page.wait_for_function(f"window.chatClient.rooms.has({busy!r})", timeout=10_000)
+    cluster.make_rooms([f"Flood later {i}" for i in range(20)])  # announced live while the page is open
+    playwright_api.expect(page.locator("#rooms li[data-slug]")).to_have_count(252, timeout=10_000)
+    run_async(post("new", "crowd-2"))
+    playwright_api.expect(page.locator(f'#rooms li[data-slug="{busy}"] .badge')).to_have_text("1")
+    send(page, "the open room still works")
+    playwright_api.expect(
+        page.locator("#messages li.message:not(.pending) .body", has_text="the open room still works")
+    ).to_be_visible()
+    assert page.evaluate("window.chatClient.rooms.size") <= 101  # the open room and 100 others
+    assert page.evaluate("window.__errors") == []
+
+
+# --- the outbox: no typed message is lost (issue #16, item 10) ------------------------------------
+
+STORED_BODIES = (
+    "SELECT m.body FROM chat_message m JOIN chat_room r ON r.id = m.room_id "
+    "JOIN auth_user u ON u.id = m.author_id WHERE r.slug = ? AND u.username = ? ORDER BY m.seq"
+)
+
+
+def outbox_keys(page) -> list[str]:
+    return page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('chat:outbox:'))")
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def test_33_messages_typed_in_10_seconds_are_all_stored_in_order_and_shown_sent_without_a_reconnect(
+    browser, cluster
+):
+    [room] = cluster.make_rooms(["Fast typist"])
+    [(name, key)] = cluster.make_sessions(1, "typist")
+    page = page_for(browser, cluster, 0, key)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+    page.evaluate(
+        "() => { window.__opens = 0; window.__refused = [];"
+        " chatClient.on('open', () => { window.__opens += 1; });"
+        " chatClient.on('error', (f) => { window.__refused.push([f.code, f.retry_after]); }); }"
+    )
+    typed = [f"message {i:02d}" for i in range(33)]
+    started = time.monotonic()
+    for i, text in enumerate(typed):
+        # A brisk typist: one message every 0.25 s (the pace, not a wait for the system under test).
+        page.wait_for_timeout(max(0, (started + 0.25 * i - time.monotonic()) * 1000))
+        send(page, text)
+    typing_took = time.monotonic() - started
+    assert typing_took < 10, f"typing took {typing_took:.1f} s: the window slid, nothing to test"
+    toast = page.locator("#toasts .toast")
+    playwright_api.expect(toast).to_contain_text("You are sending too fast", timeout=5000)
+    assert overlaps(toast.bounding_box(), page.locator("#composer").bounding_box()) is False
+    screenshot(page, "rate-limited-1280-en")
+    # The refused ones go out after retry_after (at most the 10 s window), in order, on this socket.
+    playwright_api.expect(page.locator("#messages li.outgoing")).to_have_count(0, timeout=20_000)
+    all_sent = time.monotonic() - started
+    assert bodies(page) == typed
+    assert cluster.sql(STORED_BODIES, room, name) == [(text,) for text in typed]
+    refused = page.evaluate("window.__refused")
+    assert refused and {code for code, _ in refused} == {"rate_limited"}
+    assert all(0 < wait <= 10 for _, wait in refused), refused
+    assert page.evaluate("window.__opens") == 0  # no reconnect was needed
+    assert page.locator("#status").get_attribute("data-state") == "connected"
+    assert page.locator("#messages .state", has_text="sending").count() == 0
+    assert outbox_keys(page) == []
+    print(
+        f"33 typed in {typing_took:.1f} s, all stored in order {all_sent:.1f} s after the first; refused {refused}"
+    )
+    assert page.errors == []
+    page.context.close()
+
+
+class SockJSGate:
+    """A network between the page and the server that the test controls: open, closed (every
+    /sockjs/ request and socket refused), or dropping the server's acks (stored, never confirmed)."""
+
+    ROUTE = re.compile(r"/sockjs/")
+
+    def __init__(self, context) -> None:
+        self.open = True
+        self.drop_acks = False
+        self.sockets: list = []
+        context.route(self.ROUTE, self._http)
+        context.route_web_socket(self.ROUTE, self._socket)
+
+    def _http(self, route) -> None:
+        if self.open:
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    def _socket(self, ws) -> None:
+        if not self.open:
+            ws.close(code=1011, reason="gate closed")
+            return
+        server = ws.connect_to_server()
+        server.on_message(
+            lambda message: None if self.drop_acks and "message.ack" in message else ws.send(message)
+        )
+        self.sockets += [ws, server]
+
+    def close(self) -> None:
+        """Refuse new connections and drop the open ones (both ends)."""
+        self.open = False
+        for ws in self.sockets:
+            ws.close(code=1011, reason="gate closed")
+        self.sockets.clear()
+
+
+def test_messages_typed_while_the_server_is_unreachable_are_sent_once_after_a_reload_by_their_author_only(
+    browser, cluster
+):
+    [room] = cluster.make_rooms(["Outbox"])
+    (name_a, key_a), (name_b, key_b) = cluster.make_sessions(2, "outbox")
+    page = page_for(browser, cluster, 0, key_a)
+    gate = SockJSGate(page.context)
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+
+    # The first message is stored but its ack never arrives (as when the connection dies just then).
+    gate.drop_acks = True
+    send(page, "stored, ack lost")
+    playwright_api.expect(page.locator("#messages li.message:not(.outgoing)")).to_have_count(1)
+    assert cluster.sql(STORED_BODIES, room, name_a) == [("stored, ack lost",)]
+    gate.close()
+    playwright_api.expect(page.locator("#status")).not_to_have_attribute("data-state", "connected")
+    for text in ("typed offline 1", "typed offline 2"):
+        send(page, text)
+    # Its broadcast came through, so the page shows it stored; the outbox still holds it, unacked.
+    playwright_api.expect(page.locator("#messages li.pending")).to_have_count(2)
+    assert len(outbox_keys(page)) == 3
+
+    page.reload()  # still unreachable: the page shows what waits to be sent
+    pending = page.locator("#messages li.pending .body")
+    playwright_api.expect(pending).to_have_text(["stored, ack lost", "typed offline 1", "typed offline 2"])
+    playwright_api.expect(page.locator("#messages li.pending .state").first).to_have_text("sending…")
+
+    # Another user on this browser does not send them.
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "sessionid", "value": key_b, "url": cluster.nodes[0].http_url}])
+    gate.open, gate.drop_acks = True, False
+    page.reload()
+    wait_connected(page)
+    assert page.locator("#messages li.outgoing").count() == 0
+    send(page, "from B")  # acked only after anything queued before it in this room
+    playwright_api.expect(page.locator("#messages li.message:not(.outgoing) .body")).to_have_text(
+        ["stored, ack lost", "from B"]
+    )
+    assert cluster.sql(STORED_BODIES, room, name_b) == [("from B",)]
+    assert cluster.sql(STORED_BODIES, room, name_a) == [("stored, ack lost",)]
+    assert len(outbox_keys(page)) == 3  # still kept, for their author
+
+    # Their author comes back: each is stored exactly once, in order, and shown as sent.
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "sessionid", "value": key_a, "url": cluster.nodes[0].http_url}])
+    page.reload()
+    wait_connected(page)
+    playwright_api.expect(page.locator("#messages li.outgoing")).to_have_count(0, timeout=10_000)
+    assert bodies(page) == ["stored, ack lost", "from B", "typed offline 1", "typed offline 2"]
+    assert cluster.sql(STORED_BODIES, room, name_a) == [
+        ("stored, ack lost",),
+        ("typed offline 1",),
+        ("typed offline 2",),
+    ]
+    assert outbox_keys(page) == []
+    page.context.close()
+
+
+def mention_from(cluster, key: str, room: str, body: str) -> None:
+    async def mention() -> None:
+        ws = await WsClient.connect(cluster.nodes[1].port, key)
+        await ws.send_message(room, body, f"mention-{abs(hash(body))}")
+        await ws.close()
+
+    run_async(mention())
+
+
+def fill_rate_window(cluster, username: str, room: str) -> None:
+    """Give the user 30 messages of the last few seconds: their next send is rate limited."""
+    cluster.django(
+        "from django.contrib.auth import get_user_model; from chat.domain import services; "
+        "from chat.models import Room\n"
+        f"user = get_user_model().objects.get(username={username!r}); room = Room.objects.get(slug={room!r})\n"
+        "for i in range(30): services.message_create(room=room, author=user, body=f'earlier {i}', "
+        "client_msg_id=f'earlier-{i}')\n"
+        "print('ok')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "locale"),
+    [(1280, 800, "en-US"), (1280, 800, "ko-KR"), (390, 844, "en-US"), (390, 844, "ko-KR")],
+    ids=["desktop-en", "desktop-ko", "phone-en", "phone-ko"],
+)
+def test_one_toast_at_a_time_shows_above_the_room_and_never_covers_the_composer(
+    browser, cluster, width, height, locale
+):
+    here, there = cluster.make_rooms([f"Here {width} {locale}", f"There {width} {locale}"])
+    (name_a, key_a), (_, key_b) = cluster.make_sessions(2, f"toast{width}{locale[:2]}")
+    page = page_for(browser, cluster, 0, key_a, locale=locale)
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"/rooms/{here}/")
+    wait_connected(page)
+    playwright_api.expect(page.locator(f'#rooms li[data-slug="{there}"]')).to_be_attached(timeout=3000)
+    toast = page.locator("#toasts .toast")
+    composer = page.locator("#composer")
+    long_tail = " and a long message that wraps over several lines of the toast" * 4
+
+    mention_from(cluster, key_b, there, f"first @{name_a}{long_tail}")
+    playwright_api.expect(toast).to_contain_text("first @", timeout=3000)
+    assert not overlaps(toast.bounding_box(), composer.bounding_box())
+
+    fill_rate_window(cluster, name_a, here)
+    send(page, "one too many")  # refused: the rate-limit toast replaces the mention's
+    expected = "너무 빨리 보내고 있습니다" if locale == "ko-KR" else "You are sending too fast"
+    playwright_api.expect(toast).to_contain_text(expected, timeout=3000)
+    assert toast.count() == 1
+    assert not overlaps(toast.bounding_box(), composer.bounding_box())
+    screenshot(page, f"toast-rate-limited-{width}-{locale[:2]}")
+
+    mention_from(cluster, key_b, there, f"second @{name_a}{long_tail}")
+    playwright_api.expect(toast).to_contain_text("second @", timeout=3000)
+    assert toast.count() == 1
+    for part in ("#body", "#composer button"):
+        assert not overlaps(toast.bounding_box(), page.locator(part).bounding_box()), part
+    assert toast.bounding_box()["y"] + toast.bounding_box()["height"] <= composer.bounding_box()["y"]
+    screenshot(page, f"toast-mention-{width}-{locale[:2]}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_click_on_send_while_a_mention_toast_shows_sends_and_clicking_the_toast_keeps_the_draft(
+    browser, cluster
+):
+    here, there = cluster.make_rooms(["Draft here", "Draft there"])
+    (name_a, key_a), (_, key_b) = cluster.make_sessions(2, "draft")
+    page = page_for(browser, cluster, 0, key_a)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"/rooms/{here}/")
+    wait_connected(page)
+    playwright_api.expect(page.locator(f'#rooms li[data-slug="{there}"]')).to_be_attached(timeout=3000)
+    mention_from(cluster, key_b, there, f"look @{name_a}")
+    toast = page.locator("#toasts .toast")
+    playwright_api.expect(toast).to_be_visible(timeout=3000)
+
+    page.fill("#body", "sent with the mouse")
+    # A click where the user sees Send, whatever is on top there (Playwright's click() would wait
+    # for the toast to go away).
+    button = page.locator("#composer button").bounding_box()
+    playwright_api.expect(toast).to_be_visible()
+    page.mouse.click(button["x"] + button["width"] / 2, button["y"] + button["height"] / 2)
+    playwright_api.expect(page.locator("#messages li.message .body")).to_have_text("sent with the mouse")
+    assert page.url.endswith(f"/rooms/{here}/")
+
+    page.fill("#body", "a draft in progress")
+    mention_from(cluster, key_b, there, f"again @{name_a}")
+    playwright_api.expect(toast).to_contain_text("again @", timeout=3000)
+    toast.click()  # opens the other room
+    page.wait_for_url(f"**/rooms/{there}/")
+    wait_connected(page)
+    playwright_api.expect(page.locator("#body")).to_have_value("")  # each room has its own draft
+    page.go_back()
+    wait_connected(page)
+    playwright_api.expect(page.locator("#body")).to_have_value("a draft in progress")
+    assert page.errors == []
     page.context.close()

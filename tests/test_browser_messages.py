@@ -35,7 +35,7 @@ def _patient_expectations():
 
 def message(page, text: str):
     """The shown message (not a pending send) whose body contains `text`."""
-    return page.locator("#messages li.message:not(.pending)", has=page.locator(".body", has_text=text))
+    return page.locator("#messages li.message:not(.outgoing)", has=page.locator(".body", has_text=text))
 
 
 def action(page, item, name: str) -> None:
@@ -212,7 +212,7 @@ def test_replies_live_in_the_thread_and_their_count_updates_on_the_other_node(br
     expect(b.locator("#thread-body")).to_be_focused()
     send_reply = lambda page, text: (page.fill("#thread-body", text), page.press("#thread-body", "Enter"))  # noqa: E731
     send_reply(b, "an answer")
-    expect(panel.locator("#thread-replies li.message:not(.pending) .body")).to_have_text(["an answer"])
+    expect(panel.locator("#thread-replies li.message:not(.outgoing) .body")).to_have_text(["an answer"])
 
     summary = message(a, "a question").locator(".thread-summary")
     expect(summary.locator(".reply-count")).to_have_text("1 reply")
@@ -326,7 +326,7 @@ def _at(days_ago: int, minute: int) -> str:
 def layout(page) -> list[str]:
     """The list as the reader sees it: date separators, and each message as grouped or headed."""
     return page.locator("#messages > li").evaluate_all(
-        "items => items.filter(li => !li.classList.contains('pending')).map(li =>"
+        "items => items.filter(li => !li.classList.contains('outgoing')).map(li =>"
         " li.classList.contains('date-sep') ? 'day:' + li.textContent :"
         " li.classList.contains('message') ? (li.classList.contains('grouped') ? '  ' : '') +"
         " li.querySelector('.body').textContent : li.className)"

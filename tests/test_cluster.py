@@ -2,6 +2,7 @@
 
 import asyncio
 import inspect
+import time
 
 import httpx
 import pytest
@@ -257,3 +258,37 @@ async def test_group_commits_of_two_nodes_over_the_same_rooms_never_deadlock(clu
         "print(errors, Message.objects.filter(room__slug__in=rooms).count())"
     )
     assert cluster.django(code) == "[] 150"
+
+
+async def test_a_rate_limited_send_names_the_wait_and_is_stored_after_it_on_any_node(cluster):
+    # The cluster's limit is 1000 messages per 10 s: give a user 1000 messages, 6 s old, 0.1 ms apart.
+    name, http = new_user(cluster, node=0)
+    room = http.create_room("Rate")
+    code = (
+        "from datetime import timedelta\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from django.utils import timezone\n"
+        "from chat.models import Message, Room\n"
+        f"user = get_user_model().objects.get(username={name!r}); room = Room.objects.get(slug={room!r})\n"
+        "oldest = timezone.now() - timedelta(seconds=6)\n"
+        "Message.objects.bulk_create(Message(room=room, seq=i + 1, author=user, body='x', client_msg_id=f'b{i}', "
+        "created_at=oldest + timedelta(microseconds=100 * i)) for i in range(1000))\n"
+        "Room.objects.filter(pk=room.pk).update(last_seq=1000)\n"
+        "print(oldest.timestamp())"
+    )
+    oldest = float(cluster.django(code))
+    b = await connect(cluster, http, 1)
+    frame = {"type": "message.send", "room": room, "body": "one more", "client_msg_id": "late"}
+    sent = time.time()
+    await b.send(frame)
+    error = await b.recv_type("error")
+    answered = time.time()
+    assert error["code"] == "rate_limited" and error["ref"] == "late"
+    # When the oldest counted message leaves the 10 s window, as the server saw the time.
+    assert oldest + 10 - answered <= error["retry_after"] <= oldest + 10 - sent + 0.001, (error, sent)
+    await asyncio.sleep(error["retry_after"])
+    a = await connect(cluster, http, 0)
+    await a.send(frame)  # the same send, through the other node
+    assert (await a.recv_type("message.ack"))["seq"] == 1001
+    await a.close()
+    await b.close()

@@ -1,5 +1,6 @@
 """Bad input gets its documented error, writes nothing, and the connection keeps working."""
 
+import asyncio
 import json
 
 import pytest
@@ -125,8 +126,26 @@ async def test_rate_limit_errors_then_closes_a_flooding_socket(alice, room, sock
         codes.append(frame.get("code") or frame["type"])
     assert codes[:5] == ["message.ack"] * 5
     assert codes[5:] == ["rate_limited"] * 21
+    assert 0 < frame["retry_after"] <= 30  # the closing error says when to come back too
     assert (await sock.communicator.receive_output(2)) == {"type": "websocket.close", "code": 4429}
     assert await db(Message.objects.count)() == 5
+
+
+async def test_a_rate_limited_send_says_when_to_retry_and_then_is_stored(alice, room, socket_for, settings):
+    settings.CHAT_RATE_LIMIT_MESSAGES = 2
+    settings.CHAT_RATE_LIMIT_WINDOW = 3
+    sock = await socket_for(alice)
+    for i in range(2):
+        await sock.send({"type": "message.send", "room": "general", "body": "x", "client_msg_id": f"r{i}"})
+        assert (await sock.recv_type("message.ack"))["seq"] == i + 1
+    frame = {"type": "message.send", "room": "general", "body": "x", "client_msg_id": "r2"}
+    await sock.send(frame)
+    error = await sock.recv_type("error")
+    assert (error["code"], error["ref"]) == ("rate_limited", "r2")
+    assert isinstance(error["retry_after"], float) and 0 < error["retry_after"] <= 3
+    await asyncio.sleep(error["retry_after"])  # the wait the server named, and no longer
+    await sock.send(frame)
+    assert (await sock.recv_type("message.ack"))["seq"] == 3
 
 
 async def test_the_rate_limit_is_shared_by_all_of_a_users_connections(alice, room, socket_for, settings):

@@ -1,10 +1,12 @@
 """Services: seq assignment, idempotency, authorization and limits, without any socket."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from chat.domain import message_changes, services
 from chat.domain.errors import (
@@ -14,6 +16,7 @@ from chat.domain.errors import (
     Forbidden,
     InvalidField,
     ReadOnly,
+    TooManyRooms,
 )
 from chat.models import Message, Room
 
@@ -24,6 +27,23 @@ def test_room_slug_comes_from_the_title_and_stays_unique(alice):
     first = services.room_create(creator=alice, title="Team Chat!")
     second = services.room_create(creator=alice, title="Team chat")
     assert (first.slug, second.slug) == ("team-chat", "team-chat-2")
+
+
+def test_a_user_may_create_only_so_many_rooms_per_window_but_staff_and_the_admin_may_create_more(
+    alice, make_user, settings
+):
+    settings.CHAT_ROOM_CREATE_LIMIT = 3
+    for i in range(3):
+        services.room_create(creator=alice, title=f"Mine {i}")
+    with pytest.raises(TooManyRooms):
+        services.room_create(creator=alice, title="One too many")
+    assert not Room.objects.filter(title="One too many").exists()
+    services.room_create(creator=alice, title="Made by the admin for alice", limit_rate=False)
+    staff = make_user("staff", is_staff=True)
+    for i in range(4):
+        services.room_create(creator=staff, title=f"Staff {i}")
+    Room.objects.filter(creator=alice).update(created_at=timezone.now() - timedelta(hours=1, seconds=1))
+    services.room_create(creator=alice, title="An hour later")  # the window has passed
 
 
 def test_messages_get_consecutive_seqs(room, alice):

@@ -11,6 +11,10 @@ class ChatError(Exception):
         self.detail = detail or self.default_detail
         super().__init__(self.detail)
 
+    def frame_fields(self) -> dict[str, object]:
+        """Fields of the `error` frame besides `code`, `detail` and `ref` (docs/protocol.md)."""
+        return {}
+
 
 class InvalidJson(ChatError):
     code = "invalid_json"
@@ -60,6 +64,19 @@ class BodyTooLong(ChatError):
 class RateLimited(ChatError):
     code = "rate_limited"
     default_detail = "Too many messages; slow down."
+
+    def __init__(self, detail: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        # Seconds until the author's oldest counted message leaves the rate limit's window.
+        self.retry_after = retry_after
+
+    def frame_fields(self) -> dict[str, object]:
+        return {} if self.retry_after is None else {"retry_after": self.retry_after}
+
+
+class TooManyRooms(ChatError):
+    code = "too_many_rooms"
+    default_detail = "You have created too many rooms recently; try again later."
 
 
 class ClientMsgIdConflict(ChatError):

@@ -1,13 +1,14 @@
 """The hand-written SQL of the send path, and why each statement is hand-written.
 
-A send is five statements (BEGIN, the rate limit's count, the seq bump, the insert, COMMIT) and runs
+A send is five statements (BEGIN, the rate limit's read, the seq bump, the insert, COMMIT) and runs
 for every message, so each of them is built once per database vendor from the models' metadata and
 cached; the ORM equivalents either cannot do it in one statement (update() returns no rows) or
 compile their SQL anew on every call. Every function here must run inside a transaction.
 """
 
 import functools
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -45,33 +46,48 @@ def _insert_statement(vendor: str) -> tuple[str, list]:
     return sql, fields
 
 
-def author_over_rate(author: AbstractBaseUser) -> bool:
-    """Whether the author stored CHAT_RATE_LIMIT_MESSAGES in the last CHAT_RATE_LIMIT_WINDOW seconds.
+def author_rate_wait(author: AbstractBaseUser) -> float | None:
+    """None if the author may send; else the seconds until they may: until the oldest of their
+    newest CHAT_RATE_LIMIT_MESSAGES messages is older than CHAT_RATE_LIMIT_WINDOW seconds.
 
     Counted in the database, inside the transaction that would store the send: every node writes
     there, so the limit holds across the cluster, and it cost no round trip of its own (a Redis
     counter checked before each send was a sixth of a sending node's CPU, docs/benchmarks.md).
-    One indexed count of at most `limit` rows. Must run in a transaction.
+    One statement, a backward scan of the (author, created_at) index over at most `limit` entries:
+    the `limit`-th newest message of the window, if there is one, is both the refusal and the
+    time it ends. Must run in a transaction.
     """
     limit = settings.CHAT_RATE_LIMIT_MESSAGES
-    since = timezone.now() - timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW)
+    window = timedelta(seconds=settings.CHAT_RATE_LIMIT_WINDOW)
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _recent_count_statement(connection.vendor),
-            [author.pk, connection.ops.adapt_datetimefield_value(since), limit],
+            _limit_th_recent_statement(connection.vendor),
+            [author.pk, connection.ops.adapt_datetimefield_value(now - window), limit - 1],
         )
-        (count,) = cursor.fetchone()
-    return count >= limit
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    wait = (_created_at_from_db(row[0]) + window - now).total_seconds()
+    return max(0.0, math.ceil(wait * 1000) / 1000)
 
 
 @functools.cache
-def _recent_count_statement(vendor: str) -> str:
+def _limit_th_recent_statement(vendor: str) -> str:
     quote = connection.ops.quote_name
     author, created_at = (quote(Message._meta.get_field(name).column) for name in ("author", "created_at"))
     return (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(Message._meta.db_table)} "
-        f"WHERE {author} = %s AND {created_at} > %s LIMIT %s) AS recent"
+        f"SELECT {created_at} FROM {quote(Message._meta.db_table)} WHERE {author} = %s AND {created_at} > %s "
+        f"ORDER BY {created_at} DESC LIMIT 1 OFFSET %s"
     )
+
+
+def _created_at_from_db(value: object) -> datetime:
+    """A created_at value read with raw SQL, as the ORM would convert it (SQLite returns text)."""
+    column = Message._meta.get_field("created_at").get_col(Message._meta.db_table)
+    for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+        value = converter(value, column, connection)
+    return value
 
 
 def room_take_next_seq(slug: str) -> Room | None:

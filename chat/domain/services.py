@@ -3,11 +3,14 @@
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from chat.domain import formatting, message_changes, queries, selectors
@@ -17,6 +20,7 @@ from chat.domain.errors import (
     MessageDeleted,
     RateLimited,
     ReadOnly,
+    TooManyRooms,
     UnknownRoom,
 )
 from chat.domain.validation import message_validate
@@ -107,8 +111,9 @@ def messages_create_batch(
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     """Inside a transaction: take the room's next seq, check, insert, and announce after commit."""
     message_validate(body=request.body, client_msg_id=request.client_msg_id)
-    if limit_rate and queries.author_over_rate(request.author):
-        raise _Retry(RateLimited())  # unless it repeats a stored message, which is acked again
+    if limit_rate and (wait := queries.author_rate_wait(request.author)) is not None:
+        # Unless it repeats a stored message, which is acked again.
+        raise _Retry(RateLimited(f"Too many messages; send again in {wait:.1f} s.", retry_after=wait))
     room = queries.room_take_next_seq(request.room_slug)
     if room is None:
         raise UnknownRoom(f"No room {request.room_slug!r}.")
@@ -219,8 +224,16 @@ def room_create(
     description: str = "",
     is_private: bool = False,
     slug: str | None = None,
+    limit_rate: bool = True,
 ) -> Room:
-    """Create a room (the creator joins a private one) and announce it to the lobby."""
+    """Create a room (the creator joins a private one) and announce it to the lobby.
+
+    `limit_rate`: refuse (TooManyRooms) a creator who is not staff and created CHAT_ROOM_CREATE_LIMIT
+    rooms in the last CHAT_ROOM_CREATE_WINDOW seconds; trusted callers (the admin, acting for
+    any creator) pass False.
+    """
+    if limit_rate and creator is not None and not getattr(creator, "is_staff", False):
+        room_check_create_rate(creator=creator)
     room = Room(
         slug=slug or _unique_slug(title),
         title=title.strip(),
@@ -234,6 +247,22 @@ def room_create(
         Membership.objects.create(room=room, user=creator)
     _announce_room(room, kind="room.created", was_public=False)
     return room
+
+
+def room_check_create_rate(*, creator: AbstractBaseUser) -> None:
+    """Raise TooManyRooms if the user created CHAT_ROOM_CREATE_LIMIT rooms in the last window.
+
+    Counted in the database, so it holds on every node. The user's row is locked first (inside the
+    caller's transaction), so that one user's concurrent creations on several nodes count one after
+    the other: under PostgreSQL's READ COMMITTED two counts would otherwise both see room for one
+    more. (SQLite's IMMEDIATE transactions already take the database's write lock at BEGIN.)
+    """
+    User = get_user_model()
+    list(User.objects.select_for_update().filter(pk=creator.pk).values_list("pk", flat=True))
+    since = timezone.now() - timedelta(seconds=settings.CHAT_ROOM_CREATE_WINDOW)
+    recent = Room.objects.filter(creator=creator, created_at__gt=since).count()
+    if recent >= settings.CHAT_ROOM_CREATE_LIMIT:
+        raise TooManyRooms()
 
 
 ROOM_EDITABLE_FIELDS = {"slug", "title", "description", "is_private"}

@@ -12,6 +12,7 @@ TOO_BIG = 1009  # a frame above the size limit (sent by autobahn)
 BROKEN_JSON = 4400  # framed SockJS over WebSocket: a message that is not a JSON array of strings
 UNAUTHENTICATED = 4401  # not signed in, or the session was logged out
 TOO_SLOW = 4408  # the client stopped reading: its unsent frames passed the limit
+TOO_MANY_CONNECTIONS = 4409  # the user already holds the most connections allowed (all nodes)
 RATE_LIMITED = 4429  # still sending after FLOOD_STRIKES refusals in a row
 
 # The reasons sent with them where the transport carries one (SockJS close frames).
@@ -19,5 +20,6 @@ REASONS = {
     UNAUTHENTICATED: "Not signed in",
     RATE_LIMITED: "Rate limited",
     TOO_SLOW: "Client not reading",
+    TOO_MANY_CONNECTIONS: "Too many connections",
     SERVICE_RESTART: "Node restarting",
 }

@@ -13,14 +13,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from chat.domain import services
 from chat.domain.errors import ChatError, InvalidFrame, InvalidJson, UnknownType
-from chat.protocol import fields, repair
+from chat.protocol import closecodes, fields, repair
 from chat.protocol.cursor import Cursor
 from chat.protocol.handlers import CLIENT_FRAMES, LAYER_EVENTS
-from chat.realtime import events, groups, metrics, presence
+from chat.realtime import events, groups, metrics, presence, slots
 
 logger = logging.getLogger(__name__)
+
+# Transports whose connection is a WebSocket; the others are SockJS sessions over HTTP, capped apart.
+SOCKET_TRANSPORTS = {"websocket", "sockjs-websocket"}
 
 
 @dataclass
@@ -64,19 +69,34 @@ class ChatSession:
         self.flood_strikes = 0
         self.closed = False
         self.opened = False
+        self.slot: slots.Slot | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def open(self) -> None:
-        """Join the user's and the lobby's groups (before the transport accepts)."""
+    async def open(self) -> int | None:
+        """Take a connection slot, join the user's and the lobby's groups (before the transport
+        accepts); None when open, or the close code to close with (after accepting): the user
+        already holds the most connections allowed, on all nodes together."""
+        if self.transport in SOCKET_TRANSPORTS:
+            kind, limit = "socket", settings.CHAT_MAX_SOCKETS_PER_USER
+        else:
+            kind, limit = "sockjs", settings.CHAT_MAX_SOCKJS_SESSIONS_PER_USER
+        slot = slots.Slot(kind=kind, user_id=self.user.pk, connection_id=self.channel_name)
+        if not await slots.acquire(slot, limit=limit):
+            logger.info("refused a %s connection of user %s: %d open already", kind, self.user.pk, limit)
+            metrics.CONNECTIONS_REFUSED.labels(kind).inc()
+            self.closed = True
+            return closecodes.TOO_MANY_CONNECTIONS
+        self.slot = slot
         await self.layer.group_add(groups.user_group(self.user.pk), self.channel_name)
         await self.layer.group_add(groups.LOBBY_GROUP, self.channel_name)
         repair.ensure_repair_loop()
         metrics.CONNECTIONS.labels(self.transport).inc()
         self.opened = True
+        return None
 
     async def shutdown(self) -> None:
-        """Leave every group; called once when the transport is gone."""
+        """Leave every group and give the connection slot back; called once when the transport is gone."""
         self.closed = True
         if self.opened:
             metrics.CONNECTIONS.labels(self.transport).dec()
@@ -85,6 +105,9 @@ class ChatSession:
             await self.drop_subscription(room_id)
         for group in (groups.user_group(self.user.pk), groups.LOBBY_GROUP):
             await self.layer.group_discard(group, self.channel_name)
+        if self.slot is not None:
+            slot, self.slot = self.slot, None
+            await slots.release(slot)
 
     # --- sending -------------------------------------------------------------------------
 
@@ -95,7 +118,8 @@ class ChatSession:
     async def send_error(self, error: ChatError, ref: str | None) -> None:
         """Send an `error` frame for a refused client frame."""
         metrics.ERRORS.labels(error.code).inc()
-        await self.send({"type": "error", "code": error.code, "detail": error.detail, "ref": ref})
+        frame = {"type": "error", "code": error.code, "detail": error.detail, "ref": ref}
+        await self.send({**frame, **error.frame_fields()})
 
     # --- subscriptions -------------------------------------------------------------------
 

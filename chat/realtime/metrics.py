@@ -53,4 +53,7 @@ DELIVERIES = Deliveries()
 REGISTRY.register(DELIVERIES)
 ERRORS = Counter("chat_errors_total", "Error frames sent, by code", ["code"])
 RATE_LIMITED = Counter("chat_rate_limited_total", "Messages refused by the rate limit")
+CONNECTIONS_REFUSED = Counter(
+    "chat_connections_refused_total", "Connections closed at once: the user held too many (4409)", ["kind"]
+)
 REPAIRED = Counter("chat_repaired_messages_total", "Messages sent from the database to fill a gap")

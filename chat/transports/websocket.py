@@ -51,8 +51,11 @@ class ChatConsumer(ChatWebsocketConsumer):
         # a time, never while a client frame is being handled.
         self.direct = self.channel_layer.receive_directly(self.channel_name, self.session.receive_event)
         async with self.direct.exclusive():
-            await self.session.open()
+            refused = await self.session.open()
             await self.accept()
+        if refused is not None:
+            self.session = None  # frames that arrive before the close are ignored
+            await self.close(code=refused)
 
     async def _send_text(self, text: str) -> None:
         # What self.send(text_data=text) sends, minus two wrappers: this runs once per delivery.

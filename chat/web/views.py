@@ -4,10 +4,11 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from chat.domain import selectors, services
-from chat.domain.errors import Forbidden, UnknownRoom
+from chat.domain.errors import Forbidden, TooManyRooms, UnknownRoom
 from chat.web.forms import RoomCreateForm, SignUpForm
 
 
@@ -22,10 +23,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def _app(request: HttpRequest, *, active=None, form: RoomCreateForm | None = None) -> HttpResponse:
+def _app(
+    request: HttpRequest, *, active=None, form: RoomCreateForm | None = None, status: int | None = None
+) -> HttpResponse:
     rooms = selectors.rooms_visible_to(user=request.user)
     context = {"rooms": rooms, "active": active, "form": form or RoomCreateForm()}
-    return render(request, "chat/app.html", context, status=400 if form and form.errors else 200)
+    return render(request, "chat/app.html", context, status=status or (400 if form and form.errors else 200))
 
 
 @login_required
@@ -35,7 +38,11 @@ def lobby(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = RoomCreateForm(request.POST)
         if form.is_valid():
-            room = services.room_create(creator=request.user, **form.cleaned_data)
+            try:
+                room = services.room_create(creator=request.user, **form.cleaned_data)
+            except TooManyRooms:
+                form.add_error(None, _("You have created too many rooms recently; try again later."))
+                return _app(request, form=form, status=429)
             return redirect("room", slug=room.slug)
         return _app(request, form=form)
     return _app(request)

@@ -33,13 +33,14 @@ async def message_send(session: ChatSession, frame: dict[str, Any]) -> None:
     )
     try:
         message, created = await batching.store_message(request)
-    except RateLimited:
+    except RateLimited as error:
         metrics.RATE_LIMITED.inc()
         session.flood_strikes += 1
         if session.flood_strikes > FLOOD_STRIKES:
-            await session.send_error(
-                RateLimited("Still flooding after rate-limit errors; closing."), client_msg_id
+            closing = RateLimited(
+                "Still flooding after rate-limit errors; closing.", retry_after=error.retry_after
             )
+            await session.send_error(closing, client_msg_id)
             await session.close(closecodes.RATE_LIMITED)
             return
         raise

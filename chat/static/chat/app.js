@@ -9,8 +9,9 @@
   const app = document.getElementById("app");
   if (!app) return;
   const me = app.dataset.username;
+  const userId = app.dataset.userId; // keys what this browser keeps for this user only
   const active = app.dataset.active || null;
-  const client = new ChatClient(location.origin + app.dataset.sockjsPath);
+  const client = new ChatClient(location.origin + app.dataset.sockjsPath, { outboxKey: "chat:outbox:" + userId + ":" });
   window.chatClient = client; // for debugging and the browser tests
 
   const el = (id) => document.getElementById(id);
@@ -90,8 +91,20 @@
       applyRoomHeader(room);
     }
     renderUnread(room.slug);
-    // The open room subscribes below (with its history); the others only count unread.
-    if (!known && room.slug !== active) client.subscribe(room.slug, room.last_seq);
+  }
+
+  // The open room subscribes below (with its history); other rooms are followed for their unread
+  // counts, but a connection may hold 200 subscriptions (docs/protocol.md), and anyone may create
+  // rooms. So the UI follows at most BACKGROUND_ROOMS others: the busiest (highest last_seq), which a
+  // flood of new, empty rooms cannot push out. The rest are listed, with the counts of the last
+  // `rooms` list (sent on every connect).
+  const BACKGROUND_ROOMS = 100;
+  function followBusiestRooms() {
+    const others = [...rooms.values()].filter((room) => room.slug !== active);
+    others.sort((a, b) => (b.last_seq || 0) - (a.last_seq || 0) || (a.slug < b.slug ? -1 : 1));
+    const wanted = new Set(others.slice(0, BACKGROUND_ROOMS).map((room) => room.slug));
+    for (const slug of [...client.rooms.keys()]) if (slug !== active && !wanted.has(slug)) client.unsubscribe(slug);
+    for (const slug of wanted) if (!client.rooms.has(slug)) client.subscribe(slug, rooms.get(slug).last_seq);
   }
 
   function removeRoom(slug) {
@@ -101,6 +114,8 @@
     if (slug === active) {
       showToast(gettext("You no longer have access to this room."));
       setComposerEnabled(false);
+    } else if (client.rooms.has(slug)) {
+      client.unsubscribe(slug);
     }
   }
 
@@ -113,9 +128,12 @@
     for (const slug of [...rooms.keys()]) if (!visible.has(slug)) removeRoom(slug);
     for (const li of roomsList.querySelectorAll("li[data-slug]")) if (!visible.has(li.dataset.slug)) li.remove();
     for (const room of frame.rooms) upsertRoom(room);
+    followBusiestRooms();
   });
-  for (const type of ["room.created", "room.updated", "room.archived"]) client.on(type, (f) => upsertRoom(f.room));
-  client.on("room.removed", (f) => removeRoom(f.room));
+  for (const type of ["room.created", "room.updated", "room.archived"]) {
+    client.on(type, (f) => { upsertRoom(f.room); followBusiestRooms(); });
+  }
+  client.on("room.removed", (f) => { removeRoom(f.room); followBusiestRooms(); });
 
   // --- connection status --------------------------------------------------------------------
 
@@ -133,14 +151,21 @@
 
   // --- notifications ---------------------------------------------------------------------------
 
+  // One toast at a time (a new one replaces it), above the room, never over the composer; only a
+  // mention's toast (a link) takes clicks.
   const toasts = el("toasts");
+  let toastTimer = null;
   function showToast(text, href) {
     const toast = document.createElement(href ? "a" : "div");
     toast.className = "toast";
     if (href) toast.href = href;
-    toast.textContent = text;
-    toasts.append(toast);
-    setTimeout(() => toast.remove(), 6000);
+    const line = document.createElement("span"); // clamped to three lines (a mention can be long)
+    line.className = "toast-text";
+    line.textContent = text;
+    toast.append(line);
+    toasts.replaceChildren(toast);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => toast.remove(), 6000);
   }
   const notifyButton = el("enable-notifications");
   if ("Notification" in window && Notification.permission === "default") {
@@ -177,7 +202,7 @@
   const live = el("live");
   const historyStatus = el("history-status");
   const jump = el("jump");
-  const pending = new Map(); // client_msg_id -> <li>, in the room's list or the thread's
+  const pending = new Map(); // client_msg_id -> <li> of my message until the room's copy arrives (room or thread)
   const changeOps = new Map(); // ref of a message.edit, message.delete or reaction frame -> callbacks
   const authors = new Set(); // who wrote the messages seen, for @mention suggestions
   let presenceUsers = [];
@@ -314,17 +339,31 @@
   });
   client.on("message.ack", (frame) => {
     const item = pending.get(frame.client_msg_id);
-    if (item) { item.classList.remove("pending"); item.classList.add("sent"); }
+    if (!item) return;
+    // Already shown, or older than the newest shown (an ack of a resend, which is not broadcast again):
+    // the room's copy is in place. Else it follows at once, and replaces this one.
+    const newest = Math.max(mainView.lastSeq() || 0, threadView.lastSeq() || 0);
+    if (mainView.hasSeq(frame.seq) || threadView.hasSeq(frame.seq) || frame.seq < newest) {
+      item.remove();
+      pending.delete(frame.client_msg_id);
+      return;
+    }
+    item.classList.replace("pending", "sent");
+    item.querySelector(".state").textContent = "";
   });
   client.on("error", (frame) => {
-    if (changeOps.has(frame.ref)) return; // answered below
+    if (changeOps.has(frame.ref)) return; // a change to a message: answered below
+    if (frame.code === "rate_limited") {
+      const seconds = Math.max(1, Math.ceil(typeof frame.retry_after === "number" ? frame.retry_after : 2));
+      showToast(interpolate(gettext("You are sending too fast: your messages go out in %s s, in order."), [seconds]));
+      return;
+    }
     const item = pending.get(frame.ref);
-    if (item && frame.code !== "rate_limited") {
-      item.classList.add("failed");
+    if (item && frame.code !== "internal_error") {
+      item.classList.replace("pending", "failed");
       item.querySelector(".state").textContent = interpolate(gettext("not sent: %s"), [frame.detail]);
       pending.delete(frame.ref);
     }
-    if (frame.code === "rate_limited") showToast(gettext("You are sending too fast; your message will be retried."));
   });
 
   // --- changing messages: edit, delete, reactions ------------------------------------------------
@@ -490,7 +529,7 @@
     threadParent.clear();
     threadView.clear();
     // Replies still being sent go on in the background (the client's outbox); their thread is closed.
-    for (const item of el("thread-replies").querySelectorAll(".pending")) item.remove();
+    for (const item of el("thread-replies").querySelectorAll(".outgoing")) item.remove();
     el("thread-more").hidden = true;
     setBehindSheet(false);
     const item = mainView.element(closed.id);
@@ -583,9 +622,10 @@
 
   // --- composers: Enter sends, Shift+Enter starts a new line; a message is pending until acked -----
 
-  function pendingItem(id, text) {
+  // My messages not acked yet, until the room's copy replaces them (kept from an earlier page too).
+  function showPending(id, text, into) {
     const item = document.createElement("li");
-    item.className = "message pending";
+    item.className = "message outgoing pending";
     item.dataset.clientMsgId = id;
     const gutter = document.createElement("div");
     gutter.className = "gutter";
@@ -606,8 +646,19 @@
     content.append(meta, bodyEl);
     item.append(gutter, content);
     pending.set(id, item);
-    return item;
+    (into || list).append(item);
   }
+
+  // The draft of the room is kept (per user) until it is sent: leaving the page loses nothing.
+  const draftKey = "chat:draft:" + userId + ":" + active;
+  function saveDraft() {
+    try {
+      if (body.value) localStorage.setItem(draftKey, body.value);
+      else localStorage.removeItem(draftKey);
+    } catch (e) { /* storage unavailable: the draft lives as long as the page */ }
+  }
+  body.value = localStorage.getItem(draftKey) || "";
+  body.addEventListener("input", saveDraft);
 
   let lastTyping = 0;
   function setUpComposer(form, textarea, view, send) {
@@ -629,19 +680,20 @@
       if (!text.trim()) return;
       send(text);
       textarea.value = "";
+      if (textarea === body) saveDraft();
     });
   }
   setUpComposer(composer, body, mainView, (text) => {
-    const id = client.sendMessage(active, text);
-    list.append(pendingItem(id, text));
+    showPending(client.sendMessage(active, text), text);
     scroller.scrollTop = scroller.scrollHeight;
     renderJump();
   });
   setUpComposer(threadComposer, threadBody, threadView, (text) => {
     if (!thread) return;
-    const id = client.sendMessage(active, text, thread.id);
-    el("thread-replies").append(pendingItem(id, text));
+    showPending(client.sendMessage(active, text, thread.id), text, el("thread-replies"));
     threadScroller.scrollTop = threadScroller.scrollHeight;
   });
+  // Replies waiting in the outbox are sent, but shown only once they are in their thread.
+  for (const frame of client.unsent(active)) if (!frame.reply_to) showPending(frame.client_msg_id, frame.body);
   client.subscribe(active);
 })();

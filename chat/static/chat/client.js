@@ -2,6 +2,11 @@
 // backoff and jitter, resubscribe with `since`, messages keyed by seq, unacked sends retried with
 // the same client_msg_id. The connection is sockjs-client's: WebSocket first, then HTTP
 // streaming or polling where WebSocket is blocked. No DOM code here: app.js renders.
+//
+// The outbox never loses a typed message: a room's unacked sends go out one at a time, in the order
+// they were typed (one refused with rate_limited goes again after its retry_after, and the ones typed
+// after it wait for it), and they are kept in localStorage under the signed-in user's key, so that a
+// reload sends them (the server acks a repeated client_msg_id without storing it twice).
 "use strict";
 
 (function () {
@@ -12,11 +17,64 @@
 
   const OPEN = 1; // SockJS.OPEN; not WebSocket.OPEN: a browser may have no WebSocket at all
 
+  // Unacked message.send frames in the order they were typed, mirrored in localStorage: one entry
+  // per message, so that two tabs of the same user never overwrite each other's.
+  class Outbox {
+    constructor(prefix) {
+      this.prefix = prefix || null; // null: kept in memory only
+      this.entries = new Map(); // client_msg_id -> {frame, at, n}, oldest first
+      this.count = 0;
+      for (const entry of this.load()) this.entries.set(entry.frame.client_msg_id, entry);
+    }
+
+    load() {
+      const found = [];
+      if (!this.prefix) return found;
+      try {
+        for (let i = 0; i < localStorage.length; i += 1) {
+          const key = localStorage.key(i);
+          if (!key || !key.startsWith(this.prefix)) continue;
+          const entry = JSON.parse(localStorage.getItem(key));
+          if (entry && entry.frame && entry.frame.type === "message.send") found.push(entry);
+        }
+      } catch (e) { /* storage unavailable or corrupt: start empty */ }
+      found.sort((a, b) => a.at - b.at || a.n - b.n);
+      this.count = found.length;
+      return found;
+    }
+
+    add(frame) {
+      const entry = { frame, at: Date.now(), n: (this.count += 1) };
+      this.entries.set(frame.client_msg_id, entry);
+      this.store(frame.client_msg_id, entry);
+    }
+
+    remove(id) {
+      this.entries.delete(id);
+      this.store(id, null);
+    }
+
+    store(id, entry) {
+      if (!this.prefix) return;
+      try {
+        if (entry) localStorage.setItem(this.prefix + id, JSON.stringify(entry));
+        else localStorage.removeItem(this.prefix + id);
+      } catch (e) { /* full or unavailable: the message is still sent from memory */ }
+    }
+
+    get(id) { const entry = this.entries.get(id); return entry && entry.frame; }
+    room(slug) { return [...this.entries.values()].map((e) => e.frame).filter((f) => f.room === slug); }
+    rooms() { return new Set([...this.entries.values()].map((e) => e.frame.room)); }
+  }
+
   class ChatClient {
-    constructor(url) {
+    // options.outboxKey: the localStorage key prefix of the signed-in user's unsent messages.
+    constructor(url, options) {
       this.url = url;
       this.rooms = new Map(); // slug -> {lastSeq: number|null}
-      this.outbox = new Map(); // client_msg_id -> message.send frame, until acked
+      this.outbox = new Outbox(options && options.outboxKey);
+      this.inFlight = new Map(); // slug -> client_msg_id of the room's send awaiting its answer
+      this.held = new Map(); // slug -> timer: the room's first unsent message waits out a refusal
       this.changes = new Map(); // ref -> message.edit/delete or reaction.add/remove frame, until done
       this.handlers = new Map();
       this.attempt = 0;
@@ -50,7 +108,8 @@
         this.attempt = 0;
         this.setStatus("connected");
         for (const [slug, room] of this.rooms) this.sendSubscribe(slug, room);
-        for (const frame of this.outbox.values()) this.send(frame);
+        this.inFlight.clear(); // unanswered on an earlier connection: sent again, acked once
+        for (const slug of this.outbox.rooms()) this.pump(slug);
         // Changes are idempotent (docs/protocol.md: the same edit, a reaction already there, a
         // message already deleted answer `done` with seq null), so resending one is safe.
         for (const frame of this.changes.values()) this.send(frame);
@@ -69,7 +128,8 @@
           return;
         }
         this.setStatus(this.attempt === 0 ? "reconnecting" : "offline");
-        const base = event.code === 4429 ? 10000 : 500;
+        // Rate limited, or too many connections (other tabs): wait longer before trying again.
+        const base = event.code === 4429 || event.code === 4409 ? 10000 : 500;
         const delay = Math.min(30000, base * 2 ** this.attempt) * (0.5 + Math.random() / 2);
         this.attempt += 1;
         this.retryTimer = setTimeout(() => this.connect(), delay);
@@ -113,9 +173,32 @@
       const id = newClientMsgId();
       const frame = { type: "message.send", room: slug, body, client_msg_id: id };
       if (replyTo) frame.reply_to = replyTo;
-      this.outbox.set(id, frame);
-      this.send(frame);
+      this.outbox.add(frame);
+      this.pump(slug);
       return id;
+    }
+
+    // The room's messages not acked yet (typed on this page or kept from an earlier one), oldest first.
+    unsent(slug) { return this.outbox.room(slug); }
+
+    // Send the room's oldest unacked message, unless one is on its way or waits out a refusal.
+    pump(slug) {
+      if (this.inFlight.has(slug) || this.held.has(slug)) return;
+      const [frame] = this.outbox.room(slug);
+      if (frame && this.send(frame)) this.inFlight.set(slug, frame.client_msg_id);
+    }
+
+    // The room's message `id` was answered (acked, or refused for good): the next one may go.
+    settle(slug, id) {
+      if (this.inFlight.get(slug) === id) this.inFlight.delete(slug);
+      this.pump(slug);
+    }
+
+    // The room's message `id` was refused for now: it goes again in `seconds`, still first.
+    hold(slug, id, seconds) {
+      if (this.inFlight.get(slug) === id) this.inFlight.delete(slug);
+      clearTimeout(this.held.get(slug));
+      this.held.set(slug, setTimeout(() => { this.held.delete(slug); this.pump(slug); }, seconds * 1000));
     }
 
     fetchHistory(slug, beforeSeq, limit) {
@@ -160,19 +243,34 @@
           if (room) room.lastSeq = Math.max(room.lastSeq || 0, frame.seq);
           break;
         }
-        case "message.ack":
-          this.outbox.delete(frame.client_msg_id);
+        case "message.ack": {
+          const sent = this.outbox.get(frame.client_msg_id);
+          if (sent) {
+            this.outbox.remove(frame.client_msg_id);
+            this.settle(sent.room, frame.client_msg_id);
+          }
           break;
+        }
         case "done":
           this.changes.delete(frame.ref);
           break;
-        case "error":
+        case "error": {
           this.changes.delete(frame.ref);
-          // A refused message will not succeed by retrying, except a rate limit.
-          if (frame.ref && this.outbox.has(frame.ref) && frame.code !== "rate_limited" && frame.code !== "internal_error") {
-            this.outbox.delete(frame.ref);
+          const refused = frame.ref ? this.outbox.get(frame.ref) : undefined;
+          if (!refused) break;
+          if (frame.code === "rate_limited") {
+            // The server takes it after retry_after; 50 ms more for the clocks' sake.
+            const wait = typeof frame.retry_after === "number" ? Math.min(frame.retry_after, 3600) : 2;
+            this.hold(refused.room, frame.ref, wait + 0.05);
+          } else if (frame.code === "internal_error") {
+            this.hold(refused.room, frame.ref, 1 + Math.random());
+          } else {
+            // Refused for good (the room is gone, archived, ...): the room's next message goes.
+            this.outbox.remove(frame.ref);
+            this.settle(refused.room, frame.ref);
           }
           break;
+        }
         case "unsubscribed":
           if (frame.reason) this.rooms.delete(frame.room);
           break;

@@ -171,6 +171,7 @@
 
     get(id) { const entry = this.byId.get(id); return entry ? entry.message : null; }
     has(id) { return this.byId.has(id); }
+    hasSeq(seq) { return this.idBySeq.has(seq); }
     items() { return this.seqs.map((seq) => this.byId.get(this.idBySeq.get(seq))); }
     lastSeq() { return this.seqs.length ? this.seqs[this.seqs.length - 1] : null; }
     element(id) { const entry = this.byId.get(id); return entry ? entry.li : null; }
@@ -195,11 +196,11 @@
       li.dataset.day = dayKey(new Date(message.created_at));
       this.byId.set(message.id, { message, li });
       this.render(li, message);
-      // Place it by seq: before the next message's separator, or before the pending ones at the end.
+      // Place it by seq: before the next message's separator, or before my messages on their way at the end.
       let index = this.seqs.findIndex((seq) => seq > message.seq);
       if (index === -1) index = this.seqs.length;
       const next = index < this.seqs.length ? this.byId.get(this.idBySeq.get(this.seqs[index])).li : null;
-      this.list.insertBefore(li, next ? this.leadStart(next) : this.list.querySelector(":scope > .pending"));
+      this.list.insertBefore(li, next ? this.leadStart(next) : this.list.querySelector(":scope > .outgoing"));
       this.seqs.splice(index, 0, message.seq);
       this.idBySeq.set(message.seq, message.id);
       this.relayout(li);
@@ -212,9 +213,9 @@
       return true;
     }
 
-    // Forget every message (pending sends stay: they are app.js's).
+    // Forget every message (my messages on their way stay: they are app.js's).
     clear() {
-      for (const node of [...this.list.children]) if (!node.classList.contains("pending")) node.remove();
+      for (const node of [...this.list.children]) if (!node.classList.contains("outgoing")) node.remove();
       this.byId.clear();
       this.idBySeq.clear();
       this.seqs = [];

@@ -20,9 +20,16 @@ def encode(value) -> str:
     return _escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
+# Only small frames are cached: every broadcast fits (a message of 4,000 characters is about 4,200),
+# while a history page (up to ~1.2 MB, sent to one client) does not: 256 of those kept about
+# 420 MiB pinned per node (docs/reliability.md). At most 256 x 8 K characters of text, encoded.
+CACHED_MESSAGE_MAX_CHARS = 8192
+
+
 def messages(texts: list[str]) -> str:
     if len(texts) == 1:
-        return _one_message(texts[0])
+        text = texts[0]
+        return _one_message(text) if len(text) <= CACHED_MESSAGE_MAX_CHARS else "a" + encode(texts)
     return "a" + encode(texts)
 
 

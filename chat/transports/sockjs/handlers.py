@@ -64,7 +64,9 @@ class ChatHandler(Handler):
         await self.connection.close(code, closecodes.REASONS.get(code, "Closed"))
 
     async def opened(self) -> None:
-        await self.chat.open()
+        refused = await self.chat.open()
+        if refused is not None:
+            await self._close(refused)
 
     async def received(self, text: str) -> None:
         if not self.chat.closed:
