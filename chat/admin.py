@@ -2,6 +2,8 @@
 connected clients on every node see it live."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -170,3 +172,36 @@ class MessageAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         for message in queryset.select_related("room"):
             message_changes.message_delete(message=message, actor=request.user)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    """Login sessions, so that an operator can sign one out: deleting a session (the "Delete
+    selected" action) ends it and closes the sockets opened with it on every node. Deactivating a
+    user or changing their password (the user admin) ends all of theirs."""
+
+    list_display = ("user", "expire_date")
+    list_display_links = None  # no change page: its URL would carry the session key
+    list_per_page = 50
+    ordering = ("-expire_date",)
+
+    @admin.display(description="user")
+    def user(self, obj: Session) -> str:
+        user_id = obj.get_decoded().get(SESSION_KEY)
+        if user_id is None:
+            return "(anonymous)"
+        user = get_user_model()._default_manager.filter(pk=user_id).first()
+        return str(user) if user is not None else f"(deleted user {user_id})"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Session) -> None:
+        services.session_delete(session_key=obj.session_key)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        for session_key in queryset.values_list("session_key", flat=True):
+            services.session_delete(session_key=session_key)

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.chatclient import CSRF_RE, HttpUser, WsClient
-from tests.cluster import Cluster, connect, new_user, start_cluster, start_postgres
+from chat.testing.clients import CSRF_RE, HttpUser, WsClient
+from chat.testing.cluster import Cluster, connect, new_user, start_cluster, start_postgres
 from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]

@@ -91,16 +91,18 @@ async def test_binary_frames_are_refused(alice, socket_for):
     await assert_still_works(sock)
 
 
-async def test_private_room_is_forbidden_to_non_members(alice, make_user, socket_for):
+async def test_a_private_room_answers_a_non_member_exactly_as_a_missing_room(alice, make_user, socket_for):
+    """No existence oracle: an outsider cannot tell a private slug from one no room has."""
     await db(services.room_create)(creator=alice, title="Secret", is_private=True)
     sock = await socket_for(await db(make_user)("mallory"))
-    for frame in (
-        {"type": "subscribe", "room": "secret"},
-        {"type": "history.fetch", "room": "secret"},
-        {"type": "message.send", "room": "secret", "body": "hi", "client_msg_id": "m1"},
-    ):
-        await sock.send(frame)
-        assert (await sock.recv())["code"] == "forbidden"
+    for kind in ("subscribe", "history.fetch", "message.send", "typing"):
+        answers = []
+        for slug in ("secret", "nowhere"):
+            await sock.send({"type": kind, "room": slug, "body": "hi", "client_msg_id": "m1"})
+            error = await sock.recv()
+            answers.append((error["code"], error["detail"].replace(slug, "<slug>"), error["ref"]))
+        assert answers[0] == answers[1], kind
+        assert answers[0][0] in ("unknown_room", "not_subscribed"), answers
     assert await db(Message.objects.count)() == 0
     await assert_still_works(sock)
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from chat.domain import selectors, services
-from chat.domain.errors import Forbidden, UnknownRoom
+from chat.domain.errors import UnknownRoom
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,13 @@ def test_rooms_visible_are_public_ones_and_own_private_ones(alice, make_user):
     assert list(selectors.rooms_visible_to(user=AnonymousUser())) == []
 
 
-def test_readable_room_lookup_raises_the_documented_errors(alice, make_user):
+def test_a_private_room_is_as_unknown_to_a_non_member_as_a_missing_one(alice, make_user):
     services.room_create(creator=alice, title="Secret", is_private=True)
-    with pytest.raises(UnknownRoom):
+    with pytest.raises(UnknownRoom) as missing:
         selectors.room_get_readable(slug="nope", user=alice)
-    with pytest.raises(Forbidden):
+    with pytest.raises(UnknownRoom) as private:
         selectors.room_get_readable(slug="secret", user=make_user("bob"))
+    assert str(private.value) == str(missing.value).replace("nope", "secret")
     inactive = make_user("gone", is_active=False)
     public = services.room_create(creator=alice, title="Public")
     assert not selectors.room_can_read(room=public, user=inactive)
@@ -42,3 +43,19 @@ def test_history_pages_backwards_with_has_more(alice):
     page, has_more = selectors.messages_before(room=room, before_seq=2, limit=3)
     assert ([m.seq for m in page], has_more) == ([1], False)
     assert [m.seq for m in selectors.messages_between(room=room, after_seq=2, upto_seq=4)] == [3, 4]
+
+
+def test_a_room_is_readable_by_id_only_by_active_users_with_access(
+    alice, make_user, django_assert_num_queries
+):
+    bob = make_user("bob")
+    public = services.room_create(creator=alice, title="Open")
+    secret = services.room_create(creator=alice, title="Secret", is_private=True)
+    with django_assert_num_queries(1):
+        assert selectors.room_readable(room_id=secret.pk, user=alice)
+    assert not selectors.room_readable(room_id=secret.pk, user=bob)
+    assert selectors.room_readable(room_id=public.pk, user=bob)
+    type(bob).objects.filter(pk=bob.pk).update(is_active=False)  # bob's object still says active
+    assert not selectors.room_readable(room_id=public.pk, user=bob)
+    assert not selectors.room_readable(room_id=999, user=alice)
+    assert not selectors.room_readable(room_id=public.pk, user=AnonymousUser())

@@ -13,10 +13,10 @@ from chat.domain.errors import (
     BodyTooLong,
     ClientMsgIdConflict,
     EmptyBody,
-    Forbidden,
     InvalidField,
     ReadOnly,
     TooManyRooms,
+    UnknownRoom,
 )
 from chat.models import Message, Room
 
@@ -121,7 +121,7 @@ def test_a_body_of_exactly_the_limit_is_accepted(room, alice):
 def test_non_members_cannot_write_to_a_private_room(alice, make_user):
     private = services.room_create(creator=alice, title="Secret", is_private=True)
     bob = make_user("bob")
-    with pytest.raises(Forbidden):
+    with pytest.raises(UnknownRoom):  # as if it did not exist (no existence oracle)
         services.message_create(room=private, author=bob, body="hi", client_msg_id="c")
     services.room_member_add(room=private, user=bob)
     assert services.message_create(room=private, author=bob, body="hi", client_msg_id="c")[0].seq == 1
@@ -178,7 +178,7 @@ def test_a_batch_commits_the_good_sends_and_refuses_the_bad_ones_alone(room, ali
         ]
     )
     kinds = [type(r).__name__ if isinstance(r, Exception) else (r[0].seq, r[1]) for r in results]
-    assert kinds == [(1, True), "EmptyBody", "Forbidden", (1, False), "UnknownRoom", (2, True)]
+    assert kinds == [(1, True), "EmptyBody", "UnknownRoom", (1, False), "UnknownRoom", (2, True)]
     assert list(Message.objects.filter(room=room).values_list("seq", "body")) == [(1, "one"), (2, "two")]
     assert Message.objects.filter(room=secret).count() == 0
 

@@ -41,11 +41,6 @@ class UnknownRoom(ChatError):
     default_detail = "No such room."
 
 
-class Forbidden(ChatError):
-    code = "forbidden"
-    default_detail = "You may not access this room."
-
-
 class ReadOnly(ChatError):
     code = "read_only"
     default_detail = "The room is archived and read-only."

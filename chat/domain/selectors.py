@@ -1,11 +1,19 @@
 """Reads, with the access rules. Synchronous: async callers wrap them in database_sync_to_async."""
 
 from collections.abc import Iterable
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 
-from chat.domain.errors import Forbidden, UnknownMessage, UnknownRoom
+from chat.domain.errors import UnknownMessage, UnknownRoom
 from chat.models import Membership, Message, MessageChange, Reaction, Room
 
 User = AbstractBaseUser | AnonymousUser
@@ -29,9 +37,13 @@ def room_can_read(*, room: Room, user: User) -> bool:
 
 
 def room_check_access(*, room: Room, user: User) -> None:
-    """Raise Forbidden unless the user may read (and so subscribe to) the room."""
+    """Raise UnknownRoom unless the user may read (and so subscribe to) the room.
+
+    The same error, word for word, as for a slug no room has: a user who may not read a private
+    room must not learn from the answer that it exists.
+    """
     if not room_can_read(room=room, user=user):
-        raise Forbidden(f"You may not access {room.slug!r}.")
+        raise UnknownRoom(f"No room {room.slug!r}.")
 
 
 def room_get_readable(*, slug: str, user: User) -> Room:
@@ -54,8 +66,23 @@ def room_member_ids(*, room: Room) -> list[int]:
 
 
 def room_last_seqs(*, room_ids: Iterable[int]) -> dict[int, int]:
-    """The newest seq of each room (for the repair loop)."""
+    """The newest seq of each room."""
     return dict(Room.objects.filter(pk__in=list(room_ids)).values_list("pk", "last_seq"))
+
+
+def room_readable(*, room_id: int, user: User) -> bool:
+    """Whether the user may read the room with this pk now, in one query (room_can_read's rule:
+    an active user; a public room, or a private one they are a member of)."""
+    if not user.is_authenticated:
+        return False
+    member = Membership.objects.filter(room_id=OuterRef("pk"), user_id=user.pk)
+    active = get_user_model()._default_manager.filter(pk=user.pk, is_active=True)
+    return (
+        Room.objects.filter(pk=room_id)
+        .filter(Q(is_private=False) | Exists(member))
+        .filter(Exists(active))
+        .exists()
+    )
 
 
 def _messages(room: Room | int) -> QuerySet[Message]:
@@ -150,3 +177,16 @@ def messages_before(*, room: Room, before_seq: int | None, limit: int) -> tuple[
 def message_by_client_id(*, author: User, client_msg_id: str) -> Message | None:
     """The author's message with this client_msg_id, if one was stored."""
     return Message.objects.select_related("room").filter(author=author, client_msg_id=client_msg_id).first()
+
+
+# --- sessions and accounts -----------------------------------------------------------
+
+
+def session_store_class():
+    """The SessionStore of SESSION_ENGINE."""
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def user_credentials(*, user_id: int) -> tuple[str, bool] | None:
+    """A user's stored (password hash, is_active), or None if there is no such user."""
+    return get_user_model()._default_manager.filter(pk=user_id).values_list("password", "is_active").first()

@@ -10,7 +10,7 @@ TOO_BIG = 1009  # a frame above the size limit (sent by autobahn)
 
 # The application's codes (4000-4999).
 BROKEN_JSON = 4400  # framed SockJS over WebSocket: a message that is not a JSON array of strings
-UNAUTHENTICATED = 4401  # not signed in, or the session was logged out
+UNAUTHENTICATED = 4401  # not signed in, or the session ended (logout, deleted, user deactivated...)
 TOO_SLOW = 4408  # the client stopped reading: its unsent frames passed the limit
 TOO_MANY_CONNECTIONS = 4409  # the user already holds the most connections allowed (all nodes)
 RATE_LIMITED = 4429  # still sending after FLOOD_STRIKES refusals in a row

@@ -9,6 +9,7 @@ callbacks: send a text frame, close with a code. What each frame and event does 
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ class Subscription:
     # Set while held messages wait CHAT_GAP_WAIT for the missing one before the gap is read from
     # the database (a thread hop that holds up every delivery of this node meanwhile).
     gap_timer: asyncio.TimerHandle | None = None
+    # When access to the room was last checked (time.monotonic()): the repair loop's access check
+    # applies only to subscriptions checked before its query started.
+    access_checked_at: float = field(default_factory=time.monotonic)
 
 
 class ChatSession:
@@ -59,7 +63,14 @@ class ChatSession:
     ) -> None:
         self.user = user
         self.transport = transport
+        self.session_key = session_key
         self.session_fingerprint = services.session_fingerprint(session_key) if session_key else None
+        # The password hash the session's auth hash was checked against when the connection was
+        # authenticated (chat/transports/auth.py); the repair loop compares it with the stored one.
+        self.password_hash: str = user.password
+        # When the repair loop last confirmed the session and the user (time.monotonic()); the
+        # connection was authenticated just now.
+        self.checked_at = time.monotonic()
         self.layer = layer
         self.channel_name = channel_name
         self.send_text = send_text
@@ -70,6 +81,9 @@ class ChatSession:
         self.closed = False
         self.opened = False
         self.slot: slots.Slot | None = None
+        # Set once the server closes the connection for good (end()): frames and events that are
+        # still on their way are ignored from then on.
+        self.ended = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -90,14 +104,22 @@ class ChatSession:
         self.slot = slot
         await self.layer.group_add(groups.user_group(self.user.pk), self.channel_name)
         await self.layer.group_add(groups.LOBBY_GROUP, self.channel_name)
-        repair.ensure_repair_loop()
+        repair.watch(self)
         metrics.CONNECTIONS.labels(self.transport).inc()
         self.opened = True
         return None
 
+    async def end(self, code: int) -> None:
+        """Close the connection with `code` and handle nothing more from it (its user's access
+        ended); the transport calls shutdown() once it is gone."""
+        if not self.ended:
+            self.ended = True
+            await self.close(code)
+
     async def shutdown(self) -> None:
         """Leave every group and give the connection slot back; called once when the transport is gone."""
         self.closed = True
+        repair.unwatch(self)
         if self.opened:
             metrics.CONNECTIONS.labels(self.transport).dec()
             self.opened = False
@@ -151,6 +173,8 @@ class ChatSession:
 
     async def receive_text(self, text: str) -> None:
         """Handle one client text frame; every failure becomes an `error` frame."""
+        if self.ended:
+            return  # a frame that was on its way when the server closed the connection
         frame: Any = None
         try:
             try:
@@ -184,7 +208,7 @@ class ChatSession:
     async def receive_event(self, event: dict[str, Any]) -> None:
         """Handle an event from the channel layer (type `chat.*`)."""
         handler = LAYER_EVENTS.get(event.get("type"))
-        if handler is None or self.closed:
+        if handler is None or self.closed or self.ended:
             return
         try:
             await handler(self, event)

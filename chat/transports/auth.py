@@ -3,15 +3,31 @@
 channels' AuthMiddlewareStack wraps `send` so that it can save a modified session and set its
 cookie; for a WebSocket that check runs on every outgoing frame (a few per cent of a node's CPU
 under fan-out), and the chat never writes the session from a socket: logging in and out happen
-over plain HTTP, through Django. So the session is opened read-only here, and the user is
-resolved by channels' own AuthMiddleware, unchanged.
+over plain HTTP, through Django. So the session is opened read-only here, and the user is resolved
+as Django's `get_user` resolves it for an HTTP request, minus its writes.
+
+channels' own `get_user` differs from Django's: it deletes (flushes) a session whose auth hash does
+not match, a write, and it ignores SECRET_KEY_FALLBACKS, so rotating the secret key would refuse
+sockets whose sessions Django still accepts over HTTP. Ours accepts exactly the sessions that Django
+would (hash checked against the current and the fallback keys), refuses inactive users whatever the
+authentication backend, and writes nothing.
 """
 
 from importlib import import_module
 
 from channels.auth import AuthMiddleware
+from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware
 from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
+from django.core.exceptions import ValidationError
+from django.utils.crypto import constant_time_compare
 
 
 class ReadOnlySessionMiddleware:
@@ -26,5 +42,40 @@ class ReadOnlySessionMiddleware:
         return await self.app(dict(scope, session=self.store(session_key)), receive, send)
 
 
+def session_user(session):
+    """The active user a session authenticates, or AnonymousUser; reads only.
+
+    The session must exist and not be expired (the session store loads nothing otherwise), name a
+    configured backend that still finds the user, carry the user's current session auth hash (it
+    changes with the password), and the user must be active.
+    """
+    from django.contrib.auth.models import AnonymousUser  # needs the app registry ready
+
+    try:
+        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValidationError):
+        return AnonymousUser()
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return AnonymousUser()
+    user = load_backend(backend_path).get_user(user_id)
+    if user is None or not getattr(user, "is_active", False):
+        return AnonymousUser()
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash or not any(
+        constant_time_compare(session_hash, expected)
+        for expected in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
+    ):
+        return AnonymousUser()
+    return user
+
+
+class ReadOnlyAuthMiddleware(AuthMiddleware):
+    """channels' AuthMiddleware (a lazy scope["user"]), resolved by `session_user`."""
+
+    async def resolve_scope(self, scope) -> None:
+        scope["user"]._wrapped = await database_sync_to_async(session_user)(scope["session"])
+
+
 def SessionAuthMiddlewareStack(app):  # noqa: N802 (named like channels' AuthMiddlewareStack)
-    return CookieMiddleware(ReadOnlySessionMiddleware(AuthMiddleware(app)))
+    return CookieMiddleware(ReadOnlySessionMiddleware(ReadOnlyAuthMiddleware(app)))

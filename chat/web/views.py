@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from chat.domain import selectors, services
-from chat.domain.errors import Forbidden, TooManyRooms, UnknownRoom
+from chat.domain.errors import TooManyRooms, UnknownRoom
 from chat.web.forms import RoomCreateForm, SignUpForm
 
 
@@ -53,6 +53,6 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     """The app with one room open; messages arrive over the /ws/ socket."""
     try:
         found = selectors.room_get_readable(slug=slug, user=request.user)
-    except (UnknownRoom, Forbidden):
+    except UnknownRoom:  # also a room the user may not read: the same 404, no existence oracle
         raise Http404("No such room.") from None
     return _app(request, active=found)

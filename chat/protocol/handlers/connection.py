@@ -16,10 +16,15 @@ async def ping(session: ChatSession, frame: dict[str, Any]) -> None:
 
 
 async def session_ended(session: ChatSession, event: dict[str, Any]) -> None:
-    """A login session was ended (logout): close the connections opened with it."""
+    """A login session was ended (logout, deleted): close the connections opened with it."""
     if session.session_fingerprint is not None and event["session"] == session.session_fingerprint:
-        await session.close(closecodes.UNAUTHENTICATED)
+        await session.end(closecodes.UNAUTHENTICATED)
+
+
+async def user_sessions_ended(session: ChatSession, event: dict[str, Any]) -> None:
+    """Every session of this user ended (deactivated, deleted, password changed): close."""
+    await session.end(closecodes.UNAUTHENTICATED)
 
 
 FRAMES = {"ping": ping}
-EVENTS = {"chat.session_ended": session_ended}
+EVENTS = {"chat.session_ended": session_ended, "chat.user_sessions_ended": user_sessions_ended}

@@ -2,7 +2,8 @@
 
 A live message goes out if it is the next seq; one ahead of a gap is held (chat/protocol/cursor.py)
 for CHAT_GAP_WAIT, then the gap is read from the database; the repair loop's `chat.room_head` fills
-whatever live delivery lost.
+whatever live delivery lost. Every fill from the database first checks that the user may still read
+the room, and ends the subscription if not (as a lost revoking event would have).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.conf import settings
 
 from chat.protocol.cursor import Verdict
 from chat.protocol.handlers.history import stored_frames
+from chat.protocol.handlers.subscriptions import revoke
 from chat.realtime import metrics
 
 if TYPE_CHECKING:
@@ -87,8 +89,8 @@ async def gap_check(session: ChatSession, event: dict[str, Any]) -> None:
 async def _fill_gap(session: ChatSession, subscription: Subscription) -> None:
     """The missing messages did not come live: read them from the database."""
     gap_end = subscription.cursor.gap_end
-    if gap_end is not None:
-        await _fill(session, subscription, upto_seq=gap_end)
+    if gap_end is not None and not await _fill(session, subscription, upto_seq=gap_end):
+        return
     await _release_held(session, subscription)
 
 
@@ -96,23 +98,31 @@ async def room_head(session: ChatSession, event: dict[str, Any]) -> None:
     """The repair loop's word on a room's committed head: fill up to it if behind."""
     subscription = session.subscriptions.get(event["room_id"])
     if subscription is not None and event["last_seq"] > subscription.cursor.position:
-        await _fill(session, subscription, upto_seq=event["last_seq"])
+        if not await _fill(session, subscription, upto_seq=event["last_seq"]):
+            return
         if subscription.cursor.held:
             await _release_held(session, subscription)
 
 
-async def _fill(session: ChatSession, subscription: Subscription, *, upto_seq: int) -> None:
-    """Send the stored messages between the cursor and upto_seq (a lost or late broadcast)."""
+async def _fill(session: ChatSession, subscription: Subscription, *, upto_seq: int) -> bool:
+    """Send the stored messages between the cursor and upto_seq (a lost or late broadcast);
+    returns whether the subscription is still on."""
     cursor = subscription.cursor
-    while cursor.position < upto_seq and session.subscriptions.get(subscription.room_id) is subscription:
+    while cursor.position < upto_seq:
+        if session.subscriptions.get(subscription.room_id) is not subscription:
+            return False
         page_end = min(upto_seq, cursor.position + FILL_PAGE)
         texts = await database_sync_to_async(stored_frames)(
-            subscription.room_id, subscription.slug, cursor.position, page_end
+            session.user, subscription.room_id, subscription.slug, cursor.position, page_end
         )
+        if texts is None:  # access was revoked and its event lost: end it as the event would have
+            await revoke(session, subscription.room_id, slug=subscription.slug)
+            return False
         for text in texts:
             await session.send_text(text)
         metrics.REPAIRED.inc(len(texts))
         cursor.advance(page_end)
+    return session.subscriptions.get(subscription.room_id) is subscription
 
 
 FRAMES: dict = {}

@@ -22,7 +22,16 @@ def frame_dicts(messages: list[Message], slug: str) -> list[dict[str, Any]]:
     return [events.message_frame(m, room_slug=slug, reactions=reactions.get(m.pk)) for m in messages]
 
 
-def stored_frames(room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str]:
+def stored_frames(user, room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str] | None:
+    """The encoded frames of a room's changes in (after_seq, upto_seq] (change_frames), or None if
+    the user may no longer read the room (checked first, in the same trip to the database thread:
+    a fill is what a lost revoking event would otherwise leak)."""
+    if not selectors.room_readable(room_id=room_id, user=user):
+        return None
+    return change_frames(room_id, slug, after_seq, upto_seq)
+
+
+def change_frames(room_id: int, slug: str, after_seq: int, upto_seq: int) -> list[str]:
     """The encoded frames of a room's changes in (after_seq, upto_seq]: a `message` frame for each
     message created there, a `message.changed` frame for each other change, in seq order."""
     stream = selectors.room_changes_between(room=room_id, after_seq=after_seq, upto_seq=upto_seq)

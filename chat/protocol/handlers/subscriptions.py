@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
@@ -12,7 +13,7 @@ from chat.domain import selectors
 from chat.domain.errors import NotSubscribed, TooManySubscriptions
 from chat.models import Room
 from chat.protocol import fields
-from chat.protocol.handlers.history import frame_dicts, stored_frames
+from chat.protocol.handlers.history import change_frames, frame_dicts
 from chat.realtime import events, presence
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
     """`subscribe {room, since?}` -> `subscribed`, then the history page or the missed messages."""
     slug = fields.room_slug(frame)
     since = fields.optional_int(frame, "since", minimum=0)
+    checked_at = time.monotonic()
     room = await database_sync_to_async(selectors.room_get_readable)(slug=slug, user=session.user)
     subscription = session.subscriptions.get(room.pk)
     created = subscription is None
@@ -30,6 +32,7 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
         if len(session.subscriptions) >= settings.CHAT_MAX_SUBSCRIPTIONS:
             raise TooManySubscriptions()
         subscription = await session.add_subscription(room.pk, room.slug)
+    subscription.access_checked_at = checked_at
     try:
         texts, position = await database_sync_to_async(catch_up)(room, since)
     except Exception:
@@ -89,7 +92,7 @@ def catch_up(room: Room, since: int | None) -> tuple[list[str], int]:
         "recovered": True,
         "info": info,
     }
-    return [events.encode(subscribed), *stored_frames(room.pk, room.slug, since, last_seq)], last_seq
+    return [events.encode(subscribed), *change_frames(room.pk, room.slug, since, last_seq)], last_seq
 
 
 async def unsubscribe(session: ChatSession, frame: dict[str, Any]) -> None:
@@ -112,7 +115,14 @@ async def room_changed(session: ChatSession, event: dict[str, Any]) -> None:
 
 
 async def access_revoked(session: ChatSession, event: dict[str, Any]) -> None:
-    """This user was removed from a private room."""
+    """This user was removed from a private room (a service's event), or the repair loop found
+    that a subscription's user may no longer read its room (then `as_of` is when the loop's read
+    started, and a subscription whose access was checked since then is left alone)."""
+    as_of = event.get("as_of")
+    if as_of is not None:
+        subscription = session.subscriptions.get(event["room_id"])
+        if subscription is None or subscription.access_checked_at >= as_of:
+            return
     await revoke(session, event["room_id"], slug=event["slug"])
 
 
