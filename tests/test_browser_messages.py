@@ -327,7 +327,7 @@ def layout(page) -> list[str]:
     """The list as the reader sees it: date separators, and each message as grouped or headed."""
     return page.locator("#messages > li").evaluate_all(
         "items => items.filter(li => !li.classList.contains('outgoing')).map(li =>"
-        " li.classList.contains('date-sep') ? 'day:' + li.textContent :"
+        " li.classList.contains('date-sep') ? 'day:' + li.querySelector('.day').textContent :"
         " li.classList.contains('message') ? (li.classList.contains('grouped') ? '  ' : '') +"
         " li.querySelector('.body').textContent : li.className)"
     )
@@ -363,7 +363,7 @@ def test_days_runs_of_one_author_and_jump_to_latest(browser, cluster):
         "iso => new Intl.DateTimeFormat('en', {weekday: 'long', month: 'long', day: 'numeric'}).format(new Date(iso))",
         _at(2, 0),
     )
-    expect(a.locator("#messages .date-sep")).to_have_text([two_days_ago, "Yesterday", "Today"])
+    expect(a.locator("#messages .date-sep .day")).to_have_text([two_days_ago, "Yesterday", "Today"])
     shown = layout(a)
     assert shown[:7] == [
         f"day:{two_days_ago}",

@@ -510,8 +510,10 @@
     const parent = mainView.get(id);
     if (parent) threadParent.upsert(parent);
     renderThreadCount(parent);
+    const stick = atBottom(); // the room's list narrows: stay at its end if it was there
     threadPanel.hidden = false;
     app.classList.add("thread-open");
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
     setBehindSheet(window.matchMedia("(max-width: 640px)").matches);
     for (const li of list.querySelectorAll(".message.thread-current")) li.classList.remove("thread-current");
     const item = mainView.element(id);
@@ -524,8 +526,10 @@
     if (!thread) return;
     const closed = thread;
     thread = null;
+    const stick = atBottom();
     threadPanel.hidden = true;
     app.classList.remove("thread-open");
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
     threadParent.clear();
     threadView.clear();
     // Replies still being sent go on in the background (the client's outbox); their thread is closed.

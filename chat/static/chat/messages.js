@@ -249,11 +249,13 @@
       }
       const newDay = prev ? prev.dataset.day !== li.dataset.day : !(this.dayBefore && this.dayBefore() === li.dataset.day);
       if (newDay && !separator) {
-        separator = document.createElement("li");
+        separator = document.createElement("li"); // a list item like the messages (a list holds only those)
         separator.className = "date-sep";
-        separator.setAttribute("role", "separator");
         const label = document.createElement("span");
-        separator.append(label);
+        label.className = "day";
+        const full = document.createElement("span");
+        full.className = "visually-hidden";
+        separator.append(label, full);
         this.list.insertBefore(separator, this.leadStart(li));
       } else if (!newDay && separator) {
         separator.remove();
@@ -263,7 +265,7 @@
         const date = new Date(li.dataset.time);
         separator.dataset.day = li.dataset.day;
         separator.firstChild.textContent = dayLabel(date);
-        separator.setAttribute("aria-label", formats.dayWithYear.format(date));
+        separator.lastChild.textContent = ", " + formats.dayWithYear.format(date);
       }
       const grouped = !newDay && prev !== null && prev.dataset.author !== "" && prev.dataset.author === li.dataset.author &&
         new Date(li.dataset.time) - new Date(prev.dataset.time) < GROUP_GAP_MS;
