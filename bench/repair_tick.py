@@ -171,7 +171,7 @@ def main() -> None:
     args = parser.parse_args()
     postgres = None
     if args.database == "postgres":
-        from tests.cluster import start_postgres
+        from chat.testing.cluster import start_postgres
 
         postgres = start_postgres()
         url = postgres.url

@@ -1,5 +1,6 @@
-// The web UI: rooms sidebar with unread counts, the open room, composer, notifications.
-// All user text goes into the page with textContent, never as HTML.
+// The web UI: rooms sidebar with unread counts, the open room (its messages are drawn by
+// messages.js), the thread panel, composers, notifications. User text goes into the page with
+// textContent; the one exception is a message's body, the server's sanitized `html` (messages.js).
 "use strict";
 
 (function () {
@@ -191,22 +192,32 @@
 
   // --- the open room ---------------------------------------------------------------------------
 
+  const ngettext = window.ngettext || ((s, p, n) => (n === 1 ? s : p));
+  const { MessageView } = window.ChatMessages;
+  const { ReactionPicker, MentionAutocomplete } = window.ChatWidgets;
   const scroller = el("scroller");
   const list = el("messages");
   const body = el("body");
   const composer = el("composer");
   const live = el("live");
   const historyStatus = el("history-status");
-  const shown = new Map(); // seq -> <li>
-  const pending = new Map(); // client_msg_id -> <li> of my message until the room's copy arrives
-  let oldestSeq = null;
+  const jump = el("jump");
+  const pending = new Map(); // client_msg_id -> <li> of my message until the room's copy arrives (room or thread)
+  const changeOps = new Map(); // ref of a message.edit, message.delete or reaction frame -> callbacks
+  const authors = new Set(); // who wrote the messages seen, for @mention suggestions
+  let presenceUsers = [];
+  let oldestSeq = null; // of every message received, replies included: history pages by seq
   let hasMore = true;
   let loadingHistory = false;
   let markerPlaced = false;
+  let unseen = 0; // messages that arrived below while the list was scrolled up
   const readAtOpen = readSeq(active);
+  const picker = new ReactionPicker();
+  const mainView = new MessageView(list, { me, summaries: true, onAction: (...args) => act(mainView, ...args) });
 
+  const atBottomOf = (box) => box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   function atBottom() {
-    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    return atBottomOf(scroller);
   }
 
   function applyRoomHeader(room) {
@@ -215,106 +226,70 @@
     document.title = room.title + " · " + gettext("Chat");
     setComposerEnabled(!room.archived);
     el("archived-note").hidden = !room.archived;
+    // On a phone the rooms are one row that scrolls sideways: show this one.
+    const item = roomItem(active);
+    if (item && window.matchMedia("(max-width: 640px)").matches) item.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
   function setComposerEnabled(enabled) {
-    body.disabled = !enabled;
-    composer.querySelector("button").disabled = !enabled;
-  }
-
-  function formatTime(iso) {
-    const date = new Date(iso);
-    return date.toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
-  }
-
-  // Body text with @mentions highlighted, built from text nodes only.
-  function renderBody(container, text) {
-    const pattern = /(^|[^\w@])@([\w.+-]+)/g;
-    let last = 0;
-    let match;
-    while ((match = pattern.exec(text)) !== null) {
-      const start = match.index + match[1].length;
-      container.append(document.createTextNode(text.slice(last, start)));
-      const mention = document.createElement("span");
-      mention.className = match[2].replace(/\.$/, "") === me ? "mention mention-me" : "mention";
-      mention.textContent = "@" + match[2];
-      container.append(mention);
-      last = start + 1 + match[2].length;
+    for (const form of [composer, el("thread-composer")]) {
+      form.querySelector("textarea").disabled = !enabled;
+      form.querySelector("button").disabled = !enabled;
     }
-    container.append(document.createTextNode(text.slice(last)));
+    app.classList.toggle("read-only", !enabled); // no actions on messages that cannot change
   }
 
-  function messageItem(message) {
-    const item = document.createElement("li");
-    item.className = "message";
-    item.dataset.seq = String(message.seq);
-    item.dataset.author = message.author || "";
-    item.dataset.time = message.created_at;
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    const author = document.createElement("span");
-    author.className = "author";
-    author.textContent = message.author || gettext("[deleted user]");
-    const time = document.createElement("time");
-    time.dateTime = message.created_at;
-    time.textContent = formatTime(message.created_at);
-    meta.append(author, " ", time);
-    const text = document.createElement("div");
-    text.className = "body";
-    renderBody(text, message.body);
-    item.append(meta, text);
-    return item;
+  function mentionNames() {
+    return presenceUsers.concat([...authors].reverse()).filter((name) => name !== me);
   }
 
-  // Consecutive messages of one author within 5 minutes share one header.
-  function regroup(item) {
-    for (const node of [item, item.nextElementSibling]) {
-      if (!node || !node.classList.contains("message")) continue;
-      const prev = node.previousElementSibling;
-      const grouped = prev && prev.classList.contains("message") && prev.dataset.author === node.dataset.author &&
-        new Date(node.dataset.time) - new Date(prev.dataset.time) < 5 * 60 * 1000;
-      node.classList.toggle("grouped", Boolean(grouped));
-    }
-  }
+  // --- messages in, by id: a new one, a history item or a change all carry the whole state ---
 
   function placeMarker() {
-    if (markerPlaced) return;
-    const first = [...shown.keys()].filter((s) => s > readAtOpen).sort((a, b) => a - b)[0];
-    if (first === undefined || readAtOpen === 0) return;
+    if (markerPlaced || readAtOpen === 0) return;
+    const first = mainView.items().find(({ message }) => message.seq > readAtOpen);
+    if (!first) return;
     const marker = document.createElement("li");
     marker.className = "new-marker";
     marker.id = "new-marker";
-    marker.textContent = gettext("New messages");
-    list.insertBefore(marker, shown.get(first));
+    const label = document.createElement("span");
+    label.textContent = gettext("New messages");
+    marker.append(label);
+    list.insertBefore(marker, first.li);
     markerPlaced = true;
   }
 
-  function addMessage(message, { announce } = {}) {
-    if (message.deleted) { removeMessage(message.seq); return; }
-    if (shown.has(message.seq)) return;
-    const stick = atBottom();
-    const item = messageItem(message);
-    if (message.author && message.body.match(new RegExp("(^|[^\\w@])@" + me.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "\\b"))) {
-      item.classList.add("mentions-me");
-    }
-    const later = [...shown.keys()].filter((s) => s > message.seq).sort((a, b) => a - b)[0];
-    list.insertBefore(item, later === undefined ? (list.querySelector(".outgoing") || null) : shown.get(later));
-    shown.set(message.seq, item);
-    regroup(item);
-    oldestSeq = oldestSeq === null ? message.seq : Math.min(oldestSeq, message.seq);
+  function settlePending(message) {
     const mine = pending.get(message.client_msg_id);
     if (mine && message.author === me) { mine.remove(); pending.delete(message.client_msg_id); }
-    if (announce) live.textContent = (message.author || "") + ": " + message.body;
-    if (stick) scroller.scrollTop = scroller.scrollHeight;
   }
 
-  function removeMessage(seq) {
-    const item = shown.get(seq);
-    if (!item) return;
-    const next = item.nextElementSibling;
-    item.remove();
-    shown.delete(seq);
-    if (next) regroup(next);
+  // One message object from any frame. Replies go to the open thread only (as in Slack); their
+  // parent's "N replies" comes with the parent's own message.changed.
+  function receive(message, { fresh = false } = {}) {
+    if (message.author) authors.add(message.author);
+    settlePending(message);
+    if (message.reply_to) {
+      if (thread && message.reply_to === thread.id) {
+        const stick = atBottomOf(threadScroller);
+        threadView.upsert(message);
+        if (stick) threadScroller.scrollTop = threadScroller.scrollHeight;
+      }
+      return;
+    }
+    if (thread && message.id === thread.id) {
+      threadParent.upsert(message);
+      renderThreadCount(message);
+    }
+    const stick = atBottom();
+    const added = mainView.upsert(message);
+    if (added && fresh) {
+      const item = mainView.element(message.id);
+      live.textContent = (message.author || "") + ": " + item.querySelector(".body").textContent;
+      if (!stick && message.author !== me) unseen += 1;
+    }
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+    renderJump();
   }
 
   client.on("subscribed", (frame) => {
@@ -322,7 +297,7 @@
     upsertRoom(frame.info);
     if (frame.recovered === false) {
       // Too much was missed: start again from the newest page.
-      for (const seq of [...shown.keys()]) removeMessage(seq);
+      mainView.clear();
       oldestSeq = null;
       hasMore = true;
       client.fetchHistory(active, frame.last_seq + 1, 50);
@@ -332,7 +307,10 @@
     if (frame.room !== active) return;
     const before = scroller.scrollHeight;
     const wasTop = loadingHistory;
-    for (const message of frame.messages) addMessage(message);
+    for (const message of frame.messages) {
+      oldestSeq = oldestSeq === null ? message.seq : Math.min(oldestSeq, message.seq);
+      receive(message);
+    }
     if (wasTop) scroller.scrollTop += scroller.scrollHeight - before; // keep the view steady
     hasMore = frame.has_more;
     loadingHistory = false;
@@ -340,6 +318,8 @@
     placeMarker();
     if (!wasTop && !markerPlaced) scroller.scrollTop = scroller.scrollHeight;
     if (markerPlaced && !wasTop) el("new-marker").scrollIntoView({ block: "center" });
+    loadOlderIfShort();
+    renderJump();
     maybeMarkRead();
   });
   client.on("message", (frame) => {
@@ -349,22 +329,21 @@
       typingUsers.delete(frame.author);
       renderTyping();
     }
-    addMessage(frame, { announce: true });
+    receive(frame, { fresh: true });
     maybeMarkRead();
   });
   client.on("message.changed", (frame) => {
     if (frame.room !== active) return;
-    const message = frame.message;
-    if (message.deleted) { removeMessage(message.seq); return; }
-    const item = shown.get(message.seq);
-    if (item) renderBody(item.querySelector(".body"), message.body);
+    receive(frame.message);
+    maybeMarkRead();
   });
   client.on("message.ack", (frame) => {
     const item = pending.get(frame.client_msg_id);
     if (!item) return;
     // Already shown, or older than the newest shown (an ack of a resend, which is not broadcast again):
     // the room's copy is in place. Else it follows at once, and replaces this one.
-    if (shown.has(frame.seq) || frame.seq < Math.max(0, ...shown.keys())) {
+    const newest = Math.max(mainView.lastSeq() || 0, threadView.lastSeq() || 0);
+    if (mainView.hasSeq(frame.seq) || threadView.hasSeq(frame.seq) || frame.seq < newest) {
       item.remove();
       pending.delete(frame.client_msg_id);
       return;
@@ -373,6 +352,7 @@
     item.querySelector(".state").textContent = "";
   });
   client.on("error", (frame) => {
+    if (changeOps.has(frame.ref)) return; // a change to a message: answered below
     if (frame.code === "rate_limited") {
       const seconds = Math.max(1, Math.ceil(typeof frame.retry_after === "number" ? frame.retry_after : 2));
       showToast(interpolate(gettext("You are sending too fast: your messages go out in %s s, in order."), [seconds]));
@@ -386,26 +366,251 @@
     }
   });
 
+  // --- changing messages: edit, delete, reactions ------------------------------------------------
+
+  function changeError(frame) {
+    const texts = {
+      edit_window_closed: gettext("This message can no longer be edited."),
+      not_allowed: gettext("Only its author can change this message."),
+      message_deleted: gettext("This message was deleted."),
+      too_many_reactions: gettext("This message has too many different reactions."),
+      rate_limited: gettext("You are doing that too fast; wait a moment."),
+      read_only: gettext("This room is archived: read-only."),
+    };
+    return texts[frame.code] || frame.detail;
+  }
+
+  function change(frame, { onDone, onError } = {}) {
+    const ref = client.change(Object.assign({ room: active }, frame));
+    changeOps.set(ref, { onDone, onError });
+  }
+  client.on("done", (frame) => {
+    const op = changeOps.get(frame.ref);
+    if (!op) return;
+    changeOps.delete(frame.ref);
+    if (op.onDone) op.onDone(frame);
+  });
+  client.on("error", (frame) => {
+    const op = changeOps.get(frame.ref);
+    if (!op) return;
+    changeOps.delete(frame.ref);
+    if (op.onError) op.onError(frame); else showToast(changeError(frame));
+  });
+
+  function act(view, kind, message, trigger, emoji) {
+    if (kind === "reaction") toggleReaction(view, message.id, emoji);
+    else if (kind === "react") {
+      const reacted = new Set((message.reactions || []).filter((r) => r.users.includes(me)).map((r) => r.emoji));
+      picker.open(trigger, reacted, (chosen) => toggleReaction(view, message.id, chosen));
+    } else if (kind === "thread") openThread(message.id, trigger);
+    else if (kind === "edit") startEdit(view, message.id, trigger);
+    else if (kind === "delete") confirmDelete(view, message.id, trigger);
+  }
+
+  function toggleReaction(view, id, emoji) {
+    const message = view.get(id);
+    if (!message) return;
+    const reaction = (message.reactions || []).find((r) => r.emoji === emoji);
+    const mine = Boolean(reaction && reaction.users.includes(me));
+    change({ type: mine ? "reaction.remove" : "reaction.add", id, emoji });
+  }
+
+  // Edit in place: Enter saves, Escape cancels; focus goes back where it came from.
+  function startEdit(view, id, returnFocus) {
+    const message = view.get(id);
+    if (!message || message.deleted || message.author !== me || app.classList.contains("read-only")) return false;
+    let editor = null;
+    const finish = () => {
+      editor.close();
+      const li = view.element(id);
+      const target = returnFocus && returnFocus.isConnected && !li.contains(returnFocus) ? returnFocus : li;
+      if (target) target.focus();
+    };
+    editor = view.edit(id, {
+      setup: (textarea) => new MentionAutocomplete(textarea, mentionNames),
+      onCancel: finish,
+      onSave: (text) => {
+        const current = view.get(id);
+        if (!current || current.deleted) { finish(); return; }
+        if (!text.trim()) { editor.close(); confirmDelete(view, id, returnFocus); return; } // as in Slack
+        if (text === current.body) { finish(); return; }
+        editor.setBusy(true);
+        change({ type: "message.edit", id, body: text }, {
+          onDone: finish,
+          onError: (frame) => editor.setError(changeError(frame)),
+        });
+      },
+    });
+    return editor !== null;
+  }
+
+  // ArrowUp in an empty composer edits your last message there (Slack).
+  function editLast(view, textarea) {
+    const mine = view.items().filter(({ message }) => message.author === me && !message.deleted);
+    return mine.length > 0 && startEdit(view, mine[mine.length - 1].message.id, textarea);
+  }
+
+  const confirmDialog = el("confirm-delete");
+  let deleting = null;
+  function confirmDelete(view, id, trigger) {
+    const message = view.get(id);
+    if (!message || message.deleted) return;
+    el("confirm-delete-preview").textContent = message.body;
+    deleting = { view, id, trigger };
+    confirmDialog.returnValue = "";
+    confirmDialog.showModal();
+  }
+  confirmDialog.addEventListener("close", () => {
+    const request = deleting;
+    deleting = null;
+    if (!request) return;
+    const li = request.view.element(request.id);
+    if (confirmDialog.returnValue === "delete") {
+      change({ type: "message.delete", id: request.id });
+      if (li) li.focus();
+    } else {
+      const back = request.trigger && request.trigger.isConnected ? request.trigger : li;
+      if (back) back.focus();
+    }
+  });
+
+  // --- the thread panel (a side panel; a full-screen sheet on phones) -----------------------------
+
+  const threadPanel = el("thread");
+  const threadScroller = el("thread-scroller");
+  const threadComposer = el("thread-composer");
+  const threadBody = el("thread-body");
+  const threadParent = new MessageView(el("thread-parent"), { me, summaries: false, onAction: (...args) => act(threadParent, ...args) });
+  const threadView = new MessageView(el("thread-replies"), {
+    me,
+    summaries: false,
+    onAction: (...args) => act(threadView, ...args),
+    dayBefore: () => { const [parent] = threadParent.items(); return parent ? parent.li.dataset.day : null; },
+  });
+  let thread = null; // {id, returnFocus} of the open thread
+
+  // On a phone the thread is a full-screen sheet: what it covers leaves the tab order meanwhile.
+  function setBehindSheet(covered) {
+    for (const node of [el("main"), app.querySelector(".sidebar"), document.querySelector("header.top")]) {
+      if (node) node.inert = covered;
+    }
+  }
+
+  function renderThreadCount(parent) {
+    const count = (parent && parent.reply_count) || 0;
+    const line = el("thread-count");
+    line.textContent = count ? interpolate(ngettext("%s reply", "%s replies", count), [count]) : "";
+    line.hidden = !count;
+  }
+
+  function openThread(id, trigger) {
+    if (thread && thread.id === id) { threadBody.focus(); return; }
+    closeThread(false);
+    thread = { id, returnFocus: trigger };
+    const parent = mainView.get(id);
+    if (parent) threadParent.upsert(parent);
+    renderThreadCount(parent);
+    const stick = atBottom(); // the room's list narrows: stay at its end if it was there
+    threadPanel.hidden = false;
+    app.classList.add("thread-open");
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+    setBehindSheet(window.matchMedia("(max-width: 640px)").matches);
+    for (const li of list.querySelectorAll(".message.thread-current")) li.classList.remove("thread-current");
+    const item = mainView.element(id);
+    if (item) item.classList.add("thread-current");
+    client.fetchThread(active, id);
+    threadBody.focus();
+  }
+
+  function closeThread(restoreFocus) {
+    if (!thread) return;
+    const closed = thread;
+    thread = null;
+    const stick = atBottom();
+    threadPanel.hidden = true;
+    app.classList.remove("thread-open");
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+    threadParent.clear();
+    threadView.clear();
+    // Replies still being sent go on in the background (the client's outbox); their thread is closed.
+    for (const item of el("thread-replies").querySelectorAll(".outgoing")) item.remove();
+    el("thread-more").hidden = true;
+    setBehindSheet(false);
+    const item = mainView.element(closed.id);
+    if (item) item.classList.remove("thread-current");
+    if (!restoreFocus) return;
+    let target = closed.returnFocus;
+    if (!target || !target.isConnected) target = item && (item.querySelector("[data-key=thread-summary]") || item);
+    if (target) target.focus();
+  }
+
+  client.on("thread", (frame) => {
+    if (frame.room !== active || !thread || frame.parent.id !== thread.id) return;
+    threadParent.upsert(frame.parent);
+    renderThreadCount(frame.parent);
+    for (const reply of frame.replies) receive(reply);
+    const more = el("thread-more");
+    more.hidden = !frame.has_more;
+    more.textContent = frame.has_more ? interpolate(gettext("Only the first %s replies are shown."), [frame.replies.length]) : "";
+    threadScroller.scrollTop = threadScroller.scrollHeight;
+  });
+  el("thread-close").addEventListener("click", () => closeThread(true));
+  threadPanel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.defaultPrevented) { event.preventDefault(); closeThread(true); }
+  });
+
+  // --- reading: jump to latest, scroll-back, read markers, the day's labels ---------------------------
+
+  function renderJump() {
+    const away = !atBottom();
+    if (!away) unseen = 0;
+    jump.hidden = !away;
+    jump.textContent = unseen
+      ? interpolate(ngettext("Jump to latest (%s new)", "Jump to latest (%s new)", unseen), [unseen])
+      : gettext("Jump to latest");
+  }
+  jump.addEventListener("click", () => {
+    const hadFocus = document.activeElement === jump;
+    scroller.scrollTop = scroller.scrollHeight;
+    renderJump();
+    if (hadFocus) scroller.focus();
+  });
+
+  function loadOlder() {
+    if (!hasMore || loadingHistory || oldestSeq === null || oldestSeq <= 1) return;
+    loadingHistory = true;
+    historyStatus.textContent = gettext("Loading older messages…");
+    client.fetchHistory(active, oldestSeq, 50);
+  }
+  // A page of mostly thread replies may not fill the list: then no scroll ever asks for more.
+  function loadOlderIfShort() {
+    if (scroller.scrollHeight <= scroller.clientHeight + 80) loadOlder();
+  }
+
   // Infinite scroll-back.
   scroller.addEventListener("scroll", () => {
-    if (scroller.scrollTop < 80 && hasMore && !loadingHistory && oldestSeq !== null && oldestSeq > 1) {
-      loadingHistory = true;
-      historyStatus.textContent = gettext("Loading older messages…");
-      client.fetchHistory(active, oldestSeq, 50);
-    }
+    if (scroller.scrollTop < 80) loadOlder();
+    renderJump();
     maybeMarkRead();
+  });
+  scroller.addEventListener("keydown", (event) => {
+    // Escape on a message goes back to the list itself, where arrows scroll.
+    if (event.key === "Escape" && event.target.matches("li.message")) { event.preventDefault(); scroller.focus(); }
   });
 
   function maybeMarkRead() {
     if (document.visibilityState !== "visible" || !atBottom()) { renderUnread(active); return; }
-    const newest = Math.max(0, ...shown.keys());
-    markRead(active, newest);
+    const room = client.rooms.get(active);
+    markRead(active, Math.max((room && room.lastSeq) || 0, mainView.lastSeq() || 0));
   }
   document.addEventListener("visibilitychange", maybeMarkRead);
+  setInterval(() => { mainView.refreshDays(); threadView.refreshDays(); }, 60000); // Today -> Yesterday
 
   // Presence and typing.
   client.on("presence", (frame) => {
-    if (frame.room === active) el("presence").textContent = frame.users.join(", ");
+    if (frame.room !== active) return;
+    presenceUsers = frame.users;
+    el("presence").textContent = frame.users.join(", ");
   });
   const typingUsers = new Map();
   function renderTyping() {
@@ -419,41 +624,17 @@
     renderTyping();
   });
 
-  // Composer: Enter sends, Shift+Enter starts a new line; a message is pending until acked.
-  let lastTyping = 0;
-  body.addEventListener("input", () => {
-    if (Date.now() - lastTyping > 2000 && body.value.trim()) { client.typing(active); lastTyping = Date.now(); }
-  });
-  body.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      composer.requestSubmit();
-    }
-  });
-  // The draft of each room is kept (per user) until it is sent: leaving the page loses nothing.
-  const draftKey = "chat:draft:" + userId + ":" + active;
-  function saveDraft() {
-    try {
-      if (body.value) localStorage.setItem(draftKey, body.value);
-      else localStorage.removeItem(draftKey);
-    } catch (e) { /* storage unavailable: the draft lives as long as the page */ }
-  }
-  body.value = localStorage.getItem(draftKey) || "";
-  body.addEventListener("input", saveDraft);
-  composer.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = body.value;
-    if (!text.trim()) return;
-    showPending(client.sendMessage(active, text), text);
-    body.value = "";
-    saveDraft();
-    scroller.scrollTop = scroller.scrollHeight;
-  });
+  // --- composers: Enter sends, Shift+Enter starts a new line; a message is pending until acked -----
+
   // My messages not acked yet, until the room's copy replaces them (kept from an earlier page too).
-  function showPending(id, text) {
+  function showPending(id, text, into) {
     const item = document.createElement("li");
     item.className = "message outgoing pending";
     item.dataset.clientMsgId = id;
+    const gutter = document.createElement("div");
+    gutter.className = "gutter";
+    const content = document.createElement("div");
+    content.className = "content";
     const meta = document.createElement("div");
     meta.className = "meta";
     const author = document.createElement("span");
@@ -464,12 +645,59 @@
     state.textContent = gettext("sending…");
     meta.append(author, " ", state);
     const bodyEl = document.createElement("div");
-    bodyEl.className = "body";
-    renderBody(bodyEl, text);
-    item.append(meta, bodyEl);
-    list.append(item);
+    bodyEl.className = "body plain";
+    bodyEl.textContent = text;
+    content.append(meta, bodyEl);
+    item.append(gutter, content);
     pending.set(id, item);
+    (into || list).append(item);
   }
-  for (const frame of client.unsent(active)) showPending(frame.client_msg_id, frame.body);
+
+  // The draft of the room is kept (per user) until it is sent: leaving the page loses nothing.
+  const draftKey = "chat:draft:" + userId + ":" + active;
+  function saveDraft() {
+    try {
+      if (body.value) localStorage.setItem(draftKey, body.value);
+      else localStorage.removeItem(draftKey);
+    } catch (e) { /* storage unavailable: the draft lives as long as the page */ }
+  }
+  body.value = localStorage.getItem(draftKey) || "";
+  body.addEventListener("input", saveDraft);
+
+  let lastTyping = 0;
+  function setUpComposer(form, textarea, view, send) {
+    new MentionAutocomplete(textarea, mentionNames); // first: it takes Enter and arrows while open
+    textarea.addEventListener("input", () => {
+      if (Date.now() - lastTyping > 2000 && textarea.value.trim()) { client.typing(active); lastTyping = Date.now(); }
+    });
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      } else if (event.key === "ArrowUp" && textarea.value === "" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
+        if (editLast(view, textarea)) event.preventDefault();
+      }
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = textarea.value;
+      if (!text.trim()) return;
+      send(text);
+      textarea.value = "";
+      if (textarea === body) saveDraft();
+    });
+  }
+  setUpComposer(composer, body, mainView, (text) => {
+    showPending(client.sendMessage(active, text), text);
+    scroller.scrollTop = scroller.scrollHeight;
+    renderJump();
+  });
+  setUpComposer(threadComposer, threadBody, threadView, (text) => {
+    if (!thread) return;
+    showPending(client.sendMessage(active, text, thread.id), text, el("thread-replies"));
+    threadScroller.scrollTop = threadScroller.scrollHeight;
+  });
+  // Replies waiting in the outbox are sent, but shown only once they are in their thread.
+  for (const frame of client.unsent(active)) if (!frame.reply_to) showPending(frame.client_msg_id, frame.body);
   client.subscribe(active);
 })();

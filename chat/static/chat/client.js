@@ -78,6 +78,7 @@
       this.outbox = new Outbox(options && options.outboxKey);
       this.inFlight = new Map(); // slug -> client_msg_id of the room's send awaiting its answer
       this.held = new Map(); // slug -> timer: the room's first unsent message waits out a refusal
+      this.changes = new Map(); // ref -> message.edit/delete or reaction.add/remove frame, until done
       this.handlers = new Map();
       this.attempt = 0;
       this.status = "connecting";
@@ -112,6 +113,9 @@
         for (const [slug, room] of this.rooms) this.sendSubscribe(slug, room);
         this.inFlight.clear(); // unanswered on an earlier connection: sent again, acked once
         for (const slug of this.outbox.rooms()) this.pump(slug);
+        // Changes are idempotent (docs/protocol.md: the same edit, a reaction already there, a
+        // message already deleted answer `done` with seq null), so resending one is safe.
+        for (const frame of this.changes.values()) this.send(frame);
         this.emit("open");
       };
       ws.onmessage = (event) => {
@@ -169,9 +173,12 @@
       this.send({ type: "unsubscribe", room: slug });
     }
 
-    sendMessage(slug, body) {
+    // replyTo: the id of the message to reply to in its thread (optional).
+    sendMessage(slug, body, replyTo) {
       const id = newClientMsgId();
-      this.outbox.add({ type: "message.send", room: slug, body, client_msg_id: id });
+      const frame = { type: "message.send", room: slug, body, client_msg_id: id };
+      if (replyTo) frame.reply_to = replyTo;
+      this.outbox.add(frame);
       this.pump(slug);
       return id;
     }
@@ -207,6 +214,19 @@
 
     typing(slug) { this.send({ type: "typing", room: slug }); }
 
+    // A change to a message: {type: "message.edit" | "message.delete" | "reaction.add" |
+    // "reaction.remove", room, id, ...}. Kept until its `done` or `error` (matched by ref) and
+    // resent after a reconnect; returns the ref.
+    change(frame) {
+      const ref = "c-" + newClientMsgId();
+      const sent = Object.assign({}, frame, { ref });
+      this.changes.set(ref, sent);
+      this.send(sent);
+      return ref;
+    }
+
+    fetchThread(slug, id) { this.send({ type: "thread.fetch", room: slug, id }); }
+
     receive(frame) {
       switch (frame.type) {
         case "subscribed": {
@@ -236,7 +256,11 @@
           }
           break;
         }
+        case "done":
+          this.changes.delete(frame.ref);
+          break;
         case "error": {
+          this.changes.delete(frame.ref);
           const refused = frame.ref ? this.outbox.get(frame.ref) : undefined;
           if (!refused) break;
           if (frame.code === "rate_limited") {
