@@ -646,7 +646,7 @@ def test_one_toast_at_a_time_shows_above_the_room_and_never_covers_the_composer(
     mention_from(cluster, key_b, there, f"second @{name_a}{long_tail}")
     playwright_api.expect(toast).to_contain_text("second @", timeout=3000)
     assert toast.count() == 1
-    for part in ("#body", "#composer button"):
+    for part in ("#body", "#composer button[type=submit]"):
         assert not overlaps(toast.bounding_box(), page.locator(part).bounding_box()), part
     assert toast.bounding_box()["y"] + toast.bounding_box()["height"] <= composer.bounding_box()["y"]
     screenshot(page, f"toast-mention-{width}-{locale[:2]}")
@@ -672,7 +672,7 @@ def test_a_click_on_send_while_a_mention_toast_shows_sends_and_clicking_the_toas
     page.fill("#body", "sent with the mouse")
     # A click where the user sees Send, whatever is on top there (Playwright's click() would wait
     # for the toast to go away).
-    button = page.locator("#composer button").bounding_box()
+    button = page.locator("#composer button[type=submit]").bounding_box()
     playwright_api.expect(toast).to_be_visible()
     page.mouse.click(button["x"] + button["width"] / 2, button["y"] + button["height"] / 2)
     playwright_api.expect(page.locator("#messages li.message .body")).to_have_text("sent with the mouse")
