@@ -45,7 +45,7 @@ test: $(VENV)/.installed tests/stomp/node_modules/.installed
 	scripts/ensure-test-packages.sh
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n 3 --dist loadfile
 
 # Fault tests at full size: 50 clients through a node crash, 10,000 malformed frames,
 # a 20-minute soak (CHAT_SOAK_SECONDS overrides). About 25 minutes.

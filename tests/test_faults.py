@@ -109,8 +109,9 @@ async def test_a_commit_that_was_never_broadcast_reaches_every_node(make_cluster
     # What a node that died between COMMIT and PUBLISH leaves behind: a row nobody announced.
     cluster.sql("UPDATE chat_room SET last_seq = last_seq + 1 WHERE slug = ?", room)
     cluster.sql(
-        "INSERT INTO chat_message (room_id, seq, author_id, body, created_at, client_msg_id) "
-        "SELECT id, last_seq, NULL, 'committed, never published', datetime('now'), 'orphan' "
+        "INSERT INTO chat_message (room_id, seq, author_id, body, body_html, created_at, client_msg_id, "
+        "reply_count) SELECT id, last_seq, NULL, 'committed, never published', "
+        "'<p>committed, never published</p>', datetime('now'), 'orphan', 0 "
         "FROM chat_room WHERE slug = ?",
         room,
     )
