@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from chat.domain import message_changes, services
+from chat.domain import accounts, message_changes, services
 from chat.models import Membership, Message, MessageEdit, Reaction, Room
 
 
@@ -200,8 +200,8 @@ class SessionAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request: HttpRequest, obj: Session) -> None:
-        services.session_delete(session_key=obj.session_key)
+        accounts.session_delete(session_key=obj.session_key)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
         for session_key in queryset.values_list("session_key", flat=True):
-            services.session_delete(session_key=session_key)
+            accounts.session_delete(session_key=session_key)

@@ -6,16 +6,16 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from chat.domain import selectors, services
+from chat.domain import accounts, selectors
 
-# The fields whose change can end a user's sessions (services.user_sessions_end_on_change).
+# The fields whose change can end a user's sessions (accounts.user_sessions_end_on_change).
 _CREDENTIAL_FIELDS = {"password", "is_active"}
 
 
 @receiver(user_logged_out)
 def end_sockets_on_logout(sender, request, user, **kwargs) -> None:
     if user is not None and request is not None and request.session.session_key:
-        services.session_end(user_id=user.pk, session_key=request.session.session_key)
+        accounts.session_end(user_id=user.pk, session_key=request.session.session_key)
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
@@ -35,9 +35,9 @@ def end_sockets_on_credentials_change(sender, instance, created, raw, **kwargs) 
     before = getattr(instance, "_chat_credentials_before", None)
     instance._chat_credentials_before = None
     if not (created or raw):
-        services.user_sessions_end_on_change(user=instance, before=before)
+        accounts.user_sessions_end_on_change(user=instance, before=before)
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
 def end_sockets_on_user_delete(sender, instance, **kwargs) -> None:
-    services.user_sessions_end(user_id=instance.pk)
+    accounts.user_sessions_end(user_id=instance.pk)

@@ -15,7 +15,7 @@ from django.contrib.sessions.models import Session
 from django.db.models import F
 from django.test import Client
 
-from chat.domain import services
+from chat.domain import accounts, services
 from chat.models import Membership, Message, Room
 from chat.realtime import events, groups
 from tests.conftest import Socket, open_socket
@@ -126,7 +126,7 @@ async def test_the_session_delete_service_closes_that_sessions_sockets_only(no_r
     cookie, key = await db(login_cookie)(alice)
     sock = await connect(cookie)
     other = await connect((await db(login_cookie)(alice))[0])
-    await db(services.session_delete)(session_key=key)
+    await db(accounts.session_delete)(session_key=key)
     assert await closed_with(sock) == 4401
     assert not await db(Session.objects.filter(session_key=key).exists)()
     await assert_open(other)

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.domain import services
+from chat.domain import accounts
 from chat.domain.errors import ChatError, InternalError, InvalidFrame, InvalidJson, UnknownType
 from chat.protocol import closecodes, fields, repair
 from chat.protocol.cursor import Cursor
@@ -69,7 +69,7 @@ class ChatSession:
         self.user = user
         self.transport = transport
         self.session_key = session_key
-        self.session_fingerprint = services.session_fingerprint(session_key) if session_key else None
+        self.session_fingerprint = accounts.session_fingerprint(session_key) if session_key else None
         # The password hash the session's auth hash was checked against when the connection was
         # authenticated (chat/transports/auth.py); the repair loop compares it with the stored one.
         self.password_hash: str = user.password
