@@ -15,7 +15,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chat.domain import attachments, formatting, message_changes, queries, selectors
+from chat.domain import attachments, formatting, message_changes, queries, selectors, tokens
 from chat.domain.errors import (
     ClientMsgIdConflict,
     MessageDeleted,
@@ -25,7 +25,7 @@ from chat.domain.errors import (
     UnknownRoom,
 )
 from chat.domain.validation import message_validate
-from chat.models import Membership, Message, Room
+from chat.models import ApiToken, Membership, Message, Room
 from chat.realtime import events, groups
 
 MAX_MENTIONS_PER_MESSAGE = 20
@@ -441,3 +441,33 @@ def user_sessions_end_on_change(*, user: AbstractBaseUser, before: tuple[str, bo
         return False
     user_sessions_end(user_id=user.pk)
     return True
+
+
+# --- API tokens ----------------------------------------------------------------------
+# For clients that cannot use the session cookie (STOMP's `Authorization: Bearer`). A connection
+# opened with a token lives as long as the token: revoking it closes them on every node.
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new token of `user`; returns (token, secret). The secret is shown once: only its digest is stored."""
+    prefix, secret = tokens.token_new()
+    token = ApiToken(user=user, name=name.strip(), prefix=prefix, secret_hash=tokens.token_digest(secret))
+    token.full_clean()
+    token.save()
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Revoke a token (no new connection signs in with it) and close its connections on every node, after commit."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    event = {"type": "chat.api_token_revoked", "token": token.pk}
+    transaction.on_commit(partial(events.publish, groups.user_group(token.user_id), event), robust=True)
+
+
+def api_token_used(*, token: ApiToken) -> None:
+    """Note that a connection signed in with the token just now."""
+    token.last_used_at = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=token.last_used_at)

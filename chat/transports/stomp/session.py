@@ -209,10 +209,11 @@ class StompHandler:
         if not common:
             raise StompError("unsupported_version", "Supported protocol versions are 1.0 1.1 1.2.")
         self.version = common[-1]
-        user, session_key = await self.authenticate(frame)
+        user, session_key, token_id = await self.authenticate(frame)
         self.chat = ChatSession(
             user=user,
             session_key=session_key,
+            api_token_id=token_id,
             layer=self.layer,
             channel_name=self.channel_name,
             send_text=self.from_chat,
@@ -235,7 +236,16 @@ class StompHandler:
             )
 
     async def authenticate(self, frame: Frame):
-        """login/passcode if given, else the session cookie; (user, session key) or ERROR."""
+        """Authorization: Bearer, else login/passcode, else the session cookie; (user, session key,
+        API token id) or ERROR."""
+        authorization = frame.headers.get("Authorization", frame.headers.get("authorization"))
+        if authorization is not None:
+            token = await auth.bearer(meta=self.meta, authorization=authorization)
+            login = frame.headers.get("login")
+            # A `login` beside the token (some clients always send one) must name the token's user.
+            if token is None or (login and login != token.user.get_username()):
+                raise StompError("bad_credentials", "Bad API token (or too many failed attempts).")
+            return token.user, None, token.pk
         login = frame.headers.get("login")
         if login:
             user = await database_sync_to_async(auth.login)(
@@ -243,10 +253,13 @@ class StompHandler:
             )
             if user is None:
                 raise StompError("bad_credentials", "Bad login or passcode (or too many failed attempts).")
-            return user, None
+            return user, None, None
         if self.cookie_user is not None:
-            return self.cookie_user, self.session_key
-        raise StompError("unauthenticated", "Sign in: a session cookie, or CONNECT login and passcode.")
+            return self.cookie_user, self.session_key, None
+        raise StompError(
+            "unauthenticated",
+            "Sign in: a session cookie, CONNECT login and passcode, or Authorization: Bearer.",
+        )
 
     def negotiate_heartbeat(self, header: str) -> tuple[int, int]:
         """(server sends every, server expects every) in ms, per the spec's max() rule; 0 is never."""
