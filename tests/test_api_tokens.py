@@ -7,7 +7,9 @@ import secrets
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from chat.domain import selectors, services, tokens
 from chat.models import ApiToken
@@ -138,3 +140,42 @@ async def test_failed_bearer_attempts_are_throttled_by_address(alice, settings):
     assert await auth.bearer(meta={"REMOTE_ADDR": guesser}, authorization=f"Bearer {secret}") is None
     token = await auth.bearer(meta={"REMOTE_ADDR": other}, authorization=f"Bearer {secret}")
     assert token is not None and token.last_used_at is not None
+
+
+async def stomp_connect(secret: str) -> WebsocketCommunicator:
+    """An in-process STOMP WebSocket signed in with the token."""
+    from config.asgi import application
+
+    communicator = WebsocketCommunicator(
+        application, "/stomp", headers=[(b"host", b"127.0.0.1:8000")], subprotocols=["v12.stomp"]
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_to(
+        text_data=f"CONNECT\naccept-version:1.2\nAuthorization:Bearer {secret}\n\n\x00"
+    )
+    assert (await communicator.receive_from(5)).startswith("CONNECTED\n")
+    return communicator
+
+
+async def closed_with(communicator: WebsocketCommunicator, timeout: float = 5) -> tuple[str, int]:
+    """The last text frame before the server closed the socket, and the close code."""
+    text = ""
+    while True:
+        output = await communicator.receive_output(timeout)
+        if output["type"] == "websocket.close":
+            return text, output["code"]
+        text = output.get("text") or text
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_token_revoked_without_an_event_is_closed_by_the_repair_tick(alice):
+    token, secret = await sync_to_async(services.api_token_create)(user=alice, name="lost")
+    _, kept_secret = await sync_to_async(services.api_token_create)(user=alice, name="kept")
+    doomed, kept = await stomp_connect(secret), await stomp_connect(kept_secret)
+    await sync_to_async(ApiToken.objects.filter(pk=token.pk).update)(revoked_at=timezone.now())  # no event
+    text, code = await closed_with(doomed)
+    assert code == 4401 and text.startswith("ERROR\n") and "message:not_signed_in" in text
+    assert await kept.receive_nothing(1.0)  # past three ticks
+    await kept.disconnect()
