@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/tokens/", views.api_tokens, name="api-tokens"),
     path("accounts/tokens/<int:token_id>/revoke", views.api_token_revoke, name="api-token-revoke"),
+    path("stomp-demo/", views.stomp_demo, name="stomp-demo"),
     path("api/search", api.search_view, name="api-search"),
     path("api/uploads/", files.upload, name="api-uploads"),
     path("files/<int:attachment_id>/thumbnail", files.attachment_thumbnail, name="attachment-thumbnail"),

@@ -1,5 +1,6 @@
 """HTTP adapters: pages of the web UI. Reads go through selectors, writes through services."""
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -86,3 +87,15 @@ def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         raise Http404("No such token.")
     services.api_token_revoke(token=token)
     return redirect("api-tokens")
+
+
+@login_required
+def stomp_demo(request: HttpRequest) -> HttpResponse:
+    """The tutorials' minimal STOMP client (docs/stomp.md), in `?room=<slug>` or the public topic."""
+    room = None
+    if request.GET.get("room"):
+        try:
+            room = selectors.room_get_readable(slug=request.GET["room"], user=request.user)
+        except UnknownRoom:
+            raise Http404("No such room.") from None
+    return render(request, "chat/stomp_demo.html", {"room": room, "stomp_path": settings.CHAT_STOMP_PATH})
