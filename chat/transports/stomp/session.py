@@ -72,15 +72,21 @@ class PendingSubscribe:
 # The last chat frame translated and its decoded form: a node's dispatcher hands the same text to
 # every local connection of a room in turn, so each delivery is decoded once per node, not once
 # per connection (per process is the point: nothing here is shared state).
+# The whole MESSAGE frame is kept too, per (layout, destination, subscription id, ack mode, version):
+# the connections of a room that subscribed alike (the same client code) get the same string, so
+# each delivery after the node's first is one send, and the frame's WebSocket framing is cached
+# (config/server.py) as for /ws/.
 _last_decoded: tuple[str, dict[str, Any]] = ("", {})
 _last_bodies: dict[str, bytes] = {}
+_last_frames: dict[tuple[str, str, str, str, str], str] = {}
 
 
 def _decode(text: str) -> dict[str, Any]:
-    global _last_decoded, _last_bodies
+    global _last_decoded, _last_bodies, _last_frames
     if _last_decoded[0] is not text:
         _last_decoded = (text, json.loads(text))
         _last_bodies = {}
+        _last_frames = {}
     return _last_decoded[1]
 
 
@@ -482,21 +488,38 @@ class StompHandler:
             if subscription.seq is None or seq <= subscription.seq:
                 continue  # not started yet, or already sent on this subscription
             subscription.seq = seq
-            key = subscription.layout
-            body = _last_bodies.get(key) if _last_decoded[0] is text else None
-            if body is None:
-                fields = destinations.message_body(subscription.layout, message, slug=slug)
-                if change is not None:
-                    fields.update(type="UPDATE", change=change, seq=seq)
-                body = _json(fields)
-                if _last_decoded[0] is text:
-                    _last_bodies[key] = body
-            headers = {"seq": str(seq)}
-            await self.deliver(subscription, f"{slug}-{seq}", body, headers)
+            cached = _last_decoded[0] is text
+            frame_key = (
+                subscription.layout,
+                subscription.destination,
+                subscription.id,
+                subscription.ack,
+                self.version,
+            )
+            frame = _last_frames.get(frame_key) if cached else None
+            if frame is None:
+                body = _last_bodies.get(subscription.layout) if cached else None
+                if body is None:
+                    fields = destinations.message_body(subscription.layout, message, slug=slug)
+                    if change is not None:
+                        fields.update(type="UPDATE", change=change, seq=seq)
+                    body = _json(fields)
+                    if cached:
+                        _last_bodies[subscription.layout] = body
+                frame = self.message_frame(subscription, f"{slug}-{seq}", body, {"seq": str(seq)})
+                if cached:
+                    _last_frames[frame_key] = frame
+            await self.connection.send(frame)
 
     async def deliver(
         self, subscription: StompSubscription, message_id: str, body: bytes, extra: dict[str, str]
     ) -> None:
+        await self.connection.send(self.message_frame(subscription, message_id, body, extra))
+
+    def message_frame(
+        self, subscription: StompSubscription, message_id: str, body: bytes, extra: dict[str, str]
+    ) -> str:
+        """A MESSAGE frame on this subscription, as text."""
         headers = {
             "destination": subscription.destination,
             "subscription": subscription.id,
@@ -506,7 +529,7 @@ class StompHandler:
         }
         if subscription.ack != "auto" and self.version == "1.2":
             headers["ack"] = message_id
-        await self.send_frame("MESSAGE", headers, body)
+        return encode("MESSAGE", headers, body, version=self.version).decode("utf-8")
 
     async def notification(self, frame: dict[str, Any]) -> None:
         body = _json({key: frame.get(key) for key in ("kind", "room", "seq", "from", "body")})
