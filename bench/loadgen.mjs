@@ -4,7 +4,8 @@
 // their URLs and rooms, the publish rate, and how long to run. Latency is measured from the
 // publisher's send to each subscriber's receipt, in this same process.
 // Our clients can also use the SockJS transports (`transport` in the client: "xhr-streaming" or
-// "sockjs-websocket", with `url` the SockJS prefix, http://host:port/sockjs).
+// "sockjs-websocket", with `url` the SockJS prefix, http://host:port/sockjs), or subscribe over
+// STOMP ("stomp", with `url` the STOMP WebSocket, ws://host:port/stomp).
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -65,6 +66,7 @@ function onOursFrame(frame, index, ready) {
 function connectOurs(client, index, isPublisher) {
   if (client.transport === "xhr-streaming") return connectXhrStreaming(client, index);
   if (client.transport === "sockjs-websocket") return connectSockJSWebSocket(client, index);
+  if (client.transport === "stomp") return connectStomp(client, index);
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
     ws.on("error", reject);
@@ -185,6 +187,37 @@ function connectSockJSWebSocket(client, index) {
   });
 }
 
+// A STOMP 1.2 subscriber over a plain WebSocket (docs/stomp.md), signed in by the session cookie
+// as a browser page on the same site is: CONNECT, SUBSCRIBE with a receipt, then MESSAGE frames
+// whose JSON body carries the text in `message`. Frames end with NUL; one or more per message.
+const stomp = { failures: [] };
+
+function connectStomp(client, index) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(client.url, ["v12.stomp"], { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
+    ws.on("error", reject);
+    ws.on("open", () => ws.send("CONNECT\naccept-version:1.2\nhost:chat\nheart-beat:0,0\n\n\0"));
+    ws.on("message", (data) => {
+      for (const frame of data.toString().split("\0")) {
+        const text = frame.replace(/^\n+/, ""); // heart-beats (none are negotiated) and EOLs
+        if (!text) continue;
+        const command = text.slice(0, text.indexOf("\n"));
+        if (command === "MESSAGE") {
+          const message = JSON.parse(text.slice(text.indexOf("\n\n") + 2));
+          if (message.type === "TALK") onBody(index, message.message);
+        } else if (command === "CONNECTED") {
+          ws.send(`SUBSCRIBE\nid:0\ndestination:/topic/chat/room/${client.room}\nreceipt:subscribed\n\n\0`);
+        } else if (command === "RECEIPT") {
+          resolve({ close: () => ws.close() });
+        } else if (command === "ERROR") {
+          stomp.failures.push(text.slice(0, 200));
+          reject(new Error(`STOMP ERROR: ${text.slice(0, 200)}`));
+        }
+      }
+    });
+  });
+}
+
 function connectTutorial(client, index, isPublisher) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(client.url);
@@ -270,5 +303,6 @@ console.log(JSON.stringify({
   p50: pick(0.5), p99: pick(0.99), max: latencies.length ? latencies[latencies.length - 1] : null,
   wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6, ...extra,
   ...(sockjs.streams || sockjs.failures.length ? { sockjs } : {}),
+  ...(stomp.failures.length ? { stomp } : {}),
 }));
 process.exit(0);

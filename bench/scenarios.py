@@ -31,13 +31,16 @@ def fanout(deployment: Deployment, rates: list[int], duration: float) -> list[di
 
 
 # Subscriber transports of the `transports` scenario (the publisher always uses /ws/).
-TRANSPORTS = ("ws", "xhr-streaming", "sockjs-websocket")
+TRANSPORTS = ("ws", "xhr-streaming", "sockjs-websocket", "stomp")
 
 
 def on_transport(client: dict, transport: str) -> dict:
-    """One of our clients moved to a SockJS transport of the same node (url: the SockJS prefix)."""
+    """One of our clients moved to a SockJS transport of the same node (url: the SockJS prefix), or
+    to STOMP over WebSocket (url: the STOMP endpoint)."""
     if transport == "ws":
         return client
+    if transport == "stomp":
+        return {**client, "url": client["origin"].replace("http", "ws", 1) + "/stomp", "transport": transport}
     return {**client, "url": client["origin"] + "/sockjs", "transport": transport}
 
 

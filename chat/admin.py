@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chat.domain import accounts, message_changes, services
-from chat.models import Membership, Message, MessageEdit, Reaction, Room
+from chat.models import ApiToken, Membership, Message, MessageEdit, Reaction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -205,3 +205,30 @@ class SessionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
         for session_key in queryset.values_list("session_key", flat=True):
             accounts.session_delete(session_key=session_key)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Users' API tokens (STOMP's `Authorization: Bearer`): listed and revoked here, created by their
+    users in the web UI (the secret is shown once, there; only its digest is stored). Revoking closes
+    the connections opened with the token on every node."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("name", "prefix", "user__username")
+    fields = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    actions = ("revoke_tokens",)
+
+    @admin.action(description="Revoke selected tokens (and close their connections)")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset:
+            accounts.api_token_revoke(token=token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False  # revoke instead: a deleted token's connections would not be closed

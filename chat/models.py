@@ -212,3 +212,22 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.content_type}, {self.size} bytes)"
+
+
+class ApiToken(models.Model):
+    """A user's API token for clients that cannot use the session cookie (STOMP `Authorization:
+    Bearer`). Only a SHA-256 digest of the secret is stored; `prefix` finds the row."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}) of {self.user}"

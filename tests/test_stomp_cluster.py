@@ -337,3 +337,105 @@ async def test_connect_logins_are_throttled_like_the_web_login(cluster):
     )
     assert (await client.next("error"))["headers"]["message"] == "bad_credentials"
     await client.close()
+
+
+# --- API tokens: Authorization: Bearer ----------------------------------------------------------
+
+
+def bearer(secret: str) -> dict:
+    return {"connectHeaders": {"Authorization": f"Bearer {secret}"}}
+
+
+async def token_client(cluster, node: int, secret: str, *, lib="stompjs7", transport="websocket"):
+    client = await NodeStompClient.start(
+        lib=lib, transport=transport, url=stomp_url(cluster, node, transport), **bearer(secret)
+    )
+    await client.next("connected")
+    return client
+
+
+async def test_an_api_token_connects_on_both_nodes_over_websocket_and_sockjs(cluster):
+    name, http = new_user(cluster, node=0)
+    room = http.create_room("Token chat")
+    token_id, secret = http.create_api_token("tutorial page")
+    a = await token_client(cluster, 0, secret)
+    b = await token_client(cluster, 1, secret, lib="stompjs2", transport="xhr-streaming")
+    c = await token_client(cluster, 1, secret, transport="sockjs-websocket")
+    for client in (a, b, c):
+        assert client.events[0]["headers"]["user-name"] == name
+    destination = f"/topic/chat/room/{room}"
+    for client in (b, c):
+        await client.subscribe("s", destination, receipt="subscribed")
+        await client.next("receipt", id="subscribed")
+    await a.send("/app/chat/message", {"roomId": room, "message": "by token", "type": "TALK"}, receipt="r")
+    await a.next("receipt", id="r")
+    for client in (b, c):
+        assert (await client.message("s", message="by token"))["sender"] == name
+        await client.close()
+    await a.close()
+    # Only a digest is stored: the secret is in no column, nor anywhere in the database's files.
+    [(prefix, digest, last_used)] = cluster.sql(
+        "SELECT prefix, secret_hash, last_used_at FROM chat_apitoken WHERE id = ?", token_id
+    )
+    assert secret.startswith(f"chat_{prefix}_") and secret not in digest and last_used
+    stored = b"".join(path.read_bytes() for path in cluster.workdir.glob("chat.sqlite3*"))
+    assert secret.encode() not in stored and secret.split("_", 2)[2].encode() not in stored
+
+
+async def test_a_revoked_token_is_refused_and_its_connection_closes_on_the_other_node(cluster):
+    name, http = new_user(cluster, node=0)
+    room = http.create_room("Token revoked")
+    revoked_id, revoked = http.create_api_token("old")
+    _, kept = http.create_api_token("kept")
+    doomed = await token_client(cluster, 1, revoked, lib="stompjs2", transport="xhr-streaming")
+    other = await token_client(cluster, 1, kept)
+    on_ws = await connect(cluster, http, 1)
+    await other.subscribe("s", f"/topic/chat/room/{room}", receipt="subscribed")
+    await other.next("receipt", id="subscribed")
+    http.revoke_api_token(revoked_id)  # on node 0
+    error = await doomed.next("error")
+    assert error["headers"]["message"] == "not_signed_in"
+    await doomed.next("closed")
+    await doomed.close()
+    # The user's other connections stay: another token's, and the /ws/ socket of the session.
+    await on_ws.subscribe(room)
+    await on_ws.send_message(room, "still here", "kept-1")
+    assert (await other.message("s", message="still here"))["sender"] == name
+    again = await NodeStompClient.start(
+        lib="stompjs7", transport="websocket", url=stomp_url(cluster, 0, "websocket"), **bearer(revoked)
+    )
+    assert (await again.next("error"))["headers"]["message"] == "bad_credentials"
+    await again.next("closed")
+    assert not any(event["event"] == "connected" for event in again.events)
+    await again.close()
+    await other.close()
+    await on_ws.close()
+
+
+async def raw_connect(cluster, node: int, headers: str):
+    connection = await websockets.connect(
+        f"ws://127.0.0.1:{cluster.nodes[node].port}/stomp", subprotocols=["v12.stomp"], open_timeout=10
+    )
+    await connection.send(f"CONNECT\naccept-version:1.2\nhost:chat\n{headers}\n\x00")
+    return connection
+
+
+async def test_bad_tokens_get_an_error_then_the_connection_closes(cluster):
+    name_a, http_a = new_user(cluster, node=0)
+    name_b, http_b = new_user(cluster, node=1)
+    _, secret_a = http_a.create_api_token("a")
+    _, secret_b = http_b.create_api_token("b")
+    prefix_a, tail_b = secret_a.split("_")[1], secret_b.split("_", 2)[2]
+    for headers in (
+        "Authorization:Bearer garbage\n",
+        f"Authorization:Bearer {secret_a.removeprefix('chat_')}\n",  # no chat_ prefix
+        f"Authorization:Bearer chat_{prefix_a}_{tail_b}\n",  # a's id, b's secret
+        f"Authorization:Basic {secret_a}\n",
+        f"Authorization:{secret_a}\n",
+        f"login:{name_a}\nAuthorization:Bearer {secret_b}\n",  # b's token for a
+    ):
+        connection = await raw_connect(cluster, 1, headers)
+        assert await error_then_close(connection) == "bad_credentials", headers
+    ok = await raw_connect(cluster, 1, f"login:{name_b}\nAuthorization:Bearer {secret_b}\n")
+    assert (await asyncio.wait_for(ok.recv(), 10)).startswith("CONNECTED\n")
+    await ok.close()

@@ -1,5 +1,6 @@
-"""Writes that end a user's access: login sessions ended or deleted, accounts deactivated or their
-password changed. Each closes the sockets concerned on every node, after commit."""
+"""Writes about how users sign in and when that ends: login sessions ended or deleted, accounts
+deactivated or their password changed, API tokens created and revoked. Each ending closes the
+connections concerned on every node, after commit."""
 
 import hashlib
 from functools import partial
@@ -7,8 +8,10 @@ from functools import partial
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
-from chat.domain import selectors
+from chat.domain import selectors, tokens
+from chat.models import ApiToken
 from chat.realtime import events, groups
 
 # A socket lives as long as the login session it was opened with would still sign in an HTTP
@@ -57,3 +60,33 @@ def user_sessions_end_on_change(*, user: AbstractBaseUser, before: tuple[str, bo
         return False
     user_sessions_end(user_id=user.pk)
     return True
+
+
+# --- API tokens ----------------------------------------------------------------------
+# For clients that cannot use the session cookie (STOMP's `Authorization: Bearer`). A connection
+# opened with a token lives as long as the token: revoking it closes them on every node.
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new token of `user`; returns (token, secret). The secret is shown once: only its digest is stored."""
+    prefix, secret = tokens.token_new()
+    token = ApiToken(user=user, name=name.strip(), prefix=prefix, secret_hash=tokens.token_digest(secret))
+    token.full_clean()
+    token.save()
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Revoke a token (no new connection signs in with it) and close its connections on every node, after commit."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    event = {"type": "chat.api_token_revoked", "token": token.pk}
+    transaction.on_commit(partial(events.publish, groups.user_group(token.user_id), event), robust=True)
+
+
+def api_token_used(*, token: ApiToken) -> None:
+    """Note that a connection signed in with the token just now."""
+    token.last_used_at = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=token.last_used_at)

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from chat.models import Membership, Room
+from chat.models import ApiToken, Membership, Room
 
 
 @dataclass(frozen=True)
@@ -124,3 +124,11 @@ def sessions_check(
             else:
                 found[user_id] = (password_hash, bool(active))
     return found, live
+
+
+def api_tokens_live(*, token_ids: list[int]) -> set[int]:
+    """Which of these API tokens exist and are not revoked (read only when a connection signed in
+    with one is checked)."""
+    return set(
+        ApiToken.objects.filter(pk__in=token_ids, revoked_at__isnull=True).values_list("pk", flat=True)
+    )

@@ -1,5 +1,6 @@
 """Reads, with the access rules. Synchronous: async callers wrap them in database_sync_to_async."""
 
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +16,9 @@ from django.db.models import (
     QuerySet,
 )
 
-from chat.domain import search
+from chat.domain import search, tokens
 from chat.domain.errors import InvalidField, UnknownMessage, UnknownRoom
-from chat.models import Membership, Message, MessageChange, Reaction, Room
+from chat.models import ApiToken, Membership, Message, MessageChange, Reaction, Room
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -273,3 +274,30 @@ def _search_result(message: Message, query: search.SearchQuery) -> dict:
         "created_at": message.created_at.isoformat(),
         "highlight": search.highlight(message.body, query.terms),
     }
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+
+def api_token_authenticate(*, secret: str) -> ApiToken | None:
+    """The live token this secret is (with its user), or None: malformed, unknown, revoked, wrong
+    secret (compared in constant time), or its user inactive."""
+    prefix = tokens.token_prefix(secret)
+    if prefix is None:
+        return None
+    token = ApiToken.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, tokens.token_digest(secret)):
+        return None
+    if not token.user.is_active:
+        return None
+    return token
+
+
+def api_tokens_of(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    """A user's tokens, newest first, revoked ones too."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def api_token_get(*, user: AbstractBaseUser, token_id: int) -> ApiToken | None:
+    """The user's own token with this id, or None (another user's is None too)."""
+    return ApiToken.objects.filter(user=user, pk=token_id).first()

@@ -12,13 +12,14 @@ The events that revoke access (a member removed, a room made private, a logout, 
 password change) are lost the same way. So the same tick also re-checks, for this node's
 connections, that each private room subscribed is still readable by its subscriber, and that each
 connection's login session would still sign in: it exists and has not expired, and its user exists,
-is active and has the password the session was checked against. A connection that fails is ended
+is active and has the password the session was checked against (and a connection opened with an
+API token, that the token is not revoked). A connection that fails is ended
 as the live event would have ended it (`unsubscribed` with reason forbidden and `room.removed`;
 close 4401), through the layer's local delivery, so it is handled in turn with its other events.
 
 Per tick and node that is two queries whatever the number of connections (chat/domain/checks.py):
 one for the rooms (with the memberships of the checked users in the private ones), one for the
-users and sessions. A tick checks up to CHECK_BATCH connections, those checked longest ago first:
+users and sessions (a third, for the API tokens, only when a checked connection signed in with one). A tick checks up to CHECK_BATCH connections, those checked longest ago first:
 with more connections than that on a node, each is re-checked every ceil(connections / CHECK_BATCH)
 ticks, which bounds a tick's cost. Every fill from the database checks access on its own.
 
@@ -117,10 +118,18 @@ class _Repair:
             user_ids=sorted({session.user.pk for session in sessions}),
             session_keys=sorted({session.session_key for session in sessions if session.session_key}),
         )
+        token_ids = sorted({session.api_token_id for session in sessions if session.api_token_id is not None})
+        live_tokens = (
+            await database_sync_to_async(checks.api_tokens_live)(token_ids=token_ids) if token_ids else set()
+        )
         for session in sessions:
             session.checked_at = as_of
             password, is_active = users.get(session.user.pk, (None, False))
-            if not is_active or password != session.password_hash:
+            if session.api_token_id is not None and session.api_token_id not in live_tokens:
+                self.layer.send_local(
+                    session.channel_name, {"type": "chat.api_token_revoked", "token": session.api_token_id}
+                )
+            elif not is_active or password != session.password_hash:
                 self.layer.send_local(session.channel_name, {"type": "chat.user_sessions_ended"})
             elif session.session_key not in live:
                 self.layer.send_local(

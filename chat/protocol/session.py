@@ -65,11 +65,14 @@ class ChatSession:
         send_text: Callable[[str], Awaitable[None]],
         close: Callable[[int], Awaitable[None]],
         transport: str = "websocket",
+        api_token_id: int | None = None,
     ) -> None:
         self.user = user
         self.transport = transport
         self.session_key = session_key
         self.session_fingerprint = accounts.session_fingerprint(session_key) if session_key else None
+        # The API token the connection signed in with (STOMP's Bearer), if any: revoking it closes.
+        self.api_token_id = api_token_id
         # The password hash the session's auth hash was checked against when the connection was
         # authenticated (chat/transports/auth.py); the repair loop compares it with the stored one.
         self.password_hash: str = user.password

@@ -9,6 +9,8 @@ import httpx
 import websockets
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+TOKEN_SECRET_RE = re.compile(r'<code id="token-secret">([^<]+)</code>')
+TOKEN_REVOKE_RE = re.compile(r'action="/accounts/tokens/(\d+)/revoke"')
 
 
 class HttpUser:
@@ -40,6 +42,22 @@ class HttpUser:
         response = self._post_form("/", data)
         assert response.status_code == 302, response.text[:500]
         return response.headers["location"].strip("/").split("/")[-1]
+
+    def create_api_token(self, name: str) -> tuple[int, str]:
+        """Create an API token on the tokens page; (its id, the secret shown once)."""
+        response = self._post_form("/accounts/tokens/", {"name": name})
+        assert response.status_code == 200, response.text[:500]
+        token_id = max(int(found) for found in TOKEN_REVOKE_RE.findall(response.text))
+        return token_id, TOKEN_SECRET_RE.search(response.text).group(1)
+
+    def revoke_api_token(self, token_id: int) -> None:
+        """Revoke one of this user's API tokens with the page's form."""
+        page = self.client.get("/accounts/tokens/")
+        token = CSRF_RE.search(page.text).group(1)
+        response = self.client.post(
+            f"/accounts/tokens/{token_id}/revoke", data={"csrfmiddlewaretoken": token}
+        )
+        assert response.status_code == 302, response.text[:500]
 
     @property
     def session_cookie(self) -> str:

@@ -32,3 +32,11 @@ class RoomCreateForm(forms.ModelForm):
             "is_private": _("Private (members only)"),
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class ApiTokenCreateForm(forms.Form):
+    """Name a new API token."""
+
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("What the token is for, e.g. “Android app”.")
+    )

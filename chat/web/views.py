@@ -1,15 +1,17 @@
 """HTTP adapters: pages of the web UI. Reads go through selectors, writes through services."""
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from chat.domain import selectors, services
+from chat.domain import accounts, selectors, services
 from chat.domain.errors import TooManyRooms, UnknownRoom
-from chat.web.forms import RoomCreateForm, SignUpForm
+from chat.web.forms import ApiTokenCreateForm, RoomCreateForm, SignUpForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -56,3 +58,44 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     except UnknownRoom:  # also a room the user may not read: the same 404, no existence oracle
         raise Http404("No such room.") from None
     return _app(request, active=found)
+
+
+@never_cache  # the page that shows a new secret must not be kept by a browser or proxy
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """The user's API tokens: list, create (the secret is shown this once), revoke."""
+    form = ApiTokenCreateForm(request.POST or None)
+    secret = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            _token, secret = accounts.api_token_create(user=request.user, name=form.cleaned_data["name"])
+            form = ApiTokenCreateForm()
+        else:
+            status = 400
+    context = {"tokens": selectors.api_tokens_of(user=request.user), "form": form, "secret": secret}
+    return render(request, "chat/api_tokens.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["POST"])
+def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one of the user's own tokens (another user's is a 404)."""
+    token = selectors.api_token_get(user=request.user, token_id=token_id)
+    if token is None:
+        raise Http404("No such token.")
+    accounts.api_token_revoke(token=token)
+    return redirect("api-tokens")
+
+
+@login_required
+def stomp_demo(request: HttpRequest) -> HttpResponse:
+    """The tutorials' minimal STOMP client (docs/stomp.md), in `?room=<slug>` or the public topic."""
+    room = None
+    if request.GET.get("room"):
+        try:
+            room = selectors.room_get_readable(slug=request.GET["room"], user=request.user)
+        except UnknownRoom:
+            raise Http404("No such room.") from None
+    return render(request, "chat/stomp_demo.html", {"room": room, "stomp_path": settings.CHAT_STOMP_PATH})

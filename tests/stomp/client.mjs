@@ -1,7 +1,8 @@
 // One STOMP client, driven by tests/stomp_driver.py over stdin/stdout (one JSON object per line).
 //
 // argv[2]: JSON {lib: "stompjs7" | "stompjs2", transport: "websocket" | "sockjs-websocket" |
-//   "xhr-streaming", url, login?, passcode?, headers? (HTTP headers of the WebSocket handshake)}
+//   "xhr-streaming", url, login?, passcode?, connectHeaders? (more CONNECT headers, e.g.
+//   Authorization), headers? (HTTP headers of the WebSocket handshake)}
 // stdin commands: {op: "subscribe", id, destination, headers?} | {op: "unsubscribe", id}
 //   | {op: "send", destination, body, headers?} | {op: "disconnect"}
 // stdout events: {event: "connected", headers} | {event: "message", subscription, headers, body}
@@ -15,7 +16,7 @@ import readline from "node:readline";
 const require = createRequire(import.meta.url);
 const config = JSON.parse(process.argv[2]);
 const emit = (event) => process.stdout.write(JSON.stringify(event) + "\n");
-const connectHeaders = {};
+const connectHeaders = { ...(config.connectHeaders || {}) };
 if (config.login !== undefined) {
   connectHeaders.login = config.login;
   connectHeaders.passcode = config.passcode;

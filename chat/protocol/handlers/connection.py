@@ -1,4 +1,4 @@
-"""The connection itself: ping, and the end of the login session it was opened with."""
+"""The connection itself: ping, and the end of the login session (or API token) it was opened with."""
 
 from __future__ import annotations
 
@@ -26,5 +26,15 @@ async def user_sessions_ended(session: ChatSession, event: dict[str, Any]) -> No
     await session.end(closecodes.UNAUTHENTICATED)
 
 
+async def api_token_revoked(session: ChatSession, event: dict[str, Any]) -> None:
+    """An API token was revoked: close the connections that signed in with it."""
+    if session.api_token_id is not None and event["token"] == session.api_token_id:
+        await session.end(closecodes.UNAUTHENTICATED)
+
+
 FRAMES = {"ping": ping}
-EVENTS = {"chat.session_ended": session_ended, "chat.user_sessions_ended": user_sessions_ended}
+EVENTS = {
+    "chat.session_ended": session_ended,
+    "chat.user_sessions_ended": user_sessions_ended,
+    "chat.api_token_revoked": api_token_revoked,
+}

@@ -72,15 +72,21 @@ class PendingSubscribe:
 # The last chat frame translated and its decoded form: a node's dispatcher hands the same text to
 # every local connection of a room in turn, so each delivery is decoded once per node, not once
 # per connection (per process is the point: nothing here is shared state).
+# The whole MESSAGE frame is kept too, per (layout, destination, subscription id, ack mode, version):
+# the connections of a room that subscribed alike (the same client code) get the same string, so
+# each delivery after the node's first is one send, and the frame's WebSocket framing is cached
+# (config/server.py) as for /ws/.
 _last_decoded: tuple[str, dict[str, Any]] = ("", {})
 _last_bodies: dict[str, bytes] = {}
+_last_frames: dict[tuple[str, str, str, str, str], str] = {}
 
 
 def _decode(text: str) -> dict[str, Any]:
-    global _last_decoded, _last_bodies
+    global _last_decoded, _last_bodies, _last_frames
     if _last_decoded[0] is not text:
         _last_decoded = (text, json.loads(text))
         _last_bodies = {}
+        _last_frames = {}
     return _last_decoded[1]
 
 
@@ -209,10 +215,11 @@ class StompHandler:
         if not common:
             raise StompError("unsupported_version", "Supported protocol versions are 1.0 1.1 1.2.")
         self.version = common[-1]
-        user, session_key = await self.authenticate(frame)
+        user, session_key, token_id = await self.authenticate(frame)
         self.chat = ChatSession(
             user=user,
             session_key=session_key,
+            api_token_id=token_id,
             layer=self.layer,
             channel_name=self.channel_name,
             send_text=self.from_chat,
@@ -235,7 +242,16 @@ class StompHandler:
             )
 
     async def authenticate(self, frame: Frame):
-        """login/passcode if given, else the session cookie; (user, session key) or ERROR."""
+        """Authorization: Bearer, else login/passcode, else the session cookie; (user, session key,
+        API token id) or ERROR."""
+        authorization = frame.headers.get("Authorization", frame.headers.get("authorization"))
+        if authorization is not None:
+            token = await auth.bearer(meta=self.meta, authorization=authorization)
+            login = frame.headers.get("login")
+            # A `login` beside the token (some clients always send one) must name the token's user.
+            if token is None or (login and login != token.user.get_username()):
+                raise StompError("bad_credentials", "Bad API token (or too many failed attempts).")
+            return token.user, None, token.pk
         login = frame.headers.get("login")
         if login:
             user = await database_sync_to_async(auth.login)(
@@ -243,10 +259,13 @@ class StompHandler:
             )
             if user is None:
                 raise StompError("bad_credentials", "Bad login or passcode (or too many failed attempts).")
-            return user, None
+            return user, None, None
         if self.cookie_user is not None:
-            return self.cookie_user, self.session_key
-        raise StompError("unauthenticated", "Sign in: a session cookie, or CONNECT login and passcode.")
+            return self.cookie_user, self.session_key, None
+        raise StompError(
+            "unauthenticated",
+            "Sign in: a session cookie, CONNECT login and passcode, or Authorization: Bearer.",
+        )
 
     def negotiate_heartbeat(self, header: str) -> tuple[int, int]:
         """(server sends every, server expects every) in ms, per the spec's max() rule; 0 is never."""
@@ -469,21 +488,38 @@ class StompHandler:
             if subscription.seq is None or seq <= subscription.seq:
                 continue  # not started yet, or already sent on this subscription
             subscription.seq = seq
-            key = subscription.layout
-            body = _last_bodies.get(key) if _last_decoded[0] is text else None
-            if body is None:
-                fields = destinations.message_body(subscription.layout, message, slug=slug)
-                if change is not None:
-                    fields.update(type="UPDATE", change=change, seq=seq)
-                body = _json(fields)
-                if _last_decoded[0] is text:
-                    _last_bodies[key] = body
-            headers = {"seq": str(seq)}
-            await self.deliver(subscription, f"{slug}-{seq}", body, headers)
+            cached = _last_decoded[0] is text
+            frame_key = (
+                subscription.layout,
+                subscription.destination,
+                subscription.id,
+                subscription.ack,
+                self.version,
+            )
+            frame = _last_frames.get(frame_key) if cached else None
+            if frame is None:
+                body = _last_bodies.get(subscription.layout) if cached else None
+                if body is None:
+                    fields = destinations.message_body(subscription.layout, message, slug=slug)
+                    if change is not None:
+                        fields.update(type="UPDATE", change=change, seq=seq)
+                    body = _json(fields)
+                    if cached:
+                        _last_bodies[subscription.layout] = body
+                frame = self.message_frame(subscription, f"{slug}-{seq}", body, {"seq": str(seq)})
+                if cached:
+                    _last_frames[frame_key] = frame
+            await self.connection.send(frame)
 
     async def deliver(
         self, subscription: StompSubscription, message_id: str, body: bytes, extra: dict[str, str]
     ) -> None:
+        await self.connection.send(self.message_frame(subscription, message_id, body, extra))
+
+    def message_frame(
+        self, subscription: StompSubscription, message_id: str, body: bytes, extra: dict[str, str]
+    ) -> str:
+        """A MESSAGE frame on this subscription, as text."""
         headers = {
             "destination": subscription.destination,
             "subscription": subscription.id,
@@ -493,7 +529,7 @@ class StompHandler:
         }
         if subscription.ack != "auto" and self.version == "1.2":
             headers["ack"] = message_id
-        await self.send_frame("MESSAGE", headers, body)
+        return encode("MESSAGE", headers, body, version=self.version).decode("utf-8")
 
     async def notification(self, frame: dict[str, Any]) -> None:
         body = _json({key: frame.get(key) for key in ("kind", "room", "seq", "from", "body")})
