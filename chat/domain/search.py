@@ -145,10 +145,16 @@ def _table(model) -> str:
 def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
     """The access rule and the filters, as SQL on the message alias `m`."""
     room, membership = _table(Room), _table(Membership)
-    clauses = [
-        f"m.deleted_at IS NULL AND m.room_id IN (SELECT r.id FROM {room} r WHERE NOT r.is_private "
-        f"UNION SELECT ms.room_id FROM {membership} ms WHERE ms.user_id = %s)"
-    ]
+    public = f"SELECT r.id FROM {room} r WHERE NOT r.is_private"
+    member = f"SELECT ms.room_id FROM {membership} ms WHERE ms.user_id = %s"
+    if connection.vendor == "postgresql":
+        # Two hashed subplans, one probe each per row: as one IN (... UNION ...) PostgreSQL joined
+        # the room ids in a nested loop, 10 ms of the 13 of ranking a common word's newest matches.
+        rule = f"(m.room_id IN ({public}) OR m.room_id IN ({member}))"
+    else:
+        # SQLite would serve the OR form from the room_id index, room by room (MULTI-INDEX OR).
+        rule = f"m.room_id IN ({public} UNION {member})"
+    clauses = [f"m.deleted_at IS NULL AND {rule}"]
     params: list = [user_id]
     if filters.room_slug is not None:
         clauses.append(f"m.room_id IN (SELECT r.id FROM {room} r WHERE r.slug = %s)")
@@ -190,12 +196,21 @@ def _postgres(query: SearchQuery, order: str) -> tuple[str, list]:
             "ORDER BY m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
         )
         return sql, params
-    rank = order == "relevance"
-    sql = (
+    matches = (
         f"SELECT m.id FROM {message} m, websearch_to_tsquery('simple', %s) q "
-        "WHERE m.search_vector @@ q AND {where} ORDER BY "
-        + ("ts_rank(m.search_vector, q) DESC, " if rank else "")
-        + "m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
+        "WHERE m.search_vector @@ q AND {where} ORDER BY m.created_at DESC, m.id DESC"
+    )
+    if order != "relevance":
+        return matches + " LIMIT %s OFFSET %s", [query.text]
+    # Ranking every match of a common word (half the table) takes seconds at a million messages,
+    # and no index orders by ts_rank: rank only the newest matches, as many as pages can reach
+    # (so every page ranks the same ones), which the index on created_at (common words) or the GIN
+    # index and a top-N sort (rarer ones) find quickly; ts_rank runs on those alone.
+    ranked = settings.CHAT_SEARCH_MAX_OFFSET + settings.CHAT_SEARCH_MAX_PAGE + 1
+    newest = matches.replace("SELECT m.id", "SELECT m.id, m.created_at, m.search_vector, q", 1)
+    sql = (
+        f"SELECT c.id FROM ({newest} LIMIT {int(ranked)}) c "
+        "ORDER BY ts_rank(c.search_vector, c.q) DESC, c.created_at DESC, c.id DESC LIMIT %s OFFSET %s"
     )
     return sql, [query.text]
 
