@@ -1,6 +1,7 @@
 """Seeding for the history scenario, run inside a node's Django settings (`manage.py shell -c`)."""
 
 from django.db import connection, transaction
+from django.test import override_settings
 from django.utils import timezone
 
 
@@ -193,16 +194,17 @@ def search_match_counts(username: str, queries: list[str]) -> dict[str, int]:
     from chat.domain import search
 
     user = get_user_model().objects.get(username=username)
-    return {
-        q: len(
-            search.search_ids(
-                user_id=user.pk,
-                query=search.query_parse(q),
-                filters=search.Filters(),
-                order="newest",
-                limit=10**8,
-                offset=0,
-            )
-        )  # fmt: skip
-        for q in queries
-    }
+    with override_settings(CHAT_SEARCH_TIMEOUT_MS=600_000):  # all of half a million matches, sorted
+        return {
+            q: len(
+                search.search_ids(
+                    user_id=user.pk,
+                    query=search.query_parse(q),
+                    filters=search.Filters(),
+                    order="newest",
+                    limit=10**8,
+                    offset=0,
+                )
+            )  # fmt: skip
+            for q in queries
+        }
