@@ -8,6 +8,8 @@ message the user may not read is never read from the database, let alone filtere
   (GIN index), ranked by `ts_rank`. A query with Hangul, kana or Han characters instead matches each
   term as a substring (`ILIKE`, served by the pg_trgm GIN index on the body): Korean attaches
   particles to words (회의 / 회의를 / 회의에서), which whole-word lexemes of any configuration would miss.
+  Terms of two characters, too short for trigrams, are found through the GIN-indexed array of the
+  body's two-character substrings in those scripts (migration 0006), then checked with ILIKE.
 - SQLite: an FTS5 table with the trigram tokenizer (migration 0004), which matches substrings in every
   script; terms shorter than three characters, which trigrams cannot index, are matched with `instr`.
 
@@ -37,7 +39,7 @@ _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 # Scripts written without spaces between a word and its particles, or without spaces at all.
 _SUBSTRING_SCRIPTS_RE = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af]")
 MAX_TERMS = 16
-TRIGRAM = 3  # FTS5's trigram tokenizer indexes substrings of at least this many characters
+TRIGRAM = 3  # FTS5's trigram tokenizer and pg_trgm index substrings of at least this many characters
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,13 @@ def _postgres(query: SearchQuery, order: str) -> tuple[str, list]:
             + ["m.body NOT ILIKE %s ESCAPE '\\'"] * len(query.excluded)
         )
         params = [_like_pattern(t) for t in (*query.terms, *query.excluded)]
+        bigrams = _bigrams(tuple(t for t in query.terms if len(t) < TRIGRAM))
+        if bigrams:
+            # Migration 0006's indexed column, for what pg_trgm cannot serve: two-character terms.
+            # Only those: the planner multiplies the estimates of a longer term's bigrams as if
+            # independent, and chose a bitmap over reading back by date for a common word.
+            match = "m.search_bigrams @> %s::text[] AND " + match
+            params = [bigrams, *params]
         sql = (
             f"SELECT m.id FROM {message} m WHERE {match} AND {{where}} "
             "ORDER BY m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
@@ -213,6 +222,18 @@ def _postgres(query: SearchQuery, order: str) -> tuple[str, list]:
         "ORDER BY ts_rank(c.search_vector, c.q) DESC, c.created_at DESC, c.id DESC LIMIT %s OFFSET %s"
     )
     return sql, [query.text]
+
+
+def _bigrams(terms: tuple[str, ...]) -> list[str]:
+    """The two-character substrings, both characters of _SUBSTRING_SCRIPTS_RE, of the terms: each
+    is in chat_message.search_bigrams (migration 0006) of a body that contains the term."""
+    pairs = {
+        term[i : i + 2]
+        for term in terms
+        for i in range(len(term) - 1)
+        if _SUBSTRING_SCRIPTS_RE.match(term[i]) and _SUBSTRING_SCRIPTS_RE.match(term[i + 1])
+    }
+    return sorted(pairs)
 
 
 def _fts_phrase(term: str) -> str:
