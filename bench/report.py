@@ -217,3 +217,26 @@ def plot(results: dict[str, dict]) -> None:
     figure.tight_layout()
     figure.savefig(RESULTS / "latency.png", dpi=110)
     print(f"plot: {RESULTS / 'latency.png'}")
+
+
+def report_search(result: dict, database: str) -> None:
+    """The search scenario's table (ms per `search` round trip) and search-<database>.json."""
+    print()
+    print(
+        f"Search over {result['rows']:,} messages on {database} (seeded in {result['seed_s']:.0f} s; "
+        f"{result['rooms']} rooms, {result['private']} private, the searcher in {result['member_of']} of them)"
+    )
+    print()
+    print("| query | messages the searcher may read that match | newest: p50, p99 | relevance: p50, p99 |")
+    print("| --- | --- | --- | --- |")
+    timings = result["timings"]
+    for kind, queries in result["queries"].items():
+        counts = ", ".join(f"{q} {result['matches'][q]:,}" for q in queries)
+        cells = []
+        for order in ("newest", "relevance"):
+            t = timings[f"{kind}|{order}"]
+            calls = "" if t["calls"] >= 200 else f" ({t['calls']} calls)"
+            cells.append(f"{_ms(t['p50'])}, **{_ms(t['p99'])}**{calls}")
+        print(f"| {kind} | {counts} | {' | '.join(cells)} |")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"search-{database}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -2,6 +2,7 @@
 
     make bench                 (or: .venv/bin/python bench/run.py [--quick] [--designs ours,tutorial])
     .venv/bin/python bench/run.py --scenarios transports [--quick] [--transports ws,xhr-streaming]
+    .venv/bin/python bench/run.py --scenarios search [--database postgres] [--quick]
 
 Each design runs as two server processes sharing one Redis (Valkey) on this machine, driven by the
 same Node load generator (bench/loadgen.mjs). Prints a table, the ratios ours / each baseline, and
@@ -11,6 +12,11 @@ writes bench/results/latency.png and results.json. Every load loop is bounded in
 The `transports` scenario runs our server only: the same fan-out with the subscribers on the raw
 WebSocket (/ws/), on SockJS xhr-streaming and on the framed SockJS WebSocket (/sockjs/); it writes
 bench/results/transports.json and transports.png.
+
+The `search` scenario runs our server only: it seeds 1,000,000 messages of English and Korean text
+over 100 rooms (bench/seed.py, one SQL statement) and times `search` frames on a socket, for a common
+word, a rare word, two words, a phrase and a Korean word, newest first and by relevance (`--quick`:
+100,000 messages, 50 calls each); it writes bench/results/search-<database>.json.
 """
 
 import argparse
@@ -25,7 +31,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import report, report_transports  # noqa: E402
+from bench.report import report, report_search, report_transports  # noqa: E402
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
@@ -36,6 +42,7 @@ from bench.scenarios import (  # noqa: E402
     history_at_scale,
     idle_memory,
     many_rooms,
+    search_at_scale,
     transports,
 )
 from bench.servers import DATABASE, STARTERS, start_ours  # noqa: E402
@@ -50,23 +57,29 @@ def main() -> None:
     parser.add_argument(
         "--scenarios",
         default="designs",
-        help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), or both",
+        help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), search "
+        "(ours: search over 1,000,000 messages), or several, comma-separated",
     )
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
     parser.add_argument(
         "--database", choices=["sqlite", "postgres"], default="sqlite", help="our server's database"
     )
+    parser.add_argument(
+        "--search-rows", type=int, default=1_000_000, help="messages seeded for the search scenario"
+    )
     args = parser.parse_args()
     postgres = start_postgres() if args.database == "postgres" else None
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        assert set(scenarios) <= {"designs", "transports"}, "scenarios: designs, transports"
+        assert set(scenarios) <= {"designs", "transports", "search"}, "scenarios: designs, transports, search"
         if "designs" in scenarios:
             run_all(args)
         if "transports" in scenarios:
             run_transports(args)
+        if "search" in scenarios:
+            run_search(args)
     finally:
         if postgres:
             postgres.stop()
@@ -118,6 +131,18 @@ def run_transports(args) -> None:
         finally:
             deployment.stop()
     report_transports(rows)
+
+
+def run_search(args) -> None:
+    rows, calls = (100_000, 50) if args.quick else (args.search_rows, 200)
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as workdir:
+        progress(f"starting ours on {args.database}: two server processes, one Redis")
+        deployment = start_ours(Path(workdir))
+        try:
+            result = search_at_scale(deployment, rows, calls)
+        finally:
+            deployment.stop()
+    report_search(result, args.database)
 
 
 if __name__ == "__main__":

@@ -203,3 +203,88 @@ def capacity_any_step(rows: list[dict]) -> float:
 
 def _meets_bar(row: dict) -> bool:
     return row["lost"] == 0 and row["p99"] is not None and row["p99"] < 100
+
+
+# Queries of the search scenario, by kind: each call picks one of its kind's at random. The words
+# come from bench/seed.py's vocabulary: common words are its first, medium ones (about 1% of
+# messages, where an index scan by date and the full-text index cost about the same) its 60th to
+# 90th, rare ones its RARE list.
+SEARCH_QUERIES = {
+    "common word": ["the", "you", "it", "can", "this"],
+    "medium word": ["meeting", "deploy", "review", "release", "server"],
+    "rare word": ["zeppelin", "quokka", "fjord", "walrus", "nebula"],
+    "two words": ["deploy server", "review tests", "meeting tomorrow", "database slow", "release friday"],
+    "phrase": ['"see you tomorrow"', '"code review"', '"pull request"', '"on my way"', '"good morning"'],
+    "Korean word": ["회의", "보고서", "프로젝트", "배포", "검색"],
+}
+
+
+def search_at_scale(
+    deployment: Deployment, rows: int = 1_000_000, calls: int = 200, budget_s: float = 60
+) -> dict:
+    """`search` frame round trips (p50, p99 in ms) over `rows` seeded messages in 100 rooms (ours).
+
+    One user, member of 5 of the 20 private rooms, sends `search` frames one after the other on one
+    socket and times each until its `search.results` (a page of 20: the selector's SQL, loading the
+    messages, highlighting). For each kind of query and each order, `calls` calls, or as many as fit
+    in `budget_s` seconds (at least 20) when they are slow, after one unmeasured call of each query."""
+    import random
+
+    progress(f"{deployment.design}: search over {rows:,} messages (seeding)")
+    cluster = deployment.cluster
+    name, key = cluster.make_sessions(1, "searcher")[0]
+    started = time.perf_counter()
+    seeded = json.loads(
+        cluster.django(
+            f"import json; from bench.seed import seed_search; print(json.dumps(seed_search({name!r}, {rows})))"
+        )
+    )
+    seed_s = time.perf_counter() - started
+    queries = [q for kind in SEARCH_QUERIES.values() for q in kind]
+    progress(f"{deployment.design}: seeded in {seed_s:.0f} s; counting matches")
+    counts = json.loads(
+        cluster.django(
+            "import json; from bench.seed import search_match_counts\n"
+            f"print(json.dumps(search_match_counts({name!r}, {queries!r})))"
+        )
+    )
+
+    async def measure() -> dict:
+        ws = await WsClient.connect(cluster.nodes[0].port, key)
+        refs = iter(range(10**9))
+
+        async def call(query: str, order: str) -> float:
+            ref = f"s{next(refs)}"
+            started = time.perf_counter()
+            await ws.send({"type": "search", "query": query, "order": order, "ref": ref})
+            while True:
+                frame = await ws.recv(timeout=30)
+                if frame["type"] == "error":
+                    raise RuntimeError(f"search {query!r} refused: {frame}")
+                if frame["type"] == "search.results" and frame.get("ref") == ref:
+                    return (time.perf_counter() - started) * 1000
+
+        for order in ("newest", "relevance"):
+            for query in queries:
+                await call(query, order)  # warm-up, not measured
+        out = {}
+        for kind, choices in SEARCH_QUERIES.items():
+            for order in ("newest", "relevance"):
+                progress(f"{deployment.design}: search, {kind}, order={order}, {calls} calls")
+                timings, began = [], time.perf_counter()
+                while len(timings) < calls and (len(timings) < 20 or time.perf_counter() - began < budget_s):
+                    timings.append(await call(random.choice(choices), order))
+                timings.sort()
+                out[f"{kind}|{order}"] = {
+                    "kind": kind, "order": order, "calls": len(timings),
+                    "p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)],
+                    "max": timings[-1],
+                }  # fmt: skip
+        await ws.close()
+        return out
+
+    return {
+        "rows": rows, "seed_s": seed_s, "rooms": len(seeded["rooms"]), "private": len(seeded["private"]),
+        "member_of": len(seeded["member_of"]), "matches": counts, "queries": SEARCH_QUERIES,
+        "timings": asyncio.run(measure()),
+    }  # fmt: skip

@@ -53,6 +53,15 @@ def test_english_and_korean_queries_find_readable_messages(alice, rooms):
     assert found(alice, "REPORT friday") == [("lounge", "The quarterly report is due on Friday")]
 
 
+def test_two_character_terms_match_inside_words(alice, rooms):
+    # On PostgreSQL through the bigram index (migration 0006), too short for trigrams.
+    assert found(alice, "료는") == [("lounge", "회의 자료는 공유 폴더에 있어요")]
+    assert found(alice, "료는 회의") == [("lounge", "회의 자료는 공유 폴더에 있어요")]
+    assert found(alice, "료는 -공유") == []
+    assert search._bigrams(("회의", "PR", "주", "a회b")) == ["회의"]
+    assert search._bigrams(("会議です",)) == ["です", "会議", "議で"]
+
+
 def test_a_removed_member_and_an_outsider_never_see_a_private_rooms_messages(bob, make_user, rooms):
     outsider = make_user("carol")
     for user in (bob, outsider):
