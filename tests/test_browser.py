@@ -14,6 +14,7 @@ import pytest
 from chat.devcluster import BASE_DIR
 from chat.testing.clients import WsClient
 from chat.testing.cluster import Cluster, start_cluster
+from tests.waiting import wait_until_sync
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -416,7 +417,12 @@ def test_more_rooms_than_a_connection_may_follow_leave_the_busy_rooms_followed(b
     page.goto(f"/rooms/{here}/")
     wait_connected(page)
     playwright_api.expect(page.locator("#rooms li[data-slug]")).to_have_count(232, timeout=10_000)
-    page.wait_for_function(f"window.chatClient.rooms.has({busy!r})", timeout=10_000)
+    # Polled from here: wait_for_function's string predicate is eval'd in the page, which its CSP forbids.
+    wait_until_sync(
+        lambda: page.evaluate(f"window.chatClient.rooms.has({busy!r})"),
+        f"the page follows {busy}",
+        timeout=10,
+    )
     cluster.make_rooms([f"Flood later {i}" for i in range(20)])  # announced live while the page is open
     playwright_api.expect(page.locator("#rooms li[data-slug]")).to_have_count(252, timeout=10_000)
     run_async(post("new", "crowd-2"))

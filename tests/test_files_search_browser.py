@@ -7,6 +7,7 @@ from PIL import Image
 from playwright import sync_api as playwright_api
 
 from tests.test_browser import browser, cluster, page_for, wait_connected  # noqa: F401 (fixtures)
+from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 expect = playwright_api.expect
@@ -58,7 +59,10 @@ def test_an_image_sent_from_the_composer_shows_as_a_thumbnail_and_html_never_run
     page.click("#composer button[type=submit]")
     thumb = page.locator("#messages .attachment.image img")
     expect(thumb).to_have_count(1)
-    page.wait_for_function("document.querySelector('#messages .attachment.image img').naturalWidth > 0")
+    wait_until_sync(  # polled from here: wait_for_function's string predicate is eval'd, which the CSP forbids
+        lambda: page.evaluate("document.querySelector('#messages .attachment.image img')?.naturalWidth > 0"),
+        "the thumbnail decoded",
+    )
     card = page.locator("#messages .attachment.file")
     expect(card).to_contain_text("page.html")
     url = card.get_attribute("href")
