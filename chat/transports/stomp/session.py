@@ -6,6 +6,11 @@ becomes a `subscribe` frame, a SEND a `message.send`, and what the ChatSession s
 translated per STOMP subscription and layout. The handler talks to its transport through a
 Connection (send one text message, close with a code), so the same handler serves the WebSocket
 endpoint and SockJS sessions.
+
+Why one module of about 500 lines: it is one state machine (CONNECT, heart-beats, subscriptions and
+their per-subscription cursors, receipts, the translation back) whose parts share the connection's
+state; the codec (frames.py), the destination table (destinations.py), sign-in (auth.py) and the
+endpoints are apart. Split the translation of outgoing frames out first if it grows.
 """
 
 import asyncio
