@@ -13,7 +13,14 @@ import pytest
 import websockets
 
 from chat.testing.clients import CSRF_RE, HttpUser, WsClient
-from chat.testing.cluster import Cluster, connect, new_user, start_cluster, start_postgres
+from chat.testing.cluster import (
+    DATABASES,
+    Cluster,
+    cluster_on,
+    connect,
+    new_user,
+    start_cluster,
+)
 from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
@@ -339,23 +346,16 @@ ROOMS_PER_WINDOW = 3
 ROOM_WINDOW = 6
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def room_cluster(request, tmp_path_factory):
     """Two nodes with a small room-creation limit, on SQLite and on a real PostgreSQL."""
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"rooms-{request.param}"),
-            database_url=postgres.url if postgres else None,
-            CHAT_ROOM_CREATE_LIMIT=str(ROOMS_PER_WINDOW),
-            CHAT_ROOM_CREATE_WINDOW=str(ROOM_WINDOW),
-        )
+    with cluster_on(
+        request.param,
+        tmp_path_factory.mktemp(f"rooms-{request.param}"),
+        CHAT_ROOM_CREATE_LIMIT=str(ROOMS_PER_WINDOW),
+        CHAT_ROOM_CREATE_WINDOW=str(ROOM_WINDOW),
+    ) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 def post_room(http: HttpUser, title: str) -> httpx.Response:

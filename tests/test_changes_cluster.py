@@ -15,25 +15,22 @@ import pytest
 import websockets
 
 from chat.testing.clients import WsClient
-from chat.testing.cluster import Cluster, connect, new_user, start_cluster, start_postgres
+from chat.testing.cluster import (
+    DATABASES,
+    Cluster,
+    cluster_on,
+    connect,
+    new_user,
+    start_cluster,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def cluster(request, tmp_path_factory):
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"changes-{request.param}"),
-            database_url=postgres.url if postgres else None,
-        )
+    with cluster_on(request.param, tmp_path_factory.mktemp(f"changes-{request.param}")) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 class Mirror:

@@ -10,27 +10,17 @@ import websockets
 from redis.asyncio.connection import AbstractConnection
 
 from chat.testing.clients import WsClient
-from chat.testing.cluster import connect, new_user, start_cluster, start_postgres
+from chat.testing.cluster import DATABASES, cluster_on, connect, new_user
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def cluster(request, tmp_path_factory):
     """Every test here runs twice: on SQLite (the embedded default) and on a real PostgreSQL."""
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"cluster-{request.param}"),
-            database_url=postgres.url if postgres else None,
-        )
+    with cluster_on(request.param, tmp_path_factory.mktemp(f"cluster-{request.param}")) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 async def test_users_on_different_nodes_chat_both_ways(cluster):

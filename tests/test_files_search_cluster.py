@@ -12,27 +12,22 @@ import httpx
 import pytest
 from PIL import Image
 
-from chat.testing.cluster import Cluster, connect, new_user, start_cluster, start_postgres
+from chat.testing.cluster import (
+    DATABASES,
+    Cluster,
+    cluster_on,
+    connect,
+    new_user,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def cluster(request, tmp_path_factory):
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        workdir = tmp_path_factory.mktemp(f"files-search-{request.param}")
-        cluster = start_cluster(
-            workdir,
-            database_url=postgres.url if postgres else None,
-            CHAT_UPLOAD_ROOT=str(workdir / "uploads"),
-        )
+    workdir = tmp_path_factory.mktemp(f"files-search-{request.param}")
+    with cluster_on(request.param, workdir, CHAT_UPLOAD_ROOT=str(workdir / "uploads")) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 def membership(cluster: Cluster, room: str, username: str, *, add: bool) -> None:

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from chat.testing.clients import CSRF_RE, WsClient
-from chat.testing.cluster import Cluster, new_user, start_cluster, start_postgres
+from chat.testing.cluster import DATABASES, Cluster, cluster_on, new_user, start_cluster
 
 pytestmark = [pytest.mark.cluster]
 
@@ -83,22 +83,15 @@ def sql(cluster: Cluster, statement: str, *params) -> list[tuple]:
     return [tuple(str(v) if isinstance(v, address) else v for v in row) for row in rows]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def direct(request, tmp_path_factory):
     """Nodes reached directly (no TRUSTED_PROXIES): the peer address is the client, 127.0.0.1."""
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"throttle-direct-{request.param}"),
-            database_url=postgres.url if postgres else None,
-            **LIMITS,
-        )
+    with cluster_on(
+        request.param,
+        tmp_path_factory.mktemp(f"throttle-direct-{request.param}"),
+        **LIMITS,
+    ) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 @pytest.fixture

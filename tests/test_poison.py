@@ -13,26 +13,16 @@ import pytest
 import websockets
 
 from chat.testing.clients import WsClient
-from chat.testing.cluster import start_cluster, start_postgres
+from chat.testing.cluster import DATABASES, cluster_on
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def cluster(request, tmp_path_factory):
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"poison-{request.param}"),
-            database_url=postgres.url if postgres else None,
-        )
+    with cluster_on(request.param, tmp_path_factory.mktemp(f"poison-{request.param}")) as cluster:
         cluster.vendor = request.param
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 def send_frame(room: str, body: str, client_msg_id: str) -> str:

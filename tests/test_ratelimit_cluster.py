@@ -7,31 +7,24 @@ import pytest
 import websockets
 
 from chat.testing.clients import WsClient
-from chat.testing.cluster import start_cluster, start_postgres
+from chat.testing.cluster import DATABASES, cluster_on
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 LIMIT = 30
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def cluster(request, tmp_path_factory):
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        # A window far longer than the test: every send of a user falls in one window.
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"ratelimit-{request.param}"),
-            nodes=3,
-            database_url=postgres.url if postgres else None,
-            CHAT_RATE_LIMIT_MESSAGES=str(LIMIT),
-            CHAT_RATE_LIMIT_WINDOW="600",
-        )
+    # A window far longer than the test: every send of a user falls in one window.
+    with cluster_on(
+        request.param,
+        tmp_path_factory.mktemp(f"ratelimit-{request.param}"),
+        nodes=3,
+        CHAT_RATE_LIMIT_MESSAGES=str(LIMIT),
+        CHAT_RATE_LIMIT_WINDOW="600",
+    ) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 async def test_three_nodes_sending_at_once_for_one_user_store_exactly_the_limit(cluster):

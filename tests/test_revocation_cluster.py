@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from chat.testing.clients import CSRF_RE, FrameClient, HttpUser, WsClient
-from chat.testing.cluster import connect, new_user, start_cluster, start_postgres
+from chat.testing.cluster import DATABASES, cluster_on, connect, new_user
 from tests.sockjs_client import SockJSClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
@@ -24,20 +24,10 @@ pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 PASSWORD = "correct-horse-battery-9"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=DATABASES)
 def cluster(request, tmp_path_factory):
-    postgres = start_postgres() if request.param == "postgres" else None
-    try:
-        cluster = start_cluster(
-            tmp_path_factory.mktemp(f"revocation-{request.param}"),
-            database_url=postgres.url if postgres else None,
-        )
+    with cluster_on(request.param, tmp_path_factory.mktemp(f"revocation-{request.param}")) as cluster:
         yield cluster
-        cluster.stop()
-    finally:
-        if postgres:
-            postgres.stop()
-    cluster.assert_no_tracebacks()
 
 
 @pytest.fixture(scope="module")

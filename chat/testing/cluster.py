@@ -1,5 +1,6 @@
 """A real local cluster for tests and the bench: a Valkey server, a migrated database, daphne nodes."""
 
+import contextlib
 import glob
 import itertools
 import json
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,6 +180,27 @@ def start_cluster(
             redis.stop()
         raise
     return Cluster(workdir=workdir, redis=redis, nodes=started, env=env)
+
+
+# The databases the cluster tests run on: the embedded default and a real PostgreSQL.
+DATABASES = ["sqlite", "postgres"]
+
+
+@contextlib.contextmanager
+def cluster_on(database: str, workdir: Path, **kwargs) -> Iterator[Cluster]:
+    """A cluster (start_cluster's arguments) on SQLite or on a PostgreSQL server of its own; stopped
+    afterwards, and then its nodes' logs checked for tracebacks."""
+    postgres = start_postgres() if database == "postgres" else None
+    try:
+        cluster = start_cluster(workdir, database_url=postgres.url if postgres else None, **kwargs)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+    finally:
+        if postgres:
+            postgres.stop()
+    cluster.assert_no_tracebacks()
 
 
 _names = itertools.count(1)
