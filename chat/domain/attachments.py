@@ -12,13 +12,11 @@ import os
 import re
 import secrets
 import unicodedata
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-import puremagic
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile, File
@@ -26,18 +24,14 @@ from django.db import transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 
-from chat.domain import selectors
-from chat.domain.errors import InvalidAttachment, QuotaExceeded, UnsupportedType, UploadTooLarge
+from chat.domain import selectors, uploads
+from chat.domain.errors import InvalidAttachment, QuotaExceeded
+from chat.domain.uploads import INLINE_IMAGES
 from chat.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
-
-# Images shown inline (and re-encoded here): formats browsers render as images and never as documents.
-INLINE_IMAGES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
-SNIFF_BYTES = 64 * 1024
-
 
 # --- checks ------------------------------------------------------------------------------
 
@@ -51,29 +45,6 @@ def sanitize_name(name: str) -> str:
     if len(name) > 150:
         name = (stem[: 140 - len(extension)] + "." + extension[:9]) if dot else name[:150]
     return name
-
-
-def detect_type(head: bytes) -> str | None:
-    """The type of a file from its first bytes (puremagic), text/plain for UTF-8 text that no
-    signature matches, None when unknown. The client's name and Content-Type are never consulted."""
-    try:
-        matches = puremagic.magic_string(head)
-    except (puremagic.PureError, ValueError):
-        matches = []
-    if matches:
-        best = max(matches, key=lambda m: m.confidence)
-        return best.mime_type or None
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # The first bytes may end inside a character.
-        try:
-            text = head[:-4].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if "\x00" in text or re.search(r"<\s*(html|svg|script|!doctype|\?xml)", text[:1024], re.IGNORECASE):
-        return None  # markup no signature named: not plain text
-    return "text/plain"
 
 
 def _check_quota(uploader: AbstractBaseUser, size: int) -> None:
@@ -97,39 +68,23 @@ class _Image:
 def _process_image(source: File, content_type: str) -> _Image:
     """Decode the image (refusing decompression bombs), re-encode it without its metadata (EXIF: the
     camera, the place), and make a thumbnail. A file that does not decode is refused."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            source.seek(0)
-            image = Image.open(source)
-            width, height = image.size
-            if width * height > settings.CHAT_UPLOAD_MAX_PIXELS:
-                raise UnsupportedType(
-                    f"The image is {width}x{height} pixels; at most {settings.CHAT_UPLOAD_MAX_PIXELS} are accepted."
-                )
-            if image.format != INLINE_IMAGES[content_type]:
-                raise UnsupportedType("The image's content does not match its type.")
-            animated = getattr(image, "is_animated", False)
-            image.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise UnsupportedType("The image is too large when decoded.") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise UnsupportedType(f"The image could not be decoded ({exc.__class__.__name__}).") from None
-        if animated:
-            # Re-encoding would drop the animation; GIF and WebP frames carry no EXIF block we keep.
-            source.seek(0)
-            data = source.read()
-        else:
-            upright = ImageOps.exif_transpose(image)
-            out = io.BytesIO()
-            upright.save(out, format=INLINE_IMAGES[content_type], **_save_options(content_type))
-            data, image, (width, height) = out.getvalue(), upright, upright.size
-        thumb = image.copy()
-        thumb.thumbnail((settings.CHAT_THUMBNAIL_SIZE, settings.CHAT_THUMBNAIL_SIZE))
-        if thumb.mode not in ("RGB", "RGBA"):
-            thumb = thumb.convert("RGBA")
+    image = uploads.image_decode(source, content_type)
+    width, height = image.size
+    if getattr(image, "is_animated", False):
+        # Re-encoding would drop the animation; GIF and WebP frames carry no EXIF block we keep.
+        source.seek(0)
+        data = source.read()
+    else:
+        upright = ImageOps.exif_transpose(image)
         out = io.BytesIO()
-        thumb.save(out, format="PNG", optimize=True)
+        upright.save(out, format=INLINE_IMAGES[content_type], **_save_options(content_type))
+        data, image, (width, height) = out.getvalue(), upright, upright.size
+    thumb = image.copy()
+    thumb.thumbnail((settings.CHAT_THUMBNAIL_SIZE, settings.CHAT_THUMBNAIL_SIZE))
+    if thumb.mode not in ("RGB", "RGBA"):
+        thumb = thumb.convert("RGBA")
+    out = io.BytesIO()
+    thumb.save(out, format="PNG", optimize=True)
     return _Image(data=data, thumbnail=out.getvalue(), thumbnail_type="image/png", width=width, height=height)
 
 
@@ -146,16 +101,9 @@ def _save_options(content_type: str) -> dict:
 
 def attachment_upload(*, uploader: AbstractBaseUser, upload: File, name: str) -> Attachment:
     """Check and store an upload; raises UploadTooLarge, QuotaExceeded or UnsupportedType."""
-    size = upload.size
-    if size > settings.CHAT_UPLOAD_MAX_BYTES:
-        raise UploadTooLarge(f"The file has {size} bytes; the limit is {settings.CHAT_UPLOAD_MAX_BYTES}.")
-    if size == 0:
-        raise UnsupportedType("The file is empty.")
+    size = uploads.upload_check_size(upload, max_bytes=settings.CHAT_UPLOAD_MAX_BYTES)
     _check_quota(uploader, size)
-    upload.seek(0)
-    content_type = detect_type(upload.read(SNIFF_BYTES))
-    if content_type not in settings.CHAT_UPLOAD_TYPES:
-        raise UnsupportedType(f"Files of type {content_type or 'unknown'} are not accepted.")
+    content_type = uploads.upload_detect_type(upload, accepted=settings.CHAT_UPLOAD_TYPES)
     storage = Attachment._meta.get_field("file").storage
     key = f"attachments/{secrets.token_urlsafe(18)}"
     attachment = Attachment(uploader=uploader, name=sanitize_name(name), content_type=content_type)

@@ -58,14 +58,20 @@ def _serve(request: HttpRequest, attachment_id: int, *, thumbnail: bool) -> File
     response = FileResponse(
         handle, as_attachment=not inline, filename=attachment.name, content_type=content_type
     )
+    # Revalidated on every use: a revoked reader's old link must stop working.
+    return user_content_headers(response, cache_control="private, no-cache")
+
+
+def user_content_headers(response: HttpResponse, *, cache_control: str) -> HttpResponse:
+    """The headers of every file a user uploaded (attachments, avatars), so that a browser never
+    runs it: no sniffing, and were it rendered as a document after all, no script, no plugin, no
+    same origin."""
     response["X-Content-Type-Options"] = "nosniff"
-    # Were the browser to render it as a document after all: no script, no plugin, no same origin.
     response["Content-Security-Policy"] = (
         "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     )
     response["Cross-Origin-Resource-Policy"] = "same-origin"
-    # Revalidated on every use: a revoked reader's old link must stop working.
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = cache_control
     return response
 
 
