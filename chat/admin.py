@@ -1,15 +1,19 @@
 """Django admin for rooms and messages. Every change goes through chat.domain.services, so
 connected clients on every node see it live."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from chat.domain import accounts, message_changes, services
-from chat.models import ApiToken, Membership, Message, MessageEdit, Reaction, Room
+from chat.domain import accounts, message_changes, profile_selectors, profiles, services
+from chat.models import ApiToken, Membership, Message, MessageEdit, Profile, Reaction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -232,3 +236,126 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False  # revoke instead: a deleted token's connections would not be closed
+
+
+# --- profiles: their own list, and an inline on the user; writes through chat.domain.profiles ---
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [("", "-"), *((name, name) for name in sorted(profiles.time_zone_names()))]
+
+
+class ProfileAdminForm(forms.ModelForm):
+    """The profile's text fields under the same rules as the profile page; the operator may remove
+    a picture (not upload one: that is the user's page)."""
+
+    time_zone = forms.ChoiceField(required=False, choices=_time_zone_choices)
+    remove_avatar = forms.BooleanField(required=False, label="Remove the picture")
+
+    class Meta:
+        model = Profile
+        fields = ("display_name", "status_text", "time_zone")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        errors = {}
+        for name, check in (
+            (
+                "display_name",
+                lambda v: profiles.profile_clean_text(
+                    v, field="display_name", max_length=profiles.DISPLAY_NAME_MAX
+                ),
+            ),
+            (
+                "status_text",
+                lambda v: profiles.profile_clean_text(
+                    v, field="status_text", max_length=profiles.STATUS_TEXT_MAX
+                ),
+            ),
+            ("time_zone", profiles.profile_clean_time_zone),
+        ):
+            try:
+                data[name] = check(data.get(name) or "")
+            except ValidationError as error:
+                errors.update(error.message_dict)
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+def _profile_save(user, form: ProfileAdminForm) -> None:
+    data = form.cleaned_data
+    if data.get("remove_avatar"):
+        profiles.profile_remove_avatar(user=user)
+    profiles.profile_update(
+        user=user,
+        display_name=data["display_name"],
+        status_text=data["status_text"],
+        time_zone=data["time_zone"],
+    )
+
+
+def _avatar_preview(profile: Profile) -> str:
+    if not profile.avatar_key:
+        return "-"
+    return format_html(
+        '<img src="{}" width="64" height="64" alt="">', profile_selectors.avatar_url(profile.avatar_key, 64)
+    )
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    form = ProfileAdminForm
+    can_delete = False
+    fields = ("display_name", "status_text", "time_zone", "avatar", "remove_avatar", "updated_at")
+    readonly_fields = ("avatar", "updated_at")
+
+    @admin.display(description="picture")
+    def avatar(self, profile: Profile) -> str:
+        return _avatar_preview(profile)
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class ChatUserAdmin(UserAdmin):
+    """Django's user admin, with the profile inline (saved through the profile services, so that
+    the change is announced like one made on the profile page)."""
+
+    inlines = (*UserAdmin.inlines, ProfileInline)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not Profile:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if inline_form.has_changed():
+                _profile_save(form.instance, inline_form)
+                formset.changed_objects.append((inline_form.instance, inline_form.changed_data))
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    form = ProfileAdminForm
+    list_display = ("user", "display_name", "status_text", "time_zone", "has_avatar", "updated_at")
+    search_fields = ("user__username", "display_name", "status_text")
+    list_select_related = ("user",)
+    fields = ("user", "display_name", "status_text", "time_zone", "avatar", "remove_avatar", "updated_at")
+    readonly_fields = ("user", "avatar", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a profile is made with its user's first change (or from the user's page)
+
+    @admin.display(boolean=True, description="picture")
+    def has_avatar(self, profile: Profile) -> bool:
+        return bool(profile.avatar_key)
+
+    @admin.display(description="picture")
+    def avatar(self, profile: Profile) -> str:
+        return _avatar_preview(profile)
+
+    def save_model(self, request: HttpRequest, obj: Profile, form, change: bool) -> None:
+        _profile_save(obj.user, form)

@@ -231,3 +231,27 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}) of {self.user}"
+
+
+class Profile(models.Model):
+    """How a user shows to others: a display name, an avatar, a time zone, a status line. Created on
+    its user's first profile write (chat.domain.profiles); a user without one shows the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="chat_profile"
+    )
+    display_name = models.CharField(max_length=64, blank=True)
+    status_text = models.CharField(max_length=140, blank=True)
+    # An IANA time zone name (zoneinfo), or blank: not said.
+    time_zone = models.CharField(max_length=64, blank=True)
+    # The avatar's random key: its files are avatars/<key>/<size>.webp in the attachments' storage,
+    # and its URL names the key alone, so a new avatar is a new URL (cached for ever) and the URL
+    # tells nothing of the user. Blank: no avatar (clients draw the initials).
+    avatar_key = models.CharField(max_length=32, blank=True, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user"]
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"

@@ -222,6 +222,13 @@ CHAT_ATTACHMENTS_PER_MESSAGE = 10
 CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 50_000_000)
 CHAT_THUMBNAIL_SIZE = 400
 CHAT_UPLOAD_ORPHAN_HOURS = env_int("CHAT_UPLOAD_ORPHAN_HOURS", 24)
+# Profiles (chat/domain/profiles.py): an avatar upload's limit (the other upload rules are the
+# attachments'), the squares an avatar is resized to; users per `users.fetch` frame, and how many
+# users one connection follows for `user.updated` before it is sent every user's updates instead.
+CHAT_AVATAR_MAX_BYTES = env_int("CHAT_AVATAR_MAX_BYTES", 5 * 1024 * 1024)
+CHAT_AVATAR_SIZES = (256, 64)
+CHAT_USERS_FETCH_MAX = 100
+CHAT_USERS_WATCH_MAX = 5000
 # Types accepted, as detected from the content (never from the name or the client's header). The
 # images among them are shown inline; everything else is served as a download.
 CHAT_UPLOAD_TYPES = [

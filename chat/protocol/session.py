@@ -85,6 +85,9 @@ class ChatSession:
         self.close = close
         self.subscriptions: dict[int, Subscription] = {}
         self.room_ids_by_slug: dict[str, int] = {}
+        # The users this connection fetched (users.fetch), whose `user.updated` it is sent; None:
+        # it fetched so many that it is sent every user's (chat/protocol/handlers/users.py).
+        self.watched_user_ids: set[int] | None = set()
         # When the last FLOOD_STRIKES + 1 refusals happened (time.monotonic()).
         self.refusals: deque[float] = deque(maxlen=FLOOD_STRIKES + 1)
         self.closing = False  # closed for flooding: later frames are ignored

@@ -14,9 +14,10 @@ from chat.protocol.handlers import (
     presence,
     search,
     subscriptions,
+    users,
 )
 
-_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search)
+_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search, users)
 
 # Client frame type -> handler.
 CLIENT_FRAMES = {kind: handler for module in _MODULES for kind, handler in module.FRAMES.items()}
