@@ -285,13 +285,12 @@ class ProfileAdminForm(forms.ModelForm):
 
 def _profile_save(user, form: ProfileAdminForm) -> None:
     data = form.cleaned_data
-    if data.get("remove_avatar"):
-        profiles.profile_remove_avatar(user=user)
-    profiles.profile_update(
+    profiles.profile_save(
         user=user,
         display_name=data["display_name"],
         status_text=data["status_text"],
         time_zone=data["time_zone"],
+        remove_avatar=bool(data.get("remove_avatar")),
     )
 
 

@@ -52,7 +52,8 @@ def profile_clean_text(value: object, *, field: str, max_length: int) -> str:
     for char in text:
         category = unicodedata.category(char)
         if char not in _ALLOWED_CONTROL and (
-            (category[0] == "C" and category != "Cn" and char not in _ALLOWED_FORMAT) or category in ("Zl", "Zp")
+            (category[0] == "C" and category != "Cn" and char not in _ALLOWED_FORMAT)
+            or category in ("Zl", "Zp")
         ):
             raise ValidationError({field: _("Control and invisible formatting characters are not allowed.")})
     text = " ".join(text.split())  # tabs and line breaks (pasted text) become spaces
@@ -86,14 +87,6 @@ def profile_clean_time_zone(value: object) -> str:
 # --- profile fields ----------------------------------------------------------------------------
 
 
-def profile_get_for_update(*, user: AbstractBaseUser) -> Profile:
-    """The user's profile, locked for this transaction, made if it does not exist yet (a race with
-    another node's first write ends in one row: get_or_create retries the read)."""
-    profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
-    return profile
-
-
-@transaction.atomic
 def profile_update(
     *,
     user: AbstractBaseUser,
@@ -103,6 +96,22 @@ def profile_update(
 ) -> Profile:
     """Change the given fields of the user's profile (others stay) and announce `user.updated`.
     Raises ValidationError (a dict by field) and stores nothing when a value is refused."""
+    return profile_save(user=user, display_name=display_name, status_text=status_text, time_zone=time_zone)
+
+
+def profile_save(
+    *,
+    user: AbstractBaseUser,
+    display_name: object = _UNSET,
+    status_text: object = _UNSET,
+    time_zone: object = _UNSET,
+    avatar: File | None = None,
+    remove_avatar: bool = False,
+) -> Profile:
+    """Change any of the profile's fields and its picture (a new `avatar` upload, or
+    `remove_avatar`) in one transaction, announced once. Every value is checked before anything is
+    stored: raises ValidationError (a dict by field), or UploadTooLarge / UnsupportedType for the
+    picture, and then nothing changed."""
     changes: dict[str, str] = {}
     if display_name is not _UNSET:
         changes["display_name"] = profile_clean_text(
@@ -114,15 +123,42 @@ def profile_update(
         )
     if time_zone is not _UNSET:
         changes["time_zone"] = profile_clean_time_zone(time_zone)
+    if avatar is None:
+        if remove_avatar:
+            changes["avatar_key"] = ""
+        return _apply(user=user, changes=changes)
+    files = _avatar_squares(avatar)
+    key = secrets.token_urlsafe(18)  # 24 characters
+    written = _avatar_store(key, files)
+    try:
+        return _apply(user=user, changes={**changes, "avatar_key": key})
+    except BaseException:
+        _delete_avatar_files(written)
+        raise
+
+
+def profile_get_for_update(*, user: AbstractBaseUser) -> Profile:
+    """The user's profile, locked for this transaction, made if it does not exist yet (a race with
+    another node's first write ends in one row: get_or_create retries the read)."""
+    profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def _apply(*, user: AbstractBaseUser, changes: dict[str, str]) -> Profile:
     profile = profile_get_for_update(user=user)
     changes = {name: value for name, value in changes.items() if getattr(profile, name) != value}
     if not changes:
         return profile
+    old_key = profile.avatar_key if "avatar_key" in changes else ""
     for name, value in changes.items():
         setattr(profile, name, value)
     profile.updated_at = timezone.now()
     profile.full_clean(exclude=["user"])
     profile.save(update_fields=[*changes, "updated_at"])
+    if old_key:  # after commit: a rolled-back change keeps the old files
+        names = [profile_selectors.avatar_path(old_key, size) for size in settings.CHAT_AVATAR_SIZES]
+        transaction.on_commit(partial(_delete_avatar_files, names), robust=True)
     _announce(user=user, profile=profile)
     return profile
 
@@ -147,20 +183,23 @@ def _avatar_files(image: Image.Image) -> dict[int, bytes]:
     return files
 
 
-def profile_set_avatar(*, user: AbstractBaseUser, upload: File) -> Profile:
+def _avatar_squares(upload: File) -> dict[int, bytes]:
     """Check an uploaded image (the upload rules of chat/domain/uploads.py, with the avatar's own
-    size limit; PNG, JPEG, GIF or WebP only), store its squares under a new key, and announce.
-    Raises UploadTooLarge or UnsupportedType and stores nothing when refused."""
+    size limit; PNG, JPEG, GIF or WebP only) and make its squares; raises UploadTooLarge or
+    UnsupportedType."""
     uploads.upload_check_size(upload, max_bytes=settings.CHAT_AVATAR_MAX_BYTES)
     accepted = [t for t in settings.CHAT_UPLOAD_TYPES if t in uploads.INLINE_IMAGES]
     content_type = uploads.upload_detect_type(upload, accepted=accepted)
     largest = max(settings.CHAT_AVATAR_SIZES)
     image = uploads.image_decode(upload, content_type, draft=(largest, largest))
     try:
-        files = _avatar_files(image)
+        return _avatar_files(image)
     except (OSError, ValueError) as exc:  # a mode Pillow cannot convert or encode
         raise UnsupportedType(f"The image could not be converted ({exc.__class__.__name__}).") from None
-    key = secrets.token_urlsafe(18)  # 24 characters
+
+
+def _avatar_store(key: str, files: dict[int, bytes]) -> list[str]:
+    """Write the squares under `key`; returns their storage names (none left behind on failure)."""
     storage = profile_selectors.avatar_storage()
     written: list[str] = []
     try:
@@ -169,31 +208,20 @@ def profile_set_avatar(*, user: AbstractBaseUser, upload: File) -> Profile:
             written.append(storage.save(name, ContentFile(data)))
             if written[-1] != name:  # a storage that renamed it: the URL would not find it
                 raise RuntimeError(f"the storage stored {name} as {written[-1]}")
-        return _avatar_replace(user=user, key=key)
     except BaseException:
         _delete_avatar_files(written)
         raise
+    return written
+
+
+def profile_set_avatar(*, user: AbstractBaseUser, upload: File) -> Profile:
+    """A new picture for the user (profile_save's rules), announced."""
+    return profile_save(user=user, avatar=upload)
 
 
 def profile_remove_avatar(*, user: AbstractBaseUser) -> Profile:
-    """Remove the user's avatar (clients then draw the initials), and announce."""
-    return _avatar_replace(user=user, key="")
-
-
-@transaction.atomic
-def _avatar_replace(*, user: AbstractBaseUser, key: str) -> Profile:
-    profile = profile_get_for_update(user=user)
-    old = profile.avatar_key
-    if old == key:
-        return profile
-    profile.avatar_key = key
-    profile.updated_at = timezone.now()
-    profile.save(update_fields=["avatar_key", "updated_at"])
-    if old:  # after commit: a rolled-back change keeps the old files
-        names = [profile_selectors.avatar_path(old, size) for size in settings.CHAT_AVATAR_SIZES]
-        transaction.on_commit(partial(_delete_avatar_files, names), robust=True)
-    _announce(user=user, profile=profile)
-    return profile
+    """Remove the user's picture (clients then draw the initials), announced."""
+    return profile_save(user=user, remove_avatar=True)
 
 
 def _delete_avatar_files(names: list[str]) -> None:

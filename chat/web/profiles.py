@@ -67,30 +67,20 @@ def profile(request: HttpRequest) -> HttpResponse:
         return _page(request, form, status=400)
     data = form.cleaned_data
     try:
-        # Check every field before storing any, so a refused picture leaves the text unsaved too.
-        profiles.profile_clean_text(
-            data["display_name"], field="display_name", max_length=profiles.DISPLAY_NAME_MAX
-        )
-        profiles.profile_clean_text(
-            data["status_text"], field="status_text", max_length=profiles.STATUS_TEXT_MAX
-        )
-        if data["avatar"] is not None:
-            try:
-                profiles.profile_set_avatar(user=request.user, upload=data["avatar"])
-            except ChatError as error:
-                form.add_error("avatar", _avatar_error(error))
-                return _page(request, form, status=413 if isinstance(error, UploadTooLarge) else 415)
-        elif data["remove_avatar"]:
-            profiles.profile_remove_avatar(user=request.user)
-        profiles.profile_update(
+        profiles.profile_save(
             user=request.user,
             display_name=data["display_name"],
             status_text=data["status_text"],
             time_zone=data["time_zone"],
+            avatar=data["avatar"],
+            remove_avatar=data["remove_avatar"],
         )
     except ValidationError as error:
         form.add_error(None, error)
         return _page(request, form, status=400)
+    except ChatError as error:  # the picture: too large, or not an image we accept
+        form.add_error("avatar", _avatar_error(error))
+        return _page(request, form, status=413 if isinstance(error, UploadTooLarge) else 415)
     return redirect(f"{request.path}?saved=1")
 
 
