@@ -348,3 +348,86 @@ async def test_the_admin_shows_profiles_and_its_edits_follow_the_rules_and_are_a
     bad = await db(admin.post)(f"/admin/chat/profile/{bob.pk}/change/", {**form, "display_name": "a\u202eb"})
     assert bad.status_code == 200 and b"errorlist" in bad.content
     assert (await db(Profile.objects.get)(user=bob)).display_name == "Robert"
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def test_pictures_of_every_mode_become_squares_and_an_animation_its_first_frame(alice):
+    palette = Image.new("P", (120, 80))
+    palette.info["transparency"] = 0
+    frames = [Image.new("RGB", (90, 60), color) for color in ((255, 0, 0), (0, 0, 255))]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    cases = {
+        "palette with transparency": _encoded(palette, "PNG", transparency=0),
+        "grey with alpha": _encoded(Image.new("LA", (50, 70), (128, 200)), "PNG"),
+        "CMYK JPEG": _encoded(Image.new("CMYK", (64, 64), (0, 255, 255, 0)), "JPEG"),
+        "16-bit grey": _encoded(Image.new("I;16", (40, 40), 30000), "PNG"),
+        "1-bit": _encoded(Image.new("1", (33, 33), 1), "PNG"),
+        "WebP": _encoded(Image.new("RGBA", (500, 100), (0, 128, 0, 128)), "WEBP"),
+        "animated GIF": animated.getvalue(),
+    }
+    storage = profile_selectors.avatar_storage()
+    for what, data in cases.items():
+        profile = profiles.profile_set_avatar(user=alice, upload=SimpleUploadedFile("x", data))
+        with storage.open(profile_selectors.avatar_path(profile.avatar_key, 256)) as handle:
+            square = Image.open(handle)
+            assert (square.format, square.size) == ("WEBP", (256, 256)), what
+            assert not getattr(square, "is_animated", False), what
+            if what == "animated GIF":
+                assert square.convert("RGB").getpixel((128, 128))[0] > 200  # the first (red) frame
+
+
+@pytest.mark.asyncio
+async def test_a_rolled_back_change_is_never_announced(alice, bob, socket_for):
+    from django.db import transaction
+
+    watcher = await socket_for(alice)
+    await watcher.send({"type": "users.fetch", "users": ["bob"]})
+    await watcher.recv_type("users")
+
+    def change_then_fail():
+        with transaction.atomic():
+            profiles.profile_update(user=bob, display_name="Never")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await db(change_then_fail)()
+    await db(profiles.profile_update)(user=bob, display_name="Committed")
+    frame = await watcher.recv_type("user.updated")  # the first one to arrive is the committed one
+    assert frame["user"]["display_name"] == "Committed"
+
+
+def test_the_admin_user_page_saves_the_profile_inline_through_the_service(alice, make_user):
+    admin_user = make_user("root", is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(admin_user)
+    page = admin.get(f"/admin/auth/user/{alice.pk}/change/")
+    form = page.context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in ("password", "groups", "user_permissions", "last_login")
+    }
+    data.update(
+        {
+            "date_joined_0": alice.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": alice.date_joined.strftime("%H:%M:%S"),
+            "chat_profile-TOTAL_FORMS": "1",
+            "chat_profile-INITIAL_FORMS": "0",
+            "chat_profile-MIN_NUM_FORMS": "0",
+            "chat_profile-MAX_NUM_FORMS": "1",
+            "chat_profile-0-display_name": "Alice (admin)",
+            "chat_profile-0-status_text": "",
+            "chat_profile-0-time_zone": "Europe/Berlin",
+            "chat_profile-0-user": str(alice.pk),
+        }
+    )
+    answer = admin.post(f"/admin/auth/user/{alice.pk}/change/", data)
+    assert answer.status_code == 302, answer.context and answer.context["adminform"].form.errors
+    profile = Profile.objects.get(user=alice)
+    assert (profile.display_name, profile.time_zone) == ("Alice (admin)", "Europe/Berlin")
