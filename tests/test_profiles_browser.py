@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from chat.testing.cluster import start_cluster
-from tests.test_browser import browser, page_for, screenshot  # noqa: F401 (a fixture)
+from tests.test_browser import browser, screenshot  # noqa: F401 (a fixture)
 from tests.waiting import wait_until_sync
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -43,6 +43,19 @@ def picture(path) -> str:
     return str(path)
 
 
+def page_for(browser, cluster, node: int, session_key: str, *, locale: str, timezone_id: str = "Asia/Seoul"):  # noqa: F811
+    """tests/test_browser.py's page_for, with the device's time zone set."""
+    base = cluster.nodes[node].http_url
+    context = browser.new_context(
+        base_url=base, locale=locale, timezone_id=timezone_id, viewport=SIZES["1280"]
+    )
+    context.add_cookies([{"name": "sessionid", "value": session_key, "url": base}])
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
 def image_loaded(page, selector: str) -> bool:
     return page.evaluate(
         "(s) => { const i = document.querySelector(s); return !!i && i.complete && i.naturalWidth > 0; }",
@@ -67,7 +80,6 @@ def test_the_profile_page_is_filled_with_the_keyboard_and_shows_the_picture_on_t
     page.on(
         "console", lambda message: console.append(f"{message.type}: {message.text} {message.location['url']}")
     )
-    page.set_viewport_size(SIZES["1280"])
     page.goto("/")
     # The header's username links to the profile page.
     page.locator("header.top a.who").click()
@@ -82,8 +94,12 @@ def test_the_profile_page_is_filled_with_the_keyboard_and_shows_the_picture_on_t
     page.keyboard.type("Ada Lovelace" if locale == "en-US" else "김 영희")
     page.keyboard.press("Tab")
     page.keyboard.type("Reviewing the Q3 plan" if locale == "en-US" else "3분기 계획 검토 중")
+    page.keyboard.press("Tab")  # the time zone: not set yet, so the page offers the device's
+    expect(page.locator("#tz-hint")).to_be_visible()
     page.keyboard.press("Tab")
-    page.select_option("#id_time_zone", "Asia/Seoul")
+    page.keyboard.press("Enter")  # "Use this device's time zone: Asia/Seoul"
+    expect(page.locator("#id_time_zone")).to_have_value("Asia/Seoul")
+    expect(page.locator("#tz-hint")).to_be_hidden()
     page.set_input_files("#id_avatar", picture(tmp_path / "me.jpg"))
     page.locator("#id_status_text").press("Enter")  # Enter in a text field submits the form
     expect(page.locator("p.notice[role=status]")).to_be_visible()
