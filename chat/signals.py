@@ -1,12 +1,14 @@
 """Signal receivers: whatever ends a login session or an account's right to one ends its sockets on
-every node, whichever path made the change (a view, the admin, a management command, the shell)."""
+every node, whichever path made the change (a view, the admin, a management command, the shell); a
+deleted profile's picture files are deleted after commit."""
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from chat.domain import accounts, selectors
+from chat.domain import accounts, profiles, selectors
+from chat.models import Profile
 
 # The fields whose change can end a user's sessions (accounts.user_sessions_end_on_change).
 _CREDENTIAL_FIELDS = {"password", "is_active"}
@@ -41,3 +43,9 @@ def end_sockets_on_credentials_change(sender, instance, created, raw, **kwargs) 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
 def end_sockets_on_user_delete(sender, instance, **kwargs) -> None:
     accounts.user_sessions_end(user_id=instance.pk)
+
+
+@receiver(post_delete, sender=Profile)
+def delete_avatar_files(sender, instance, **kwargs) -> None:
+    # A deleted user's profile goes with it (CASCADE); its picture's files go after commit.
+    profiles.profile_deleted(profile=instance)

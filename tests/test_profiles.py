@@ -431,3 +431,12 @@ def test_the_admin_user_page_saves_the_profile_inline_through_the_service(alice,
     assert answer.status_code == 302, answer.context and answer.context["adminform"].form.errors
     profile = Profile.objects.get(user=alice)
     assert (profile.display_name, profile.time_zone) == ("Alice (admin)", "Europe/Berlin")
+
+
+def test_deleting_a_user_deletes_their_pictures_files(alice):
+    profile = profiles.profile_set_avatar(user=alice, upload=SimpleUploadedFile("a.png", image_bytes()))
+    storage = profile_selectors.avatar_storage()
+    names = [profile_selectors.avatar_path(profile.avatar_key, size) for size in (256, 64)]
+    assert all(storage.exists(name) for name in names)
+    alice.delete()
+    assert not any(storage.exists(name) for name in names)

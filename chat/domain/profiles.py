@@ -224,6 +224,15 @@ def profile_remove_avatar(*, user: AbstractBaseUser) -> Profile:
     return profile_save(user=user, remove_avatar=True)
 
 
+def profile_deleted(*, profile: Profile) -> None:
+    """A profile row is being deleted (its user was): delete its picture's files after commit."""
+    if profile.avatar_key:
+        names = [
+            profile_selectors.avatar_path(profile.avatar_key, size) for size in settings.CHAT_AVATAR_SIZES
+        ]
+        transaction.on_commit(partial(_delete_avatar_files, names), robust=True)
+
+
 def _delete_avatar_files(names: list[str]) -> None:
     storage = profile_selectors.avatar_storage()
     for name in names:
