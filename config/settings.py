@@ -228,7 +228,7 @@ CHAT_UPLOAD_ORPHAN_HOURS = env_int("CHAT_UPLOAD_ORPHAN_HOURS", 24)
 CHAT_AVATAR_MAX_BYTES = env_int("CHAT_AVATAR_MAX_BYTES", 5 * 1024 * 1024)
 CHAT_AVATAR_SIZES = (256, 64)
 CHAT_USERS_FETCH_MAX = 100
-CHAT_USERS_WATCH_MAX = 5000
+CHAT_USERS_WATCH_MAX = 1000
 # Types accepted, as detected from the content (never from the name or the client's header). The
 # images among them are shown inline; everything else is served as a download.
 CHAT_UPLOAD_TYPES = [

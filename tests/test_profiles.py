@@ -440,3 +440,24 @@ def test_deleting_a_user_deletes_their_pictures_files(alice):
     assert all(storage.exists(name) for name in names)
     alice.delete()
     assert not any(storage.exists(name) for name in names)
+
+
+@pytest.mark.asyncio
+async def test_a_connection_that_fetched_too_many_users_gets_every_update(
+    alice, bob, make_user, socket_for, settings
+):
+    settings.CHAT_USERS_WATCH_MAX = 3
+    for name in ("u1", "u2", "u3"):
+        await db(make_user)(name)
+    sock = await socket_for(alice)
+    await sock.send({"type": "users.fetch", "users": ["u1", "u2", "u3"]})
+    await sock.recv_type("users")
+    await db(profiles.profile_update)(
+        user=bob, status_text="not fetched, still sent"
+    )  # within the cap: not sent
+    await sock.send({"type": "ping"})
+    assert (await sock.recv())["type"] == "pong"
+    await sock.send({"type": "users.fetch", "users": ["alice"]})  # a fourth: past the cap
+    await sock.recv_type("users")
+    await db(profiles.profile_update)(user=bob, status_text="now every update")
+    assert (await sock.recv_type("user.updated"))["user"]["status"] == "now every update"
