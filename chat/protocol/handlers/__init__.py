@@ -9,14 +9,16 @@ from chat.protocol.handlers import (
     changes,
     connection,
     delivery,
+    dms,
     history,
     messages,
     presence,
+    rooms,
     search,
     subscriptions,
 )
 
-_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search)
+_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search, rooms, dms)
 
 # Client frame type -> handler.
 CLIENT_FRAMES = {kind: handler for module in _MODULES for kind, handler in module.FRAMES.items()}
