@@ -4,7 +4,8 @@ Membership.role (the creator of a room becomes its owner), Room.kind and Room.dm
 conversation per set of people), Message.kind and Message.system (system lines in the seq stream).
 
 On SQLite, Django adds a NOT NULL column by rebuilding the table; rebuilding chat_message would drop
-the full-text triggers of 0004, so its two columns are added with ALTER TABLE ADD COLUMN there.
+the full-text triggers of 0004, so its two columns are added with ALTER TABLE ADD COLUMN (the
+statements Django writes on PostgreSQL).
 """
 
 from django.db import migrations, models
@@ -14,27 +15,18 @@ MESSAGE_SYSTEM = models.JSONField(blank=True, null=True)
 
 
 def _message_columns_forward(apps, schema_editor):
-    Message = apps.get_model("chat", "Message")
+    schema_editor.execute("ALTER TABLE chat_message ADD COLUMN kind varchar(8) DEFAULT 'message' NOT NULL")
     if schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(
-            "ALTER TABLE chat_message ADD COLUMN kind varchar(8) DEFAULT 'message' NOT NULL"
+            'ALTER TABLE chat_message ADD COLUMN system text NULL CHECK ((JSON_VALID("system") OR "system" IS NULL))'
         )
-        schema_editor.execute(
-            "ALTER TABLE chat_message ADD COLUMN system text NULL "
-            'CHECK ((JSON_VALID("system") OR "system" IS NULL))'
-        )
-        return
-    for name, field in (("kind", MESSAGE_KIND.clone()), ("system", MESSAGE_SYSTEM.clone())):
-        field.set_attributes_from_name(name)
-        schema_editor.add_field(Message, field)
+    else:
+        schema_editor.execute("ALTER TABLE chat_message ADD COLUMN system jsonb NULL")
 
 
 def _message_columns_backward(apps, schema_editor):
-    Message = apps.get_model("chat", "Message")
-    for name, field in (("system", MESSAGE_SYSTEM.clone()), ("kind", MESSAGE_KIND.clone())):
-        field.set_attributes_from_name(name)
-        field.model = Message
-        schema_editor.remove_field(Message, field)
+    for column in ("system", "kind"):
+        schema_editor.execute(f"ALTER TABLE chat_message DROP COLUMN {column}")
 
 
 def _owners_forward(apps, schema_editor):
