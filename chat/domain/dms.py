@@ -64,8 +64,6 @@ def dm_open(*, opener: AbstractBaseUser, usernames: object) -> tuple[Room, bool]
     if existing is not None:
         return _rejoin(existing, members), False
     with transaction.atomic():
-        if not getattr(opener, "is_staff", False):
-            room_check_create_rate(creator=opener)
         names = sorted(user.get_username() for user in members)
         room = Room(
             kind=Room.Kind.DM,
@@ -75,12 +73,17 @@ def dm_open(*, opener: AbstractBaseUser, usernames: object) -> tuple[Room, bool]
             is_private=True,
             creator=opener,
         )
+        # The unique key first, before any other row lock: two nodes opening the same set wait here
+        # for each other, not in a cycle (the rate check locks the opener's row, the memberships'
+        # foreign keys share-lock every member's row).
         try:
             with transaction.atomic():
                 room.save(force_insert=True)
         except IntegrityError:  # another node opened the same set meanwhile
             room = Room.objects.get(dm_key=key)
             return _rejoin(room, members), False
+        if not getattr(opener, "is_staff", False):
+            room_check_create_rate(creator=opener, excluding=room.pk)
         Membership.objects.bulk_create([Membership(room=room, user=user) for user in members])
         room_announce(room, kind="room.created", was_public=False)
     return room, True

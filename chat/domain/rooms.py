@@ -78,7 +78,7 @@ def room_create(
     return room
 
 
-def room_check_create_rate(*, creator: AbstractBaseUser) -> None:
+def room_check_create_rate(*, creator: AbstractBaseUser, excluding: int | None = None) -> None:
     """Raise TooManyRooms if the user created CHAT_ROOM_CREATE_LIMIT rooms (DMs included) in the
     last window.
 
@@ -86,11 +86,12 @@ def room_check_create_rate(*, creator: AbstractBaseUser) -> None:
     caller's transaction), so that one user's concurrent creations on several nodes count one after
     the other: under PostgreSQL's READ COMMITTED two counts would otherwise both see room for one
     more. (SQLite's IMMEDIATE transactions already take the database's write lock at BEGIN.)
+    `excluding`: a room the caller has just inserted in this transaction (not counted).
     """
     User = get_user_model()
     list(User.objects.select_for_update().filter(pk=creator.pk).values_list("pk", flat=True))
     since = timezone.now() - timedelta(seconds=settings.CHAT_ROOM_CREATE_WINDOW)
-    recent = Room.objects.filter(creator=creator, created_at__gt=since).count()
+    recent = Room.objects.filter(creator=creator, created_at__gt=since).exclude(pk=excluding).count()
     if recent >= settings.CHAT_ROOM_CREATE_LIMIT:
         raise TooManyRooms()
 
