@@ -331,3 +331,40 @@ async def test_the_admin_lists_no_dm_message_and_offers_no_dm_in_its_filters(mak
     for page in (listing, searched, filtered, change_page, rooms_searched):
         assert "whisper-7731" not in page
     assert dm.slug not in listing  # the room filter offers no DM
+
+
+def _admin_post_members(client: Client, room: Room, roles: dict[str, str]):
+    memberships = list(Membership.objects.filter(room=room).select_related("user").order_by("pk"))
+    form = {
+        "title": room.title, "slug": room.slug, "description": "", "is_private": "on",
+        "creator": room.creator_id,
+        "memberships-TOTAL_FORMS": str(len(memberships)), "memberships-INITIAL_FORMS": str(len(memberships)),
+        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    for i, membership in enumerate(memberships):
+        form[f"memberships-{i}-id"] = membership.pk
+        form[f"memberships-{i}-room"] = room.pk
+        form[f"memberships-{i}-user"] = membership.user_id
+        form[f"memberships-{i}-role"] = roles.get(membership.user.username, membership.role)
+    return client.post(f"/admin/chat/room/{room.pk}/change/", form)
+
+
+def test_the_admin_keeps_an_owner_and_hands_a_room_over_with_system_lines(make_user):
+    alice, bob = make_user("alice"), make_user("bob")
+    root = make_user("root", is_staff=True, is_superuser=True)
+    room = rooms.room_create(creator=alice, title="Handed", is_private=True)
+    Membership.objects.create(room=room, user=bob)
+    client = Client()
+    client.force_login(root)
+    refused = _admin_post_members(client, room, {"alice": "member"})
+    assert refused.status_code == 200 and b"A room must keep an owner" in refused.content
+    assert Membership.objects.get(room=room, user=alice).role == "owner"
+    handed = _admin_post_members(client, room, {"alice": "member", "bob": "owner"})
+    assert handed.status_code == 302, handed.content[:2000]
+    roles = dict(Membership.objects.filter(room=room).values_list("user__username", "role"))
+    assert roles == {"alice": "member", "bob": "owner"}
+    lines = [m.system for m in Message.objects.filter(room=room, kind="system").order_by("seq")]
+    assert lines == [
+        {"event": "role.changed", "actor": "root", "target": "bob", "role": "owner"},
+        {"event": "role.changed", "actor": "root", "target": "alice", "role": "member"},
+    ]
