@@ -368,3 +368,20 @@ def test_the_admin_keeps_an_owner_and_hands_a_room_over_with_system_lines(make_u
         {"event": "role.changed", "actor": "root", "target": "bob", "role": "owner"},
         {"event": "role.changed", "actor": "root", "target": "alice", "role": "member"},
     ]
+
+
+def test_the_dm_page_shows_the_other_members_names_and_is_a_404_for_anyone_else(make_user):
+    from chat.domain import dms
+
+    alice, bob, eve = make_user("alice"), make_user("bob"), make_user("eve")
+    dm, _ = dms.dm_open(opener=alice, usernames=["bob"])
+    public = rooms.room_create(creator=alice, title="Open")
+    client = Client()
+    client.force_login(bob)
+    page = client.get(f"/dm/{dm.slug}/")
+    assert page.status_code == 200 and b'<h1 id="room-title">alice</h1>' in page.content
+    assert client.get(f"/dm/{public.slug}/").status_code == 404  # not a DM
+    client.force_login(eve)
+    for path in (f"/dm/{dm.slug}/", f"/rooms/{dm.slug}/", "/dm/dm-no-such-conversation/"):
+        assert client.get(path).status_code == 404
+    assert dm.slug.encode() not in client.get("/").content

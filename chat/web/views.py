@@ -29,19 +29,17 @@ def signup(request: HttpRequest) -> HttpResponse:
 def _app(
     request: HttpRequest, *, active=None, form: RoomCreateForm | None = None, status: int | None = None
 ) -> HttpResponse:
-    rooms = list(selectors.rooms_visible_to(user=request.user))
+    visible = list(selectors.rooms_visible_to(user=request.user))
     # A DM is shown by the other members' names (set on these instances for display, never saved).
+    dms = [listed for listed in visible if listed.kind == Room.Kind.DM]
     titles = {
-        frame["slug"]: frame["title"]
-        for frame in room_info.room_objects_for(
-            rooms=[room for room in rooms if room.kind == Room.Kind.DM], user=request.user
-        )
+        frame["slug"]: frame["title"] for frame in room_info.room_objects_for(rooms=dms, user=request.user)
     }
-    for room in rooms:
-        room.title = titles.get(room.slug, room.title)
+    for listed in dms:
+        listed.title = titles[listed.slug]
     if active is not None and active.slug in titles:
         active.title = titles[active.slug]
-    context = {"rooms": rooms, "active": active, "form": form or RoomCreateForm()}
+    context = {"rooms": visible, "active": active, "form": form or RoomCreateForm()}
     return render(request, "chat/app.html", context, status=status or (400 if form and form.errors else 200))
 
 
