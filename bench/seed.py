@@ -111,7 +111,7 @@ def seed_search(username: str, rows: int, *, member_of_private: int = 5) -> dict
     """
     from django.contrib.auth import get_user_model
 
-    from chat.domain import services
+    from chat.domain import rooms
     from chat.models import Membership, Room
 
     user_model = get_user_model()
@@ -122,7 +122,7 @@ def seed_search(username: str, rows: int, *, member_of_private: int = 5) -> dict
     slugs = []
     for r in range(SEARCH_ROOMS):
         private = r % 5 == 4
-        services.room_create(
+        rooms.room_create(
             creator=None, title=f"Search {r}", slug=f"search-{r}", is_private=private, limit_rate=False
         )
         slugs.append(f"search-{r}")

@@ -1,5 +1,6 @@
-"""Django admin for rooms and messages. Every change goes through chat.domain.services, so
-connected clients on every node see it live."""
+"""Django admin for rooms and messages. Every change goes through the domain's services (rooms.py,
+message_changes.py, accounts.py), so connected clients on every node see it live and the rooms'
+invariants hold here too."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,30 +10,73 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from chat.domain import accounts, message_changes, profile_selectors, profiles, services
+from chat.domain import accounts, message_changes, profile_selectors, profiles, rooms
 from chat.models import ApiToken, Membership, Message, MessageEdit, Profile, Reaction, Room
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """The members of a room as the admin edits them, with the rule the services keep: a room that
+    has an owner keeps one (chat/domain/rooms.py); this check only turns it into a form error."""
+
+    def clean(self) -> None:
+        super().clean()
+        room = self.instance
+        if room.pk is None or room.kind == Room.Kind.DM:
+            return
+        roles = dict(Membership.objects.filter(room=room).values_list("pk", "role"))
+        if rooms.OWNER not in roles.values():
+            return
+        after = dict(roles)
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data:
+                continue
+            pk = form.instance.pk
+            if form in self.deleted_forms:
+                after.pop(pk, None)
+            elif form.cleaned_data.get("user"):
+                after[pk or id(form)] = form.cleaned_data.get("role") or rooms.MEMBER
+        if rooms.OWNER not in after.values():
+            raise ValidationError("A room must keep an owner: make another member owner first.")
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 1
     autocomplete_fields = ("user",)
-    fields = ("user", "created_at")
+    fields = ("user", "role", "created_at")
     readonly_fields = ("created_at",)
+
+    def _editable(self, obj: Room | None) -> bool:
+        return obj is None or obj.kind != Room.Kind.DM  # a DM's members are its set
+
+    def has_add_permission(self, request: HttpRequest, obj: Room | None = None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Room | None = None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Room | None = None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "is_private", "is_archived", "last_seq", "creator", "created_at")
-    list_filter = ("is_private", "is_archived", "created_at")
+    """Rooms and DMs. A DM's title names its members but nothing of what they wrote; its settings
+    and members are fixed (it can be deleted). Changes go through chat/domain/rooms.py with
+    as_admin: no role check, the same invariants, a system line in the room."""
+
+    list_display = ("title", "slug", "kind", "is_private", "is_archived", "last_seq", "creator", "created_at")
+    list_filter = ("kind", "is_private", "is_archived", "created_at")
     search_fields = ("title", "slug", "description")
-    readonly_fields = ("last_seq", "created_at", "is_archived")
     fields = (
         "title",
         "slug",
+        "kind",
         "description",
         "is_private",
         "is_archived",
@@ -44,10 +88,15 @@ class RoomAdmin(admin.ModelAdmin):
     inlines = (MembershipInline,)
     actions = ("archive_rooms", "unarchive_rooms")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Room | None = None) -> tuple[str, ...]:
+        if obj is not None and obj.kind == Room.Kind.DM:
+            return self.fields
+        return ("kind", "last_seq", "created_at", "is_archived")
+
     def save_model(self, request: HttpRequest, obj: Room, form, change: bool) -> None:
         if not change:
             data = form.cleaned_data
-            created = services.room_create(
+            created = rooms.room_create(
                 creator=data.get("creator") or request.user,
                 title=data["title"],
                 description=data.get("description", ""),
@@ -58,48 +107,65 @@ class RoomAdmin(admin.ModelAdmin):
             obj.pk, obj.created_at = created.pk, created.created_at
             obj._state.adding = False
             return
-        editable = services.ROOM_EDITABLE_FIELDS
+        if obj.kind == Room.Kind.DM:
+            return
+        editable = rooms.ADMIN_EDITABLE_FIELDS
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in editable}
         if changes:
-            services.room_update(room=Room.objects.get(pk=obj.pk), **changes)
+            slug = Room.objects.values_list("slug", flat=True).get(pk=obj.pk)
+            rooms.room_update(room_slug=slug, actor=request.user, as_admin=True, **changes)
         if "creator" in form.changed_data:
             obj.save(update_fields=["creator"])
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
-        room = form.instance
+        room = Room.objects.get(pk=form.instance.pk)
+        slug, actor = room.slug, request.user
         # The admin's change history reads these three lists.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        removals: list[str] = []
+        roles: list[tuple[str, str]] = []
         with transaction.atomic():
-            for inline_form in formset.deleted_forms:
-                if inline_form.instance.pk:
-                    services.room_member_remove(room=room, user=inline_form.instance.user)
-                    formset.deleted_objects.append(inline_form.instance)
             for inline_form in formset.forms:
                 if inline_form in formset.deleted_forms or not inline_form.has_changed():
                     continue
                 instance = inline_form.instance
-                if instance.pk and "user" in inline_form.changed_data:
-                    previous = Membership.objects.get(pk=instance.pk).user
-                    services.room_member_remove(room=room, user=previous)
-                    formset.changed_objects.append((instance, ["user"]))
                 user = inline_form.cleaned_data.get("user")
+                role = inline_form.cleaned_data.get("role") or rooms.MEMBER
+                if instance.pk and "user" in inline_form.changed_data:
+                    removals.append(Membership.objects.get(pk=instance.pk).user.get_username())
+                    formset.changed_objects.append((instance, ["user"]))
                 if user:
-                    membership = services.room_member_add(room=room, user=user)
+                    rooms.room_member_add(
+                        room_slug=slug, actor=actor, username=user.get_username(), as_admin=True
+                    )
+                    roles.append((user.get_username(), role))
                     if not instance.pk:
-                        formset.new_objects.append(membership)
+                        formset.new_objects.append(Membership.objects.get(room=room, user=user))
+                    elif "role" in inline_form.changed_data:
+                        formset.changed_objects.append((instance, ["role"]))
+            for inline_form in formset.deleted_forms:
+                if inline_form.instance.pk:
+                    removals.append(inline_form.instance.user.get_username())
+                    formset.deleted_objects.append(inline_form.instance)
+            # New owners first, so that handing a room over and removing the old owner passes.
+            roles.sort(key=lambda item: item[1] != rooms.OWNER)
+            for username, role in roles:
+                rooms.room_role_set(room_slug=slug, actor=actor, username=username, role=role, as_admin=True)
+            for username in removals:
+                rooms.room_member_remove(room_slug=slug, actor=actor, username=username, as_admin=True)
 
     @admin.action(description="Archive selected rooms (read-only)")
     def archive_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        for room in queryset:
-            services.room_set_archived(room=room, archived=True)
+        for room in queryset.exclude(kind=Room.Kind.DM):
+            rooms.room_set_archived(room_slug=room.slug, actor=request.user, archived=True, as_admin=True)
         self.message_user(request, f"Archived {queryset.count()} room(s).", messages.SUCCESS)
 
     @admin.action(description="Unarchive selected rooms")
     def unarchive_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        for room in queryset:
-            services.room_set_archived(room=room, archived=False)
+        for room in queryset.exclude(kind=Room.Kind.DM):
+            rooms.room_set_archived(room_slug=room.slug, actor=request.user, archived=False, as_admin=True)
         self.message_user(request, f"Unarchived {queryset.count()} room(s).", messages.SUCCESS)
 
 
@@ -153,7 +219,9 @@ class MessageAdmin(admin.ModelAdmin):
         "reply_count",
         "deleted_at",
     )
-    list_filter = ("room", "deleted_at", "created_at")
+    # DM messages are not listed, searched or offered as a filter (RelatedOnlyFieldListFilter offers
+    # the rooms of the listed messages): the admin shows no one what a conversation says.
+    list_filter = (("room", admin.RelatedOnlyFieldListFilter), "deleted_at", "created_at")
     search_fields = ("room__slug", "room__title", "author__username", "body")
     list_select_related = ("room", "author")
     readonly_fields = (
@@ -162,6 +230,9 @@ class MessageAdmin(admin.ModelAdmin):
     )  # fmt: skip
     inlines = (MessageEditInline, ReactionInline, ReplyInline)
     ordering = ("-created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).exclude(room__kind=Room.Kind.DM)
 
     @admin.display(description="body")
     def short_body(self, obj: Message) -> str:

@@ -6,8 +6,17 @@ from django.utils import timezone
 
 
 class Room(models.Model):
-    """A chat room; public rooms are open to every signed-in user, private ones to members."""
+    """A chat room; public rooms are open to every signed-in user, private ones to members.
+    A direct-message conversation (`kind` "dm") is a private room whose members are its set."""
 
+    class Kind(models.TextChoices):
+        ROOM = "room"
+        DM = "dm"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ROOM, db_default=Kind.ROOM)
+    # A DM's member set as its members' sorted ids ("3,8,15"): unique, so that one set of people has
+    # one conversation even when two nodes open it at once. None for rooms.
+    dm_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=2000)
@@ -37,12 +46,18 @@ class Room(models.Model):
 
 
 class Membership(models.Model):
-    """A user's membership of a (private) room."""
+    """A user's membership of a room, with their role there (chat/domain/rooms.py has the rules)."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MODERATOR = "moderator"
+        MEMBER = "member"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
     )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER, db_default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -81,6 +96,11 @@ class Message(models.Model):
     )
     reply_count = models.PositiveIntegerField(default=0)
     last_reply_at = models.DateTimeField(null=True, blank=True)
+    # A system line ("alice added bob") is a message of kind "system" in the room's seq stream, with
+    # no author and its event in `system` ({"event", "actor", "target"?, ...}); `body` is an English
+    # fallback. Never searchable, editable or reactable (chat/domain/system_lines.py).
+    kind = models.CharField(max_length=8, default="message", db_default="message")
+    system = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["room", "seq"]

@@ -310,6 +310,8 @@ CHAT_MAX_SOCKJS_SESSIONS_PER_USER = env_int("CHAT_MAX_SOCKJS_SESSIONS_PER_USER",
 # Rooms a user (not staff) may create per window, counted in the database; the admin is not limited.
 CHAT_ROOM_CREATE_LIMIT = env_int("CHAT_ROOM_CREATE_LIMIT", 10)
 CHAT_ROOM_CREATE_WINDOW = env_int("CHAT_ROOM_CREATE_WINDOW", 3600)
+# Most members of a direct-message conversation, its opener included (docs/rooms.md).
+CHAT_DM_MAX_MEMBERS = env_int("CHAT_DM_MAX_MEMBERS", 9)
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 30)
 CHAT_RATE_LIMIT_WINDOW = env_int("CHAT_RATE_LIMIT_WINDOW", 10)
 # Message changes (docs/protocol.md, "Changing messages"): an author edits a message for this long

@@ -56,9 +56,9 @@ def bob(make_user):
 @pytest.fixture
 def room(alice):
     """A public room "general" created by alice."""
-    from chat.domain import services
+    from chat.domain import rooms
 
-    return services.room_create(creator=alice, title="General")
+    return rooms.room_create(creator=alice, title="General")
 
 
 def session_cookie(user) -> str:

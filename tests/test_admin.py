@@ -4,7 +4,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from chat.domain import services
+from chat.domain import rooms, services
 from chat.models import Membership, Message, Room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -21,7 +21,7 @@ def admin_client(make_user):
 
 
 async def test_admin_archive_action_reaches_connected_clients(admin_client, alice, socket_for):
-    room = await db(services.room_create)(creator=alice, title="General")
+    room = await db(rooms.room_create)(creator=alice, title="General")
     sock = await socket_for(alice)
     response = await db(admin_client.post)(
         "/admin/chat/room/", {"action": "archive_rooms", "_selected_action": [room.pk]}
@@ -33,7 +33,7 @@ async def test_admin_archive_action_reaches_connected_clients(admin_client, alic
 
 
 async def test_admin_delete_blanks_the_message_and_tells_subscribers(admin_client, alice, socket_for):
-    room = await db(services.room_create)(creator=alice, title="General")
+    room = await db(rooms.room_create)(creator=alice, title="General")
     message, _ = await db(services.message_create)(room=room, author=alice, body="bad", client_msg_id="x")
     sock = await socket_for(alice)
     await sock.send({"type": "subscribe", "room": "general"})
@@ -49,8 +49,8 @@ async def test_admin_delete_blanks_the_message_and_tells_subscribers(admin_clien
 
 async def test_admin_removing_a_member_ends_their_subscription(admin_client, alice, make_user, socket_for):
     bob = await db(make_user)("bob")
-    room = await db(services.room_create)(creator=alice, title="Secret", is_private=True)
-    await db(services.room_member_add)(room=room, user=bob)
+    room = await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_member_add)(room_slug=room.slug, actor=None, username=bob.username, as_admin=True)
     sock = await socket_for(bob)
     await sock.send({"type": "subscribe", "room": "secret"})
     await sock.recv_type("subscribed")
@@ -65,6 +65,7 @@ async def test_admin_removing_a_member_ends_their_subscription(admin_client, ali
         form[f"memberships-{i}-id"] = membership.pk
         form[f"memberships-{i}-room"] = room.pk
         form[f"memberships-{i}-user"] = membership.user_id
+        form[f"memberships-{i}-role"] = membership.role
         if membership.user_id == bob.pk:
             form[f"memberships-{i}-DELETE"] = "on"
     response = await db(admin_client.post)(f"/admin/chat/room/{room.pk}/change/", form)
@@ -88,7 +89,7 @@ async def test_admin_creates_a_room_that_appears_in_lobbies(admin_client, alice,
 
 
 async def test_admin_search_and_filters_render(admin_client, alice):
-    room = await db(services.room_create)(creator=alice, title="General")
+    room = await db(rooms.room_create)(creator=alice, title="General")
     await db(services.message_create)(room=room, author=alice, body="findme", client_msg_id="f")
     for url in (
         "/admin/chat/room/?q=gen&is_private__exact=0",

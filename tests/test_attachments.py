@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from PIL import Image
 
-from chat.domain import attachments, message_changes, selectors, services
+from chat.domain import attachments, message_changes, rooms, selectors, services
 from chat.domain.errors import InvalidAttachment
 from chat.models import Attachment
 
@@ -143,8 +143,8 @@ def test_a_message_carries_its_own_unsent_uploads_only(alice, bob, room):
 
 
 def test_files_of_a_private_room_are_404_to_outsiders_removed_members_and_strangers(alice, bob, make_user):
-    secret = services.room_create(creator=alice, title="Secret", is_private=True)
-    services.room_member_add(room=secret, user=bob)
+    secret = rooms.room_create(creator=alice, title="Secret", is_private=True)
+    rooms.room_member_add(room_slug=secret.slug, actor=None, username=bob.username, as_admin=True)
     data = upload(client_for(alice), "plan.png", png()).json()
     assert client_for(bob).get(data["url"]).status_code == 404  # not sent yet: only the uploader
     send_with(secret, alice, [data["id"]], body="the plan")
@@ -153,7 +153,7 @@ def test_files_of_a_private_room_are_404_to_outsiders_removed_members_and_strang
     for url in (data["url"], data["thumbnail_url"], f"/files/{data['id']}/other-name.png"):
         assert outsider.get(url).status_code == 404
         assert Client().get(url).status_code == 404
-    services.room_member_remove(room=secret, user=bob)
+    rooms.room_member_remove(room_slug=secret.slug, actor=None, username=bob.username, as_admin=True)
     assert client_for(bob).get(data["url"]).status_code == 404
     assert client_for(bob).get(data["thumbnail_url"]).status_code == 404
 

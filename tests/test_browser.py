@@ -272,8 +272,8 @@ def test_the_lobby_updates_live_when_an_admin_creates_or_archives_a_room(browser
     item = page.locator(f'#rooms li[data-slug="{slug}"]')
     playwright_api.expect(item).to_contain_text("Made by the admin", timeout=3000)
     cluster.django(
-        "from chat.domain import services; from chat.models import Room\n"
-        f"services.room_set_archived(room=Room.objects.get(slug='{slug}'), archived=True); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.room_set_archived(room_slug='{slug}', actor=None, archived=True, as_admin=True); print('ok')"
     )
     playwright_api.expect(item.locator(".tag")).to_have_text("archived", timeout=3000)
     screenshot(page, "lobby")
@@ -345,8 +345,8 @@ def test_scroll_back_loads_older_pages_and_admin_changes_show_live(browser, clus
     playwright_api.expect(deleted.locator(".body")).to_have_text("message deleted")
     playwright_api.expect(deleted).to_have_class(re.compile(r"\bdeleted\b"))
     cluster.django(
-        "from chat.domain import services; from chat.models import Room\n"
-        f"services.room_set_archived(room=Room.objects.get(slug='{room}'), archived=True); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.room_set_archived(room_slug='{room}', actor=None, archived=True, as_admin=True); print('ok')"
     )
     playwright_api.expect(page.locator("#body")).to_be_disabled()
     playwright_api.expect(page.locator("#archived-note")).to_be_visible()

@@ -232,10 +232,9 @@ async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_
     bob_name, http_bob = new_user(cluster, node=1)
     room = http_owner.create_room("Changes private", private=True)
     cluster.django(
-        "from django.contrib.auth import get_user_model; from chat.domain import services; "
-        "from chat.models import Room\n"
-        f"services.room_member_add(room=Room.objects.get(slug={room!r}), "
-        f"user=get_user_model().objects.get(username={bob_name!r})); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.room_member_add(room_slug={room!r}, actor=None, username={bob_name!r}, as_admin=True); "
+        "print('ok')"
     )
     owner = await connect(cluster, http_owner, 0)
     ack = await owner.send_message(room, "private words", "priv-1")
@@ -243,10 +242,9 @@ async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_
     bob = await connect(cluster, http_bob, 1)
     await change(bob, {"type": "reaction.add", "room": room, "id": message_id, "emoji": "👀"})  # a member may
     cluster.django(
-        "from django.contrib.auth import get_user_model; from chat.domain import services; "
-        "from chat.models import Room\n"
-        f"services.room_member_remove(room=Room.objects.get(slug={room!r}), "
-        f"user=get_user_model().objects.get(username={bob_name!r})); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.room_member_remove(room_slug={room!r}, actor=None, username={bob_name!r}, as_admin=True); "
+        "print('ok')"
     )
     _, http_eve = new_user(cluster, node=1)
     eve = await connect(cluster, http_eve, 1)

@@ -7,7 +7,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from chat.domain import checks, services
+from chat.domain import checks, rooms, services
 
 pytestmark = pytest.mark.django_db
 
@@ -16,18 +16,23 @@ def test_the_room_state_says_who_of_the_users_asked_about_may_read_each_room_in_
     alice, make_user, django_assert_num_queries
 ):
     bob, carol = make_user("bob"), make_user("carol")
-    public = services.room_create(creator=alice, title="Open")
-    services.room_member_add(room=public, user=bob)  # a membership of a public room changes nothing
-    secret = services.room_create(creator=alice, title="Secret", is_private=True)
-    services.room_member_add(room=secret, user=carol)
-    elsewhere = services.room_create(creator=bob, title="Elsewhere", is_private=True)  # not asked about
+    public = rooms.room_create(creator=alice, title="Open")
+    rooms.room_member_add(
+        room_slug=public.slug, actor=None, username=bob.username, as_admin=True
+    )  # a membership of a public room changes nothing
+    secret = rooms.room_create(creator=alice, title="Secret", is_private=True)
+    rooms.room_member_add(room_slug=secret.slug, actor=None, username=carol.username, as_admin=True)
+    elsewhere = rooms.room_create(creator=bob, title="Elsewhere", is_private=True)  # not asked about
     services.message_create(room=secret, author=alice, body="hi", client_msg_id="c1")
     with django_assert_num_queries(1):
         state = checks.rooms_repair_state(
             room_ids=[public.pk, secret.pk, 999], user_ids=[alice.pk, bob.pk, carol.pk]
         )
     assert set(state) == {public.pk, secret.pk}  # no room 999, nothing of the room not asked about
-    assert (state[secret.pk].last_seq, state[secret.pk].is_private) == (1, True)
+    assert (state[secret.pk].last_seq, state[secret.pk].is_private) == (
+        2,
+        True,
+    )  # the system line, the message
     assert state[secret.pk].member_ids == {alice.pk, carol.pk}
     assert [state[secret.pk].readable_by(u.pk) for u in (alice, bob, carol)] == [True, False, True]
     assert state[public.pk].member_ids == set()
@@ -36,7 +41,7 @@ def test_the_room_state_says_who_of_the_users_asked_about_may_read_each_room_in_
 
 
 def test_the_room_state_of_no_users_still_gives_every_rooms_head(alice):
-    room = services.room_create(creator=alice, title="Open")
+    room = rooms.room_create(creator=alice, title="Open")
     services.message_create(room=room, author=alice, body="hi", client_msg_id="c1")
     assert checks.rooms_repair_state(room_ids=[room.pk], user_ids=[]) == {
         room.pk: checks.RoomState(last_seq=1, is_private=False, member_ids=frozenset())

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.db.models import F
 from django.test import Client
 
-from chat.domain import message_changes, services
+from chat.domain import message_changes, rooms, services
 from chat.models import Message, Room
 from chat.realtime import events, groups, metrics
 from tests.conftest import open_socket
@@ -139,7 +139,7 @@ async def test_history_fetch_pages_backwards(alice, room, socket_for):
 
 
 async def test_one_socket_carries_many_rooms_and_unsubscribe_stops_one(alice, room, socket_for):
-    other = await db(services.room_create)(creator=alice, title="Other")
+    other = await db(rooms.room_create)(creator=alice, title="Other")
     sock = await socket_for(alice)
     await subscribe(sock, room)
     await subscribe(sock, other)
@@ -155,7 +155,7 @@ async def test_one_socket_carries_many_rooms_and_unsubscribe_stops_one(alice, ro
 
 
 async def test_rooms_list_shows_public_rooms_and_own_private_ones(alice, bob, room, socket_for):
-    await db(services.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
     sock = await socket_for(bob)
     await sock.send({"type": "rooms.list"})
     assert [r["slug"] for r in (await sock.recv())["rooms"]] == ["general"]
@@ -178,7 +178,7 @@ async def test_a_mention_notifies_the_user_on_every_connection_even_unsubscribed
 
 
 async def test_a_mention_in_a_private_room_does_not_notify_an_outsider(alice, bob, room, socket_for):
-    private = await db(services.room_create)(creator=alice, title="Secret", is_private=True)
+    private = await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
     b = await socket_for(bob)
     await db(services.message_create)(room=private, author=alice, body="@bob secret", client_msg_id="s")
     await db(services.message_create)(room=room, author=alice, body="@bob public", client_msg_id="p")
@@ -203,29 +203,31 @@ async def test_deleting_a_message_is_seen_live(alice, room, socket_for):
 
 async def test_lobby_events_reach_every_connection(alice, bob, socket_for):
     b = await socket_for(bob)
-    room = await db(services.room_create)(creator=alice, title="Fresh")
+    room = await db(rooms.room_create)(creator=alice, title="Fresh")
     created = await b.recv()
     assert created["type"] == "room.created" and created["room"]["slug"] == "fresh"
-    await db(services.room_set_archived)(room=room, archived=True)
+    await db(rooms.room_set_archived)(room_slug=room.slug, actor=None, archived=True, as_admin=True)
     archived = await b.recv()
     assert archived["type"] == "room.archived" and archived["room"]["archived"] is True
 
 
 async def test_private_room_events_reach_members_only(alice, bob, socket_for):
     a, b = await socket_for(alice), await socket_for(bob)
-    await db(services.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
     assert (await a.recv())["type"] == "room.created"
-    await db(services.room_create)(creator=alice, title="Public")
+    await db(rooms.room_create)(creator=alice, title="Public")
     created = await b.recv()  # the public room, and nothing before it
     assert (created["type"], created["room"]["slug"]) == ("room.created", "public")
 
 
 async def test_removing_a_member_ends_their_subscription_live(alice, bob, socket_for):
-    private = await db(services.room_create)(creator=alice, title="Secret", is_private=True)
-    await db(services.room_member_add)(room=private, user=bob)
+    private = await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_member_add)(room_slug=private.slug, actor=None, username=bob.username, as_admin=True)
     b = await socket_for(bob)
     await subscribe(b, private)
-    await db(services.room_member_remove)(room=private, user=bob)
+    await db(rooms.room_member_remove)(
+        room_slug=private.slug, actor=None, username=bob.username, as_admin=True
+    )
     assert await b.recv_type("unsubscribed") == {
         "type": "unsubscribed",
         "room": "secret",
@@ -233,7 +235,7 @@ async def test_removing_a_member_ends_their_subscription_live(alice, bob, socket
     }
     assert (await b.recv())["type"] == "room.removed"
     await db(services.message_create)(room=private, author=alice, body="after", client_msg_id="after")
-    await db(services.room_create)(creator=alice, title="Public")
+    await db(rooms.room_create)(creator=alice, title="Public")
     created = await b.recv()  # the public room, and not the message before it
     assert (created["type"], created["room"]["slug"]) == ("room.created", "public")
 
@@ -241,7 +243,7 @@ async def test_removing_a_member_ends_their_subscription_live(alice, bob, socket
 async def test_making_a_public_room_private_removes_it_for_outsiders(alice, bob, room, socket_for):
     b = await socket_for(bob)
     await subscribe(b, room)
-    await db(services.room_update)(room=room, is_private=True)
+    await db(rooms.room_update)(room_slug=room.slug, actor=None, is_private=True, as_admin=True)
     assert (await b.recv_type("unsubscribed"))["reason"] == "forbidden"
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chat.domain import message_changes, selectors, services
+from chat.domain import message_changes, rooms, selectors, services
 from chat.domain.errors import (
     EditWindowClosed,
     EmptyBody,
@@ -164,7 +164,7 @@ def test_changes_per_user_are_rate_limited(room, alice, settings):
 
 
 def test_a_non_member_cannot_change_anything_in_a_private_room(alice, bob):
-    private = services.room_create(creator=alice, title="Secret", is_private=True)
+    private = rooms.room_create(creator=alice, title="Secret", is_private=True)
     message = send(private, alice, "psst", "a")
     for change in (
         lambda: message_changes.reaction_add(
@@ -182,7 +182,7 @@ def test_a_non_member_cannot_change_anything_in_a_private_room(alice, bob):
 
 
 def test_a_message_id_of_another_room_is_unknown(room, alice):
-    other = services.room_create(creator=alice, title="Other")
+    other = rooms.room_create(creator=alice, title="Other")
     message = send(other, alice, "elsewhere", "a")
     with pytest.raises(UnknownMessage):
         message_changes.reaction_add(room_slug=room.slug, message_id=message.pk, user=alice, emoji="👍")

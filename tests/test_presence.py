@@ -3,7 +3,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.domain import services
+from chat.domain import rooms
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -44,7 +44,7 @@ async def test_several_tabs_of_one_user_count_once(alice, bob, make_user, room, 
 
 
 async def test_typing_reaches_the_others_once_per_interval(alice, bob, room, socket_for):
-    await database_sync_to_async(services.room_create)(creator=alice, title="Other")
+    await database_sync_to_async(rooms.room_create)(creator=alice, title="Other")
     a, b = await socket_for(alice), await socket_for(bob)
     for slug in ("general", "other"):
         await subscribe(a, slug)

@@ -6,7 +6,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.domain import services
+from chat.domain import rooms
 from chat.models import Message, Room
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -110,7 +110,7 @@ async def test_binary_frames_are_refused(alice, socket_for):
 
 async def test_a_private_room_answers_a_non_member_exactly_as_a_missing_room(alice, make_user, socket_for):
     """No existence oracle: an outsider cannot tell a private slug from one no room has."""
-    await db(services.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
     sock = await socket_for(await db(make_user)("mallory"))
     for kind in ("subscribe", "history.fetch", "message.send", "typing"):
         answers = []
@@ -125,7 +125,7 @@ async def test_a_private_room_answers_a_non_member_exactly_as_a_missing_room(ali
 
 
 async def test_archived_room_is_read_only(alice, room, socket_for):
-    await db(services.room_set_archived)(room=room, archived=True)
+    await db(rooms.room_set_archived)(room_slug=room.slug, actor=None, archived=True, as_admin=True)
     sock = await socket_for(alice)
     await sock.send({"type": "message.send", "room": "general", "body": "hi", "client_msg_id": "a1"})
     error = await sock.recv_type("error")

@@ -15,7 +15,7 @@ from django.contrib.sessions.models import Session
 from django.db.models import F
 from django.test import Client
 
-from chat.domain import accounts, services
+from chat.domain import accounts, rooms, services
 from chat.models import Membership, Message, Room
 from chat.realtime import events, groups
 from tests.conftest import Socket, open_socket
@@ -210,9 +210,9 @@ async def test_a_session_deleted_without_an_event_is_closed_by_the_repair_tick(a
 
 
 async def test_a_membership_removed_without_an_event_ends_the_subscription_within_a_tick(alice, bob):
-    secret = await db(services.room_create)(creator=alice, title="Secret", is_private=True)
-    await db(services.room_member_add)(room=secret, user=bob)
-    public = await db(services.room_create)(creator=alice, title="Open")
+    secret = await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_member_add)(room_slug=secret.slug, actor=None, username=bob.username, as_admin=True)
+    public = await db(rooms.room_create)(creator=alice, title="Open")
     b = await connect((await db(login_cookie)(bob))[0])
     await subscribe(b, "secret")
     await subscribe(b, "open")
@@ -256,8 +256,8 @@ def store_without_broadcast(room: Room, author, body: str) -> int:
 @pytest.mark.parametrize("fill", ["gap fill", "repair head"])
 async def test_a_fill_from_the_database_sends_nothing_to_a_user_who_lost_access(alice, bob, settings, fill):
     settings.CHAT_REPAIR_INTERVAL = 60  # no tick during the test: only the fill itself may decide
-    secret = await db(services.room_create)(creator=alice, title="Secret", is_private=True)
-    await db(services.room_member_add)(room=secret, user=bob)
+    secret = await db(rooms.room_create)(creator=alice, title="Secret", is_private=True)
+    await db(rooms.room_member_add)(room_slug=secret.slug, actor=None, username=bob.username, as_admin=True)
     b = await connect((await db(login_cookie)(bob))[0])
     await subscribe(b, "secret")
     await db(Membership.objects.filter(room=secret, user=bob).delete)()  # its event is lost

@@ -266,10 +266,9 @@ async def test_a_member_removed_without_the_event_reads_nothing_more_on_either_n
     stayer_name, stayer_http = new_user(cluster)
     room = owner_http.create_room("Revoked", private=True)
     cluster.django(
-        "from django.contrib.auth import get_user_model; from chat.domain import services; "
-        f"from chat.models import Room; room = Room.objects.get(slug={room!r})\n"
+        "from chat.domain import rooms\n"
         f"for name in ({member_name!r}, {stayer_name!r}):\n"
-        "    services.room_member_add(room=room, user=get_user_model().objects.get(username=name))\n"
+        f"    rooms.room_member_add(room_slug={room!r}, actor=None, username=name, as_admin=True)\n"
         "print('ok')"
     )
     owner = await connect(cluster, owner_http, 1)

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test import Client
 
 from chat.domain import message_changes, search, selectors, services
+from chat.domain import rooms as room_services
 from chat.domain.errors import InvalidQuery
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +21,9 @@ def found(user, query, **filters):
 @pytest.fixture
 def rooms(alice, bob, make_user):
     """A public room, a private room of alice's that bob was in and left, and a DM-like private room."""
-    public = services.room_create(creator=alice, title="Lounge")
-    secret = services.room_create(creator=alice, title="Secret", is_private=True)
-    services.room_member_add(room=secret, user=bob)
+    public = room_services.room_create(creator=alice, title="Lounge")
+    secret = room_services.room_create(creator=alice, title="Secret", is_private=True)
+    room_services.room_member_add(room_slug=secret.slug, actor=None, username=bob.username, as_admin=True)
     for i, (room, body) in enumerate(
         [
             (public, "The quarterly report is due on Friday"),
@@ -33,7 +34,7 @@ def rooms(alice, bob, make_user):
         ]
     ):
         services.message_create(room=room, author=alice, body=body, client_msg_id=f"seed{i}")
-    services.room_member_remove(room=secret, user=bob)
+    room_services.room_member_remove(room_slug=secret.slug, actor=None, username=bob.username, as_admin=True)
     return public, secret
 
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from chat.domain import services
+from chat.domain import rooms
 from chat.models import Room
 from chat.sqlite.base import open_write_lock
 
@@ -52,14 +52,14 @@ def test_a_second_writer_begins_when_the_first_commits_and_not_before(alice):
             events.append("first began")
             first_in.set()
             first_may_commit.wait(5)
-            services.room_create(creator=alice, title="First")
+            rooms.room_create(creator=alice, title="First")
             events.append("first commits")
 
     def second():
         first_in.wait(5)
         with transaction.atomic():
             events.append("second began")
-            services.room_create(creator=alice, title="Second")
+            rooms.room_create(creator=alice, title="Second")
 
     threads = [_in_thread(first), _in_thread(second)]
     first_in.wait(5)
@@ -80,14 +80,14 @@ def test_a_rolled_back_writer_frees_the_lock_while_its_connection_stays_open(ali
 
     def fails():
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.room_create(creator=alice, title="Rolled back")
+            rooms.room_create(creator=alice, title="Rolled back")
             raise RuntimeError("refused")
         rolled_back.set()
         written.wait(30)
 
     def writes():
         rolled_back.wait(5)
-        services.room_create(creator=alice, title="After")
+        rooms.room_create(creator=alice, title="After")
         written.set()
 
     failing, writer = _in_thread(fails), _in_thread(writes)
@@ -106,7 +106,7 @@ def test_a_connection_closed_inside_a_transaction_frees_the_lock(alice):
         connection._start_transaction_under_autocommit()  # as atomic() does; then it never ends
 
     _in_thread(left_open).join(10)  # _in_thread closes the thread's connection
-    writer = _in_thread(lambda: services.room_create(creator=alice, title="After"))
+    writer = _in_thread(lambda: rooms.room_create(creator=alice, title="After"))
     writer.join(10)
     assert not writer.is_alive(), "the writer is stuck waiting for the lock"
 
@@ -123,12 +123,12 @@ def test_a_writer_that_cannot_get_the_lock_gives_up_with_an_error_not_a_hang(ali
         connection.ensure_connection()
         connection._write_lock_timeout = 0.3
         try:
-            services.room_create(creator=alice, title="Blocked")
+            rooms.room_create(creator=alice, title="Blocked")
             outcome.append("written")
         except OperationalError as exc:
             outcome.append(str(exc))
         holder_gone.wait(5)  # then the same connection writes again, as a retry would
-        services.room_create(creator=alice, title="Retried")
+        rooms.room_create(creator=alice, title="Retried")
         outcome.append("retried")
 
     try:

@@ -149,3 +149,22 @@ class UnsupportedType(ChatError):
 class InvalidAttachment(ChatError):
     code = "invalid_attachment"
     default_detail = "attachments must name your own uploads, not yet sent."
+
+
+class Forbidden(ChatError):
+    """The sender's role in the room does not allow the action (docs/rooms.md has the table)."""
+
+    code = "forbidden"
+    default_detail = "Your role in this room does not allow that."
+
+
+class NotFound(ChatError):
+    """No such room or user visible to the sender (the same answer for both: no existence oracle)."""
+
+    code = "not_found"
+    default_detail = "No such room or user."
+
+
+class LastOwner(ChatError):
+    code = "last_owner"
+    default_detail = "The last owner of a room must hand ownership over first."

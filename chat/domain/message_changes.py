@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat.domain import attachments, formatting, queries, selectors
+from chat.domain import attachments, formatting, queries, rooms, selectors
 from chat.domain.errors import (
     EditWindowClosed,
     InvalidEmoji,
@@ -43,12 +43,19 @@ def user_is_admin(user: AbstractBaseUser) -> bool:
     return bool(user.is_active and (user.is_staff or user.is_superuser))
 
 
-def message_check_can_change(*, message: Message, user: AbstractBaseUser, edit: bool) -> None:
+def message_check_can_change(
+    *, message: Message, user: AbstractBaseUser, edit: bool, room: Room | None = None
+) -> None:
     """Authors edit their own messages within CHAT_EDIT_WINDOW and delete them at any time;
-    admins edit and delete any message at any time."""
+    admins edit and delete any message at any time; the owners and moderators of `room` delete any
+    message there (chat/domain/rooms.py). System lines are nobody's to change."""
     if message.is_deleted:
         raise MessageDeleted()
+    if message.kind != "message":
+        raise NotAllowed("System lines cannot be changed.")
     if user_is_admin(user):
+        return
+    if not edit and room is not None and rooms.room_may_delete_any_message(room=room, user=user):
         return
     if message.author_id != user.pk:
         raise NotAllowed("Only the author or an admin may change this message.")
@@ -150,7 +157,7 @@ def message_remove(*, room_slug: str, message_id: int, user: AbstractBaseUser) -
         if message.is_deleted:
             transaction.set_rollback(True)
             return None
-        message_check_can_change(message=message, user=user, edit=False)
+        message_check_can_change(message=message, user=user, edit=False, room=room)
         return _blank(room=room, message=message, actor=user)
 
 
@@ -188,6 +195,8 @@ def reaction_add(
         message = selectors.message_get_in_room(room=room, message_id=message_id)
         if message.is_deleted:
             raise MessageDeleted()
+        if message.kind != "message":
+            raise NotAllowed("System lines take no reactions.")
         distinct = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
         if emoji not in distinct and len(distinct) >= settings.CHAT_REACTIONS_MAX_DISTINCT:
             raise TooManyReactions()

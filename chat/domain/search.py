@@ -156,7 +156,8 @@ def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
     else:
         # SQLite would serve the OR form from the room_id index, room by room (MULTI-INDEX OR).
         rule = f"m.room_id IN ({public} UNION {member})"
-    clauses = [f"m.deleted_at IS NULL AND {rule}"]
+    # System lines ("alice added bob") are never found.
+    clauses = [f"m.deleted_at IS NULL AND m.kind = 'message' AND {rule}"]
     params: list = [user_id]
     if filters.room_slug is not None:
         clauses.append(f"m.room_id IN (SELECT r.id FROM {room} r WHERE r.slug = %s)")

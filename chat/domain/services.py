@@ -1,27 +1,23 @@
-"""Writes of messages and rooms: check -> do -> announce after commit. Every adapter (socket, HTTP,
-admin) calls these; changes to stored messages are in message_changes.py, sessions in accounts.py."""
+"""Writes of messages: check -> do -> announce after commit. Every adapter (socket, HTTP, admin)
+calls these; changes to stored messages are in message_changes.py, rooms and their members in
+rooms.py, direct messages in dms.py, sessions in accounts.py."""
 
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.utils import timezone
-from django.utils.text import slugify
 
 from chat.domain import attachments, formatting, message_changes, queries, selectors
 from chat.domain.errors import (
     ClientMsgIdConflict,
     MessageDeleted,
+    NotAllowed,
     RateLimited,
     ReadOnly,
-    TooManyRooms,
     UnknownRoom,
 )
 from chat.domain.validation import message_validate
@@ -184,8 +180,8 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
         raise _Retry(exc) from exc
     files = attachments.attachments_attach(message=message, ids=request.attachments)
     message.attachment_dicts = [attachments.attachment_dict(a) for a in files]
-    mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
-    transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
+    notify = _notified_readers(room=room, author=request.author, body=request.body)
+    transaction.on_commit(partial(_announce_message, message, *notify), robust=True)
     if parent is not None:  # after the message's own announcement, under the next seq
         message_changes.reply_record(room=room, parent=parent, reply=message)
     return message
@@ -198,6 +194,8 @@ def _reply_parent(room: Room, message_id: int) -> Message:
         parent = selectors.message_get_in_room(room=room, message_id=parent.reply_to_id)
     if parent.is_deleted:
         raise MessageDeleted("The message replied to was deleted.")
+    if parent.kind != "message":
+        raise NotAllowed("System lines take no replies.")
     return parent
 
 
@@ -209,6 +207,15 @@ def _message_retry(request: MessageRequest, cause: Exception) -> tuple[Message, 
     if existing.room.slug != request.room_slug:
         return ClientMsgIdConflict()
     return existing, False
+
+
+def _notified_readers(*, room: Room, author: AbstractBaseUser, body: str) -> tuple[str, list[int]]:
+    """Who gets a `notification` for a new message: in a DM every other member ("dm"), elsewhere the
+    readers it mentions ("mention")."""
+    if room.kind == Room.Kind.DM:
+        members = Membership.objects.filter(room=room, user__is_active=True).exclude(user=author)
+        return "dm", list(members.values_list("user_id", flat=True))
+    return "mention", _mentioned_readers(room=room, author=author, body=body)
 
 
 def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> list[int]:
@@ -226,7 +233,7 @@ def _mentioned_readers(*, room: Room, author: AbstractBaseUser, body: str) -> li
     return list(users.values_list("pk", flat=True)[:MAX_MENTIONS_PER_MESSAGE])
 
 
-def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
+def _announce_message(message: Message, notification_kind: str, notified_ids: list[int]) -> None:
     room = message.room
     frame = events.message_frame(
         message, room_slug=room.slug, attachments=getattr(message, "attachment_dicts", None)
@@ -241,154 +248,16 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
             "committed_at": time.time(),
         },
     )
-    if mentioned_ids:
+    if notified_ids:
         notification = events.encode(
             {
                 "type": "notification",
-                "kind": "mention",
+                "kind": notification_kind,
                 "room": room.slug,
                 "seq": message.seq,
                 "from": frame["author"],
                 "body": message.body,
             }
         )
-        for user_id in mentioned_ids:
+        for user_id in notified_ids:
             events.publish(groups.user_group(user_id), {"type": "chat.notify", "text": notification})
-
-
-# --- rooms ---------------------------------------------------------------------------
-
-
-def _unique_slug(title: str) -> str:
-    base = slugify(title)[:50].strip("-") or "room"
-    slug, n = base, 1
-    while Room.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
-
-
-@transaction.atomic
-def room_create(
-    *,
-    creator: AbstractBaseUser | None,
-    title: str,
-    description: str = "",
-    is_private: bool = False,
-    slug: str | None = None,
-    limit_rate: bool = True,
-) -> Room:
-    """Create a room (the creator joins a private one) and announce it to the lobby.
-
-    `limit_rate`: refuse (TooManyRooms) a creator who is not staff and created CHAT_ROOM_CREATE_LIMIT
-    rooms in the last CHAT_ROOM_CREATE_WINDOW seconds; trusted callers (the admin, acting for
-    any creator) pass False.
-    """
-    if limit_rate and creator is not None and not getattr(creator, "is_staff", False):
-        room_check_create_rate(creator=creator)
-    room = Room(
-        slug=slug or _unique_slug(title),
-        title=title.strip(),
-        description=description.strip(),
-        is_private=is_private,
-        creator=creator,
-    )
-    room.full_clean()
-    room.save(force_insert=True)
-    if is_private and creator is not None:
-        Membership.objects.create(room=room, user=creator)
-    _announce_room(room, kind="room.created", was_public=False)
-    return room
-
-
-def room_check_create_rate(*, creator: AbstractBaseUser) -> None:
-    """Raise TooManyRooms if the user created CHAT_ROOM_CREATE_LIMIT rooms in the last window.
-
-    Counted in the database, so it holds on every node. The user's row is locked first (inside the
-    caller's transaction), so that one user's concurrent creations on several nodes count one after
-    the other: under PostgreSQL's READ COMMITTED two counts would otherwise both see room for one
-    more. (SQLite's IMMEDIATE transactions already take the database's write lock at BEGIN.)
-    """
-    User = get_user_model()
-    list(User.objects.select_for_update().filter(pk=creator.pk).values_list("pk", flat=True))
-    since = timezone.now() - timedelta(seconds=settings.CHAT_ROOM_CREATE_WINDOW)
-    recent = Room.objects.filter(creator=creator, created_at__gt=since).count()
-    if recent >= settings.CHAT_ROOM_CREATE_LIMIT:
-        raise TooManyRooms()
-
-
-def room_ensure(*, slug: str, title: str) -> Room:
-    """The room with this slug, created public (no creator) if there is none yet."""
-    room = Room.objects.filter(slug=slug).first()
-    if room is not None:
-        return room
-    try:
-        return room_create(creator=None, title=title, slug=slug)
-    except (IntegrityError, ValidationError):  # another node created it meanwhile
-        return Room.objects.get(slug=slug)
-
-
-ROOM_EDITABLE_FIELDS = {"slug", "title", "description", "is_private"}
-
-
-@transaction.atomic
-def room_update(*, room: Room, **changes: object) -> Room:
-    """Change a room's title, description, slug or privacy and announce `room.updated`."""
-    unknown = set(changes) - ROOM_EDITABLE_FIELDS
-    if unknown:
-        raise ValueError(f"Not editable: {sorted(unknown)}")
-    was_public = not Room.objects.filter(pk=room.pk).values_list("is_private", flat=True).get()
-    for field, value in changes.items():
-        setattr(room, field, value)
-    room.full_clean()
-    room.save(update_fields=sorted(changes) or None)
-    _announce_room(room, kind="room.updated", was_public=was_public)
-    return room
-
-
-@transaction.atomic
-def room_set_archived(*, room: Room, archived: bool) -> Room:
-    """Archive (read-only) or unarchive a room and announce it."""
-    if room.is_archived == archived:
-        return room
-    room.is_archived = archived
-    room.save(update_fields=["is_archived"])
-    _announce_room(room, kind="room.archived" if archived else "room.updated", was_public=not room.is_private)
-    return room
-
-
-@transaction.atomic
-def room_member_add(*, room: Room, user: AbstractBaseUser) -> Membership:
-    """Make a user a member of a room; a private room then appears in their lobby."""
-    membership, created = Membership.objects.get_or_create(room=room, user=user)
-    if created and room.is_private:
-        _announce_room(room, kind="room.updated", was_public=False)
-    return membership
-
-
-@transaction.atomic
-def room_member_remove(*, room: Room, user: AbstractBaseUser) -> None:
-    """Remove a member; their live subscriptions to a private room end at once."""
-    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
-    if deleted and room.is_private:
-        transaction.on_commit(
-            partial(
-                events.publish,
-                groups.user_group(user.pk),
-                {"type": "chat.access_revoked", "room_id": room.pk, "slug": room.slug},
-            ),
-            robust=True,
-        )
-
-
-def _announce_room(room: Room, *, kind: str, was_public: bool) -> None:
-    # One event to the lobby group; each connection decides whether its user may see it.
-    event = {
-        "type": "chat.room_changed",
-        "room_id": room.pk,
-        "private": room.is_private,
-        "was_public": was_public,
-        "member_ids": selectors.room_member_ids(room=room) if room.is_private else [],
-        "text": events.encode({"type": kind, "room": events.room_frame(room)}),
-    }
-    transaction.on_commit(partial(events.publish, groups.LOBBY_GROUP, event), robust=True)

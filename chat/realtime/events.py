@@ -60,6 +60,9 @@ def message_frame(
         frame["reactions"] = reactions
     if attachments and not message.is_deleted:
         frame["attachments"] = attachments
+    if message.kind != "message":  # a system line: the client renders `system`, localized
+        frame["kind"] = message.kind
+        frame["system"] = message.system
     return frame
 
 
@@ -84,9 +87,11 @@ def change_frame(
 
 
 def room_frame(room: Room) -> dict[str, Any]:
-    """The public description of a room, as lobby and room frames carry it."""
+    """The description of a room that is the same for every viewer (chat/domain/room_info.py adds
+    the viewer's role and a DM's members and title)."""
     return {
         "slug": room.slug,
+        "kind": room.kind,
         "title": room.title,
         "description": room.description,
         "private": room.is_private,

@@ -101,6 +101,17 @@ async def join(entry: Presence) -> list[str]:
     return online
 
 
+async def room_online(room_id: int) -> set[str]:
+    """The usernames online in a room now (on every node), read from Redis; empty if it is away."""
+    key = _key(room_id)
+    try:
+        members = await redis_client().zrangebyscore(key, time.time(), "+inf")
+    except Exception as exc:  # presence is best effort
+        logger.warning("presence read failed: %r", exc)
+        return set()
+    return set(_usernames(members))
+
+
 async def leave(entry: Presence) -> None:
     """Remove a connection from a room's presence."""
     node = _node()

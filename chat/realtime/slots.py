@@ -49,6 +49,9 @@ return 0
 """
 
 
+KINDS = ("socket", "sockjs")
+
+
 @dataclass(frozen=True)
 class Slot:
     """One connection's slot among its user's connections of one kind."""
@@ -105,6 +108,30 @@ async def release(slot: Slot) -> None:
         await redis_client().zrem(slot.key, slot.connection_id)
     except Exception as exc:  # it expires by itself within the TTL
         logger.warning("connection slot not released: %r", exc)
+
+
+# KEYS: users' sets; 1 for each that holds an unexpired slot.
+_ANY_LIVE = """
+local now = tonumber(redis.call('TIME')[1])
+local out = {}
+for i = 1, #KEYS do
+    out[i] = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf') > 0 and 1 or 0
+end
+return out
+"""
+
+
+async def users_connected(user_ids: list[int]) -> set[int]:
+    """Which of these users hold a connection (of any kind) on any node now; empty if Redis is away."""
+    if not user_ids:
+        return set()
+    keys = [Slot(kind=kind, user_id=user_id, connection_id="").key for user_id in user_ids for kind in KINDS]
+    try:
+        live = await redis_client().eval(_ANY_LIVE, len(keys), *keys)
+    except Exception as exc:  # best effort, like presence
+        logger.warning("connection slots not read: %r", exc)
+        return set()
+    return {user_ids[index // len(KINDS)] for index, flag in enumerate(live) if flag}
 
 
 def _ttl() -> int:

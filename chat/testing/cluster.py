@@ -66,8 +66,8 @@ class Cluster:
     def make_rooms(self, titles: list[str]) -> list[str]:
         """Create public rooms through the services; returns their slugs."""
         code = (
-            "import json; from chat.domain import services\n"
-            f"print(json.dumps([services.room_create(creator=None, title=t).slug for t in {titles!r}]))"
+            "import json; from chat.domain import rooms\n"
+            f"print(json.dumps([rooms.room_create(creator=None, title=t).slug for t in {titles!r}]))"
         )
         return json.loads(self.django(code))
 

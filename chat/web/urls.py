@@ -8,6 +8,7 @@ from chat.web import api, files, ops, profiles, views
 urlpatterns = [
     path("", views.lobby, name="lobby"),
     path("rooms/<slug:slug>/", views.room, name="room"),
+    path("dm/<slug:slug>/", views.dm, name="dm"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

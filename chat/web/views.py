@@ -9,8 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from chat.domain import accounts, selectors, services
+from chat.domain import accounts, room_info, rooms, selectors
 from chat.domain.errors import TooManyRooms, UnknownRoom
+from chat.models import Room
 from chat.web.forms import ApiTokenCreateForm, RoomCreateForm, SignUpForm
 
 
@@ -28,8 +29,17 @@ def signup(request: HttpRequest) -> HttpResponse:
 def _app(
     request: HttpRequest, *, active=None, form: RoomCreateForm | None = None, status: int | None = None
 ) -> HttpResponse:
-    rooms = selectors.rooms_visible_to(user=request.user)
-    context = {"rooms": rooms, "active": active, "form": form or RoomCreateForm()}
+    visible = list(selectors.rooms_visible_to(user=request.user))
+    # A DM is shown by the other members' names (set on these instances for display, never saved).
+    dms = [listed for listed in visible if listed.kind == Room.Kind.DM]
+    titles = {
+        frame["slug"]: frame["title"] for frame in room_info.room_objects_for(rooms=dms, user=request.user)
+    }
+    for listed in dms:
+        listed.title = titles[listed.slug]
+    if active is not None and active.slug in titles:
+        active.title = titles[active.slug]
+    context = {"rooms": visible, "active": active, "form": form or RoomCreateForm()}
     return render(request, "chat/app.html", context, status=status or (400 if form and form.errors else 200))
 
 
@@ -41,7 +51,7 @@ def lobby(request: HttpRequest) -> HttpResponse:
         form = RoomCreateForm(request.POST)
         if form.is_valid():
             try:
-                room = services.room_create(creator=request.user, **form.cleaned_data)
+                room = rooms.room_create(creator=request.user, **form.cleaned_data)
             except TooManyRooms:
                 form.add_error(None, _("You have created too many rooms recently; try again later."))
                 return _app(request, form=form, status=429)
@@ -52,11 +62,24 @@ def lobby(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    """The app with one room open; messages arrive over the /ws/ socket."""
+    """The app with one room (or DM) open; messages arrive over the /ws/ socket."""
     try:
         found = selectors.room_get_readable(slug=slug, user=request.user)
     except UnknownRoom:  # also a room the user may not read: the same 404, no existence oracle
         raise Http404("No such room.") from None
+    return _app(request, active=found)
+
+
+@login_required
+def dm(request: HttpRequest, slug: str) -> HttpResponse:
+    """The app with a direct-message conversation open (the same page as a room's); 404 for anyone
+    not in it, and for a slug that is not a DM's."""
+    try:
+        found = selectors.room_get_readable(slug=slug, user=request.user)
+    except UnknownRoom:
+        raise Http404("No such conversation.") from None
+    if found.kind != Room.Kind.DM:
+        raise Http404("No such conversation.")
     return _app(request, active=found)
 
 

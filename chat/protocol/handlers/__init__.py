@@ -9,15 +9,19 @@ from chat.protocol.handlers import (
     changes,
     connection,
     delivery,
+    dms,
     history,
     messages,
     presence,
+    rooms,
     search,
     subscriptions,
     users,
 )
 
-_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search, users)
+_MODULES = (
+    connection, subscriptions, history, messages, changes, delivery, presence, search, users, rooms, dms,
+)
 
 # Client frame type -> handler.
 CLIENT_FRAMES = {kind: handler for module in _MODULES for kind, handler in module.FRAMES.items()}

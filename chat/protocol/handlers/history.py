@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import attachments, selectors
+from chat.domain import attachments, room_info, selectors
 from chat.models import Message, MessageChange
 from chat.protocol import fields
 from chat.realtime import events
@@ -84,7 +84,9 @@ def _history(user, slug: str, before_seq: int | None, limit: int) -> tuple[list[
 async def rooms_list(session: ChatSession, frame: dict[str, Any]) -> None:
     """`rooms.list` -> `rooms` (the rooms this user may see)."""
     rooms = await database_sync_to_async(
-        lambda: [events.room_frame(r) for r in selectors.rooms_visible_to(user=session.user)[:1000]]
+        lambda: room_info.room_objects_for(
+            rooms=list(selectors.rooms_visible_to(user=session.user)[:1000]), user=session.user
+        )
     )()
     await session.send({"type": "rooms", "rooms": rooms})
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import selectors
+from chat.domain import room_info, selectors
 from chat.domain.errors import NotSubscribed, TooManySubscriptions
 from chat.models import Room
 from chat.protocol import fields
@@ -34,7 +34,7 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
         subscription = await session.add_subscription(room.pk, room.slug)
     subscription.access_checked_at = checked_at
     try:
-        texts, position = await database_sync_to_async(catch_up)(room, since)
+        texts, position = await database_sync_to_async(catch_up)(room, since, session.user)
     except Exception:
         if created:  # a new subscription that never started: undo it
             await session.drop_subscription(room.pk)
@@ -53,14 +53,14 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
         await session.send({"type": "presence", "room": room.slug, "users": online, "joined": [], "left": []})
 
 
-def catch_up(room: Room, since: int | None) -> tuple[list[str], int]:
+def catch_up(room: Room, since: int | None, viewer=None) -> tuple[list[str], int]:
     """Frames that bring a (re)subscribing client up to date, and the seq they reach.
 
     The room's last seq is read first: every change up to it is committed, and the frames read
     after it show messages in their current state, so the client has seen everything up to it; a
     change committed meanwhile also comes live, and the client applies it again by message id.
     """
-    info = events.room_frame(room)
+    info = events.room_frame(room) if viewer is None else room_info.room_object_for(room=room, user=viewer)
     last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
     if since is None:
         messages, has_more = selectors.messages_before(
@@ -106,10 +106,21 @@ async def unsubscribe(session: ChatSession, frame: dict[str, Any]) -> None:
 
 
 async def room_changed(session: ChatSession, event: dict[str, Any]) -> None:
-    """A room was created or changed: tell those who may see it, revoke it from those who no longer may."""
+    """A room was created or changed: tell those who may see it (with their role, and a DM's title
+    for them), revoke it from those who no longer may."""
     visible = not event["private"] or session.user.pk in event["member_ids"]
     if visible:
-        await session.send_text(event["text"])
+        role = event.get("roles", {}).get(str(session.user.pk))
+        dm_members = event.get("dm_members")
+        if role is None and dm_members is None:
+            await session.send_text(event["text"])  # the shared text: role null
+            return
+        frame = json.loads(event["text"])
+        frame["room"]["role"] = role
+        if dm_members is not None:
+            frame["room"]["members"] = dm_members
+            frame["room"]["title"] = room_info.dm_title(dm_members, session.user.get_username())
+        await session.send(frame)
     elif event["was_public"]:
         await revoke(session, event["room_id"], slug=json.loads(event["text"])["room"]["slug"])
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import services
+from chat.domain import rooms
 from chat.protocol import closecodes
 from chat.protocol.session import ChatSession
 from chat.transports.stomp import auth, destinations
@@ -356,7 +356,7 @@ class StompHandler:
     async def ensure_public_room(self) -> None:
         if not self.public_room_ready:
             slug = settings.CHAT_STOMP_PUBLIC_ROOM
-            await database_sync_to_async(services.room_ensure)(slug=slug, title=slug.capitalize())
+            await database_sync_to_async(rooms.room_ensure)(slug=slug, title=slug.capitalize())
             self.public_room_ready = True
 
     async def unsubscribe(self, frame: Frame) -> None:
