@@ -15,7 +15,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chat.domain import attachments, formatting, message_changes, queries, selectors
+from chat.domain import attachments, formatting, message_changes, queries, reads, selectors
 from chat.domain.errors import (
     ClientMsgIdConflict,
     MessageDeleted,
@@ -185,6 +185,7 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
     files = attachments.attachments_attach(message=message, ids=request.attachments)
     message.attachment_dicts = [attachments.attachment_dict(a) for a in files]
     mentioned_ids = _mentioned_readers(room=room, author=request.author, body=request.body)
+    reads.mentions_record(message=message, user_ids=mentioned_ids)
     transaction.on_commit(partial(_announce_message, message, mentioned_ids), robust=True)
     if parent is not None:  # after the message's own announcement, under the next seq
         message_changes.reply_record(room=room, parent=parent, reply=message)

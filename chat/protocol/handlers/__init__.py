@@ -12,11 +12,12 @@ from chat.protocol.handlers import (
     history,
     messages,
     presence,
+    reads,
     search,
     subscriptions,
 )
 
-_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search)
+_MODULES = (connection, subscriptions, history, messages, changes, delivery, presence, search, reads)
 
 # Client frame type -> handler.
 CLIENT_FRAMES = {kind: handler for module in _MODULES for kind, handler in module.FRAMES.items()}
