@@ -250,7 +250,7 @@ def read_writes_line(result: dict) -> str:
     rows = writes["chat_read_positions_written_total"]
     return (
         f"read positions in many rooms (ours): {writes['readers']} readers, "
-        f"{result['received'] / wall:.0f} deliveries/s ({result['lost']} lost), p99 {result['p99']:.1f} ms, sent {writes['reads_sent'] / wall:.0f} `read` frames/s "
+        f"{result['received'] / wall:.0f} deliveries/s ({result['lost']} lost), sent {writes['reads_sent'] / wall:.0f} `read` frames/s "
         f"(server counted {writes['chat_read_frames_total'] / wall:.0f}/s); the database took "
         f"{writes['chat_read_flush_statements_total'] / wall:.1f} UPSERT statements/s writing {rows / wall:.0f} "
         f"rows/s ({rows / wall / writes['readers']:.2f} per reader per second)"

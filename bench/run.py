@@ -135,7 +135,8 @@ def run_reads(args) -> None:
             deployment.stop()
     for name, run in (("without reads", plain), ("with reads", result)):
         lost = 100 * run["lost"] / max(1, run["expected"])
-        print(f"many rooms {name}: p50 {run['p50']:.1f} ms, p99 {run['p99']:.1f} ms, lost {lost:.1f}%")
+        p50, p99 = (f"{run[q]:.1f} ms" if run[q] is not None else "-" for q in ("p50", "p99"))
+        print(f"many rooms {name}: p50 {p50}, p99 {p99}, lost {lost:.1f}% of {run['expected']}")
     print(read_writes_line(result))
 
 

@@ -104,7 +104,7 @@ def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, rea
     progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member{what}")
     rooms = room_names(deployment, 100, "mixed" if mix else "pair")
     plan = {
-        "design": deployment.design, "run": "mixed" if mix else "rooms", "duration": duration, "drain": 5,
+        "design": deployment.design, "run": ("mixed" if mix else "rooms") + ("" if reads else "-plain"), "duration": duration, "drain": 5,
         "settle": 1, "mix": mix, "reads": READ_INTERVAL if reads and deployment.design.startswith("ours") else None,
         "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
         "publishers": [
