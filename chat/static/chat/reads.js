@@ -34,6 +34,9 @@
       if (readSeq !== null && readSeq !== undefined) this.readSeq = Math.max(this.readSeq || 0, readSeq);
       this.base = { unread, mentions, asOf: asOf || 0 };
       for (const seq of [...this.live.keys()]) if (seq <= this.base.asOf) this.live.delete(seq);
+      // Counts made before this page's latest `read` was stored: what was read here stays read.
+      const mine = Math.max(this.sent, this.pending);
+      if (mine > 0) this.readTo(mine);
     }
 
     // The user has read up to seq here (sent, or about to be): nothing at or before it is unread.
