@@ -53,6 +53,31 @@ function onReactions(index, messageId) {
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
 }
 
+// Read positions (plan.reads, ours only): each subscriber reports what it has seen as the web UI
+// (chat/static/chat/reads.js) does: the highest seq received, in a `read` frame at most once per
+// plan.reads seconds (the first at once, later ones at the end of the interval).
+const reads = { sent: 0 };
+
+function reader(ws, room) {
+  let seen = 0;
+  let reported = 0;
+  let lastSent = -Infinity;
+  let timer = null;
+  const flush = () => {
+    timer = null;
+    if (seen <= reported || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ type: "read", room, seq: seen }));
+    reported = seen;
+    lastSent = now();
+    reads.sent += 1;
+  };
+  return (seq) => {
+    if (!(seq > seen)) return;
+    seen = seq;
+    if (timer === null) timer = setTimeout(flush, Math.max(0, lastSent + plan.reads * 1000 - now()));
+  };
+}
+
 // One chat frame for a client of ours; `ready` is called once its subscription is in place.
 function onOursFrame(frame, index, ready) {
   if (frame.type === "presence") ready();
@@ -92,8 +117,10 @@ function connectOurs(client, index, isPublisher) {
       });
       ws.send(JSON.stringify({ type: "subscribe", room: client.room, since: client.since ?? undefined }));
     });
+    const seen = plan.reads && !isPublisher ? reader(ws, client.room) : null;
     ws.on("message", (data) => {
       const frame = JSON.parse(data);
+      if (seen) seen(frame.type === "subscribed" ? frame.last_seq : frame.type.startsWith("message") ? frame.seq : 0);
       if (!isPublisher) onOursFrame(frame, index, () => resolve({ close: () => ws.close() }));
       else if (frame.type === "message.ack") { lastId = frame.id; reacted = false; }
       else if (frame.type === "error") extra.change_errors = (extra.change_errors || 0) + 1;
@@ -304,5 +331,6 @@ console.log(JSON.stringify({
   wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6, ...extra,
   ...(sockjs.streams || sockjs.failures.length ? { sockjs } : {}),
   ...(stomp.failures.length ? { stomp } : {}),
+  ...(plan.reads ? { reads_sent: reads.sent } : {}),
 }));
 process.exit(0);

@@ -177,6 +177,8 @@ def report(results: dict[str, dict]) -> None:
                 f"CPU per delivered change {per_change(mixed) / per_change(plain):.2f}x"
                 + (f" ({mixed['change_errors']} changes refused)" if mixed.get("change_errors") else "")
             )
+        if "read_writes" in ours["many_rooms"]:
+            print(read_writes_line(ours["many_rooms"]))
         if "catch_up_500_s" in results["ours"]:
             print(
                 f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"
@@ -240,3 +242,16 @@ def report_search(result: dict, database: str) -> None:
         print(f"| {kind} | {counts} | {' | '.join(cells)} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"search-{database}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+def read_writes_line(result: dict) -> str:
+    """What the many-rooms readers' `read` frames cost the database (ours)."""
+    writes, wall = result["read_writes"], result["read_writes"]["wall"]
+    rows = writes["chat_read_positions_written_total"]
+    return (
+        f"read positions in many rooms (ours): {writes['readers']} readers, "
+        f"{result['received'] / wall:.0f} deliveries/s ({result['lost']} lost), sent {writes['reads_sent'] / wall:.0f} `read` frames/s "
+        f"(server counted {writes['chat_read_frames_total'] / wall:.0f}/s); the database took "
+        f"{writes['chat_read_flush_statements_total'] / wall:.1f} UPSERT statements/s writing {rows / wall:.0f} "
+        f"rows/s ({rows / wall / writes['readers']:.2f} per reader per second)"
+    )

@@ -3,6 +3,7 @@
     make bench                 (or: .venv/bin/python bench/run.py [--quick] [--designs ours,tutorial])
     .venv/bin/python bench/run.py --scenarios transports [--quick] [--transports ws,xhr-streaming]
     .venv/bin/python bench/run.py --scenarios search [--database postgres] [--quick]
+    .venv/bin/python bench/run.py --scenarios reads [--database postgres] [--quick]
 
 Each design runs as two server processes sharing one Redis (Valkey) on this machine, driven by the
 same Node load generator (bench/loadgen.mjs). Prints a table, the ratios ours / each baseline, and
@@ -17,6 +18,9 @@ The `search` scenario runs our server only: it seeds 1,000,000 messages of Engli
 over 100 rooms (bench/seed.py, one SQL statement) and times `search` frames on a socket, for a common
 word, a rare word, two words, a phrase and a Korean word, newest first and by relevance (`--quick`:
 100,000 messages, 50 calls each); it writes bench/results/search-<database>.json.
+
+The `reads` scenario runs our many-rooms step alone (its subscribers send `read` frames as the web UI
+does) and prints the read-position writes it caused.
 """
 
 import argparse
@@ -31,7 +35,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import report, report_search, report_transports  # noqa: E402
+from bench.report import read_writes_line, report, report_search, report_transports  # noqa: E402
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
@@ -58,7 +62,8 @@ def main() -> None:
         "--scenarios",
         default="designs",
         help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), search "
-        "(ours: search over 1,000,000 messages), or several, comma-separated",
+        "(ours: search over 1,000,000 messages), reads (ours: many rooms with read positions), "
+        "or several, comma-separated",
     )
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
@@ -73,13 +78,16 @@ def main() -> None:
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        assert set(scenarios) <= {"designs", "transports", "search"}, "scenarios: designs, transports, search"
+        known = {"designs", "transports", "search", "reads"}
+        assert set(scenarios) <= known, f"scenarios: {', '.join(sorted(known))}"
         if "designs" in scenarios:
             run_all(args)
         if "transports" in scenarios:
             run_transports(args)
         if "search" in scenarios:
             run_search(args)
+        if "reads" in scenarios:
+            run_reads(args)
     finally:
         if postgres:
             postgres.stop()
@@ -110,6 +118,26 @@ def run_all(args) -> None:
             finally:
                 deployment.stop()
     report(results)
+
+
+def run_reads(args) -> None:
+    """Many rooms on our server alone, its subscribers sending `read` frames; prints their writes."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-reads-") as workdir:
+        progress("starting ours: two server processes, one Redis")
+        deployment = start_ours(Path(workdir))
+        try:
+            # Without reads first, then with them, back to back: what reading adds to the sends.
+            plain = many_rooms(deployment, 3 if args.quick else 10, reads=False)
+            wait_for_idle_servers(deployment)
+            result = many_rooms(deployment, 3 if args.quick else 10)
+        finally:
+            deployment.stop()
+    for name, run in (("without reads", plain), ("with reads", result)):
+        lost = 100 * run["lost"] / max(1, run["expected"])
+        p50, p99 = (f"{run[q]:.1f} ms" if run[q] is not None else "-" for q in ("p50", "p99"))
+        print(f"many rooms {name}: p50 {p50}, p99 {p99}, lost {lost:.1f}% of {run['expected']}")
+    print(read_writes_line(result))
 
 
 def run_transports(args) -> None:

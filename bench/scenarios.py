@@ -4,6 +4,8 @@ import asyncio
 import json
 import time
 
+import httpx
+
 from bench.common import SUBSCRIBERS, progress
 from bench.loadgen import run_loadgen, start_loadgen
 from bench.sampling import rss_kib, wait_for_quiet
@@ -84,24 +86,62 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
     return rows
 
 
-def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0) -> dict:
+# How often a subscriber of ours reports its read position in many rooms, at most (seconds): as
+# chat/static/chat/reads.js does.
+READ_INTERVAL = 1.0
+
+
+def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, reads: bool = True) -> dict:
     """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all).
 
     `mix` (ours only): that share of the sends are changes instead (edits of the sender's last
     message and reaction toggles on it, alternately), each delivered to the room like a message.
+    Our subscribers also report their read positions as the web UI does (`read` frames, at most one
+    per READ_INTERVAL), and the result carries the database writes they caused (`read_writes`);
+    `reads=False` leaves them out (for comparison).
     """
     what = f", {mix:.0%} of them edits and reactions" if mix else ""
     progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member{what}")
     rooms = room_names(deployment, 100, "mixed" if mix else "pair")
     plan = {
-        "design": deployment.design, "run": "mixed" if mix else "rooms", "duration": duration, "drain": 5,
-        "settle": 1, "mix": mix,
+        "design": deployment.design, "run": ("mixed" if mix else "rooms") + ("" if reads else "-plain"), "duration": duration, "drain": 5,
+        "settle": 1, "mix": mix, "reads": READ_INTERVAL if reads and deployment.design.startswith("ours") else None,
         "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
         "publishers": [
             {**deployment.clients("pub", i, rooms[i // 2]), "rate": 2} for i in range(SUBSCRIBERS)
         ],
     }  # fmt: skip
-    return run_loadgen(deployment, plan)
+    if not plan["reads"]:
+        return run_loadgen(deployment, plan)
+    before = read_metrics(deployment)
+    result = run_loadgen(deployment, plan)
+    # The last flush of each node comes up to CHAT_READ_FLUSH_INTERVAL after the last read.
+    time.sleep(1.5)
+    after = read_metrics(deployment)
+    writes = {name: after[name] - before[name] for name in after}
+    result["read_writes"] = {
+        **writes, "reads_sent": result.pop("reads_sent", 0), "wall": result["wall"],
+        "readers": len(plan["subscribers"]),
+    }  # fmt: skip
+    return result
+
+
+READ_METRICS = (
+    "chat_read_frames_total",
+    "chat_read_flush_statements_total",
+    "chat_read_positions_written_total",
+)
+
+
+def read_metrics(deployment: Deployment) -> dict[str, float]:
+    """The read-position counters of /metrics, summed over both nodes."""
+    totals = dict.fromkeys(READ_METRICS, 0.0)
+    for node in deployment.cluster.nodes:
+        for line in httpx.get(f"{node.http_url}/metrics", timeout=10).text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in totals:
+                totals[name] += float(value)
+    return totals
 
 
 def idle_memory(deployment: Deployment, connections: int) -> float:

@@ -198,6 +198,48 @@ class Reaction(models.Model):
         return f"{self.emoji} by {self.user_id} on message {self.message_id}"
 
 
+class ReadPosition(models.Model):
+    """How far a user has read a room: the highest seq they have seen (messages and changes share
+    a room's seq). Only ever moves forward (chat/domain/reads.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_read_positions"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_positions")
+    seq = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user", "room"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "room"], name="readposition_unique_user_room"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.room} to #{self.seq}"
+
+
+class Mention(models.Model):
+    """A user named (@username) in a message, stored at send for the unread mention counts; only
+    users who may read the room, never the author (services._mentioned_readers)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_mentions")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="mentions")
+    seq = models.PositiveBigIntegerField()  # the message's seq
+
+    class Meta:
+        ordering = ["user", "room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="mention_unique_message_user"),
+        ]
+        # A user's unread mentions in a room: a range of this index after their read position.
+        indexes = [models.Index(fields=["user", "room", "seq"], name="mention_user_room_seq")]
+
+    def __str__(self) -> str:
+        return f"@{self.user} in {self.room_id}#{self.seq}"
+
+
 def attachment_storage():
     """The storage of uploads (settings.STORAGES["attachments"]): a directory under var/ by default,
     or an S3-compatible bucket (README, "Configuration"). Every node must see the same one."""

@@ -334,6 +334,11 @@ CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 # Seconds a live message that arrived ahead of a missing one waits for it before the gap is read
 # from the database (chat/protocol/cursor.py).
 CHAT_GAP_WAIT = float(os.environ.get("CHAT_GAP_WAIT", "0.1"))
+# Read positions (chat/domain/read_coalescing.py): each node writes the `read` frames it received
+# in one statement at most every READ_FLUSH_INTERVAL seconds (read.updated reaches the user's other
+# connections within about this long); unread and mention counts stop at UNREAD_MAX ("99+").
+CHAT_READ_FLUSH_INTERVAL = float(os.environ.get("CHAT_READ_FLUSH_INTERVAL", "0.5"))
+CHAT_UNREAD_MAX = 100
 
 # Presence: entries expire after TTL unless their node refreshes them every HEARTBEAT
 # seconds; each node looks for changes every POLL seconds.

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 
-from chat.domain import attachments, formatting, message_changes, queries, selectors
+from chat.domain import attachments, formatting, message_changes, queries, reads, selectors
 from chat.domain.errors import (
     ClientMsgIdConflict,
     MessageDeleted,
@@ -180,8 +180,9 @@ def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:
         raise _Retry(exc) from exc
     files = attachments.attachments_attach(message=message, ids=request.attachments)
     message.attachment_dicts = [attachments.attachment_dict(a) for a in files]
-    notify = _notified_readers(room=room, author=request.author, body=request.body)
-    transaction.on_commit(partial(_announce_message, message, *notify), robust=True)
+    notification_kind, notified_ids = _notified_readers(room=room, author=request.author, body=request.body)
+    reads.mentions_record(message=message, user_ids=notified_ids)  # a DM message counts as a mention
+    transaction.on_commit(partial(_announce_message, message, notification_kind, notified_ids), robust=True)
     if parent is not None:  # after the message's own announcement, under the next seq
         message_changes.reply_record(room=room, parent=parent, reply=message)
     return message

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('chat', '0007_message_search_bigrams'),
+        ('chat', '0009_read_positions'),
     ]
 
     operations = [

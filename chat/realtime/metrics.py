@@ -57,3 +57,10 @@ CONNECTIONS_REFUSED = Counter(
     "chat_connections_refused_total", "Connections closed at once: the user held too many (4409)", ["kind"]
 )
 REPAIRED = Counter("chat_repaired_messages_total", "Messages sent from the database to fill a gap")
+READ_FRAMES = Counter("chat_read_frames_total", "`read` frames accepted from clients")
+READ_FLUSH_STATEMENTS = Counter(
+    "chat_read_flush_statements_total", "UPSERT statements that stored coalesced read positions"
+)
+READ_POSITIONS_WRITTEN = Counter(
+    "chat_read_positions_written_total", "Read positions (rows) that moved forward in the database"
+)

@@ -13,6 +13,7 @@ from chat.protocol.handlers import (
     history,
     messages,
     presence,
+    reads,
     rooms,
     search,
     subscriptions,
@@ -20,7 +21,18 @@ from chat.protocol.handlers import (
 )
 
 _MODULES = (
-    connection, subscriptions, history, messages, changes, delivery, presence, search, users, rooms, dms,
+    connection,
+    subscriptions,
+    history,
+    messages,
+    changes,
+    delivery,
+    presence,
+    search,
+    users,
+    rooms,
+    dms,
+    reads,
 )
 
 # Client frame type -> handler.
