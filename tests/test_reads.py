@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat.domain import message_changes, reads, services, unread
+from chat.domain import message_changes, reads, rooms, services, unread
 from chat.models import Mention, ReadPosition
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,10 +32,10 @@ def test_a_position_only_moves_forward_and_stops_at_the_rooms_last_seq(room, ali
 
 
 def test_a_position_is_stored_only_where_the_user_may_read(alice, bob):
-    private = services.room_create(creator=alice, title="Secret", is_private=True)
+    private = rooms.room_create(creator=alice, title="Secret", is_private=True)
     send(private, alice, "hidden")
     assert reads.read_positions_store(positions={(bob.pk, private.pk): 1}) == []
-    services.room_member_add(room=private, user=bob)
+    rooms.room_member_add(room_slug=private.slug, actor=None, username=bob.username, as_admin=True)
     assert reads.read_positions_store(positions={(bob.pk, private.pk): 1}) == [(bob.pk, private.pk, 1)]
     bob.is_active = False
     bob.save()
@@ -61,8 +61,8 @@ def test_unread_excludes_own_and_deleted_messages_and_counts_mentions(room, alic
 
 
 def test_a_room_never_read_counts_from_the_start_if_private_and_not_at_all_if_public(room, alice, bob):
-    private = services.room_create(creator=alice, title="Invited", is_private=True)
-    services.room_member_add(room=private, user=bob)
+    private = rooms.room_create(creator=alice, title="Invited", is_private=True)
+    rooms.room_member_add(room_slug=private.slug, actor=None, username=bob.username, as_admin=True)
     send(private, alice, "welcome")
     send(room, alice, "public chatter")
     send(room, alice, "but @bob is named")
@@ -81,13 +81,13 @@ def test_counts_stop_at_the_cap(room, alice, bob, settings):
 
 
 def test_the_counts_of_100_rooms_are_one_query(alice, bob):
-    rooms = [services.room_create(creator=alice, title=f"R{i}", limit_rate=False) for i in range(100)]
-    for room in rooms[:10]:
+    many = [rooms.room_create(creator=alice, title=f"R{i}", limit_rate=False) for i in range(100)]
+    for room in many[:10]:
         send(room, alice, "one @bob")
         send(room, alice, "two")
-    reads.read_positions_store(positions={(bob.pk, room.pk): 1 for room in rooms})
+    reads.read_positions_store(positions={(bob.pk, room.pk): 1 for room in many})
     with CaptureQueriesContext(connection) as queries:
-        states = unread.read_states_of(user=bob, room_ids=[room.pk for room in rooms])
+        states = unread.read_states_of(user=bob, room_ids=[room.pk for room in many])
     assert len(queries.captured_queries) == 1
-    assert [states[r.pk].unread for r in rooms[:11]] == [1] * 10 + [0]
-    assert all(states[r.pk].read_seq == (1 if i < 10 else None) for i, r in enumerate(rooms))
+    assert [states[r.pk].unread for r in many[:11]] == [1] * 10 + [0]
+    assert all(states[r.pk].read_seq == (1 if i < 10 else None) for i, r in enumerate(many))

@@ -141,8 +141,8 @@ async def test_refused_reads_get_their_documented_errors(cluster, node):
     alice = await connect(cluster, alice_http, 0)
     await alice.send_message(secret, "classified", f"s{node}")
     cluster.django(
-        "from chat.domain import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
-        f"services.room_member_add(room=Room.objects.get(slug={secret!r}), user=get_user_model().objects.get(username={bob_name!r})); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.room_member_add(room_slug={secret!r}, actor=None, username={bob_name!r}, as_admin=True); print('ok')"
     )
     eve, bob = await connect(cluster, eve_http, node), await connect(cluster, bob_http, node)
 
@@ -161,8 +161,8 @@ async def test_refused_reads_get_their_documented_errors(cluster, node):
     await bob.send({"type": "read", "room": secret, "seq": 1})
     assert (await read_updated(bob, secret))["seq"] == 1
     cluster.django(
-        "from chat.domain import services; from chat.models import Room; from django.contrib.auth import get_user_model\n"
-        f"services.room_member_remove(room=Room.objects.get(slug={secret!r}), user=get_user_model().objects.get(username={bob_name!r})); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.room_member_remove(room_slug={secret!r}, actor=None, username={bob_name!r}, as_admin=True); print('ok')"
     )
     await bob.recv_type("room.removed")
     assert await refused(bob, {"type": "read", "room": secret, "seq": 1}) == "unknown_room"
