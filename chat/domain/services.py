@@ -13,9 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from chat.domain import attachments, formatting, message_changes, queries, selectors
+from chat.domain import attachments, formatting, message_changes, queries, selectors, slugs
 from chat.domain.errors import (
     ClientMsgIdConflict,
     MessageDeleted,
@@ -260,7 +259,7 @@ def _announce_message(message: Message, mentioned_ids: list[int]) -> None:
 
 
 def _unique_slug(title: str) -> str:
-    base = slugify(title)[:50].strip("-") or "room"
+    base = slugs.base_slug(title)  # readable for Korean titles too (chat/domain/slugs.py)
     slug, n = base, 1
     while Room.objects.filter(slug=slug).exists():
         n += 1
