@@ -218,9 +218,10 @@ def test_on_a_phone_the_header_is_one_row_and_the_rooms_are_a_drawer(browser, cl
     )
     for key in ["Tab"] * 14 + ["Shift+Tab"] * 4:
         page.keyboard.press(key)
-        assert page.evaluate(
-            "document.getElementById('sidebar').contains(document.activeElement)"
-        ), (key, page.evaluate("document.activeElement.outerHTML.slice(0, 200)"))
+        assert page.evaluate("document.getElementById('sidebar').contains(document.activeElement)"), (
+            key,
+            page.evaluate("document.activeElement.outerHTML.slice(0, 200)"),
+        )
     page.keyboard.press("Escape")
     expect(sidebar).to_be_hidden()
     expect(toggle).to_be_focused()
@@ -312,6 +313,38 @@ def test_a_korean_title_gets_a_readable_slug_and_a_duplicate_title_is_flagged(br
     page.context.close()
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two CSS rgb()/rgba() colours (opaque)."""
+
+    def luminance(color: str) -> float:
+        r, g, b = (int(x) / 255 for x in re.findall(r"[\d.]+", color)[:3])
+        f = lambda c: c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4  # noqa: E731
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b)
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# The focus ring's colour, and the background it is drawn on (the nearest opaque one around it).
+RING = """(selector) => {
+  const el = document.querySelector(selector);
+  el.focus({ focusVisible: true });
+  let node = el.parentElement, bg = "rgba(0, 0, 0, 0)";
+  while (node && (bg === "rgba(0, 0, 0, 0)" || bg === "transparent")) { bg = getComputedStyle(node).backgroundColor; node = node.parentElement; }
+  if (bg === "rgba(0, 0, 0, 0)") bg = getComputedStyle(document.documentElement).backgroundColor;
+  return [getComputedStyle(el).outlineColor, bg];
+}"""
+
+
+def ring_contrasts(page) -> dict[str, float]:
+    """The focus ring's contrast for a control in the room, the room list and the header."""
+    out = {}
+    for selector in ("#body", "#rooms li a", "#theme-toggle", "#search-q"):
+        ring, background = page.evaluate(RING, selector)
+        out[selector] = round(contrast(ring, background), 2)
+    return out
+
+
 AXE_RUN = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
   return result.violations
@@ -338,7 +371,7 @@ def test_the_main_pages_have_no_serious_accessibility_violations(browser, cluste
         f"hello @{name}, **bold** and `code` and a [link](https://example.com)",
         "axe-1",
     )
-    found = {}
+    found, focus_rings = {}, {}
     # bypass_csp: axe is added as a script of the test's own; the pages' CSP stays as it is otherwise.
     for signed_in in (True, False):
         base = cluster.nodes[0].http_url
@@ -360,6 +393,8 @@ def test_the_main_pages_have_no_serious_accessibility_violations(browser, cluste
                 expect(page.locator("#messages li.message")).to_have_count(1)
             assert page.evaluate("document.documentElement.dataset.theme") == scheme
             found[path] = axe_violations(page)
+            if path == f"/rooms/{room}/":
+                focus_rings[path] = ring_contrasts(page)
         if signed_in:  # the phone's drawer, open
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(f"/rooms/{room}/")
@@ -370,6 +405,9 @@ def test_the_main_pages_have_no_serious_accessibility_violations(browser, cluste
             found["drawer"] = axe_violations(page)
         context.close()
     assert {path: v for path, v in found.items() if v} == {}
+    # axe does not measure focus rings: WCAG's 3:1 against what they sit on, measured here.
+    for path, contrasts in focus_rings.items():
+        assert all(ratio >= 3 for ratio in contrasts.values()), (path, contrasts)
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])
@@ -410,6 +448,10 @@ def test_screenshots_of_the_app_on_a_desktop_and_a_phone_in_light_and_dark(brows
                 page.keyboard.press("Escape")
             page.locator("#header-menu summary").click()
             screenshot(page, f"app-menu-{width}-{scheme}-{lang}")
+            page.goto("/")  # the lobby: on a phone, the room list itself
+            wait_connected(page)
+            expect(page.locator("#welcome" if width > 640 else "#sidebar")).to_be_visible()
+            screenshot(page, f"app-lobby-{width}-{scheme}-{lang}")
             page.goto("/rooms/no-such-room/")
             screenshot(page, f"app-404-{width}-{scheme}-{lang}")
             assert page.errors == []

@@ -173,7 +173,7 @@
   client.on("notification", (frame) => {
     if (frame.room === active && document.visibilityState === "visible") return;
     const text = interpolate(gettext("%s mentioned you"), [frame.from || "?"]) + ": " + frame.body;
-    showToast(text, ChatRouter.roomPath(frame.room));
+    showToast(text, ChatRouter.roomPath(frame.room, rooms.has(frame.room) ? rooms.get(frame.room).kind : undefined));
     if ("Notification" in window && Notification.permission === "granted") {
       new Notification(interpolate(gettext("%s mentioned you"), [frame.from || "?"]), { body: frame.body, tag: frame.room + ":" + frame.seq });
     }
@@ -190,7 +190,7 @@
 
   const ngettext = window.ngettext || ((s, p, n) => (n === 1 ? s : p));
   const { MessageView } = window.ChatMessages;
-  const { ReactionPicker, MentionAutocomplete } = window.ChatWidgets;
+  const { ReactionPicker, MentionAutocomplete } = window.ChatWidgets; // the editor's suggestions
   const roomPane = el("room-pane");
   const welcome = el("welcome");
   const scroller = el("scroller");
@@ -227,7 +227,6 @@
     }
   }
   let state = null; // the open room's RoomState
-  const mainList = () => (state ? state.view : null);
 
   function stateOf(slug) {
     let found = roomStates.get(slug);
@@ -286,7 +285,8 @@
     const previous = active;
     active = slug;
     app.dataset.active = slug || "";
-    if (push) ChatRouter.push(slug);
+    app.classList.toggle("lobby", slug === null); // on a phone the lobby is the room list itself
+    if (push) ChatRouter.push(slug, slug && rooms.has(slug) ? rooms.get(slug).kind : undefined);
     for (const li of roomsList.querySelectorAll("li[aria-current]")) li.removeAttribute("aria-current");
     if (previous) renderUnread(previous);
     if (slug === null) {
@@ -416,7 +416,6 @@
     const open = into === state;
     const before = scroller.scrollHeight;
     const wasTop = into.loadingHistory;
-    const first = !into.loaded;
     for (const message of frame.messages) {
       into.oldestSeq = into.oldestSeq === null ? message.seq : Math.min(into.oldestSeq, message.seq);
       receive(into, message);
@@ -429,8 +428,8 @@
     if (wasTop) scroller.scrollTop += scroller.scrollHeight - before; // keep the view steady
     historyStatus.textContent = into.status;
     placeMarker();
-    if (!wasTop && !into.markerPlaced && (first || atBottom())) scroller.scrollTop = scroller.scrollHeight;
-    if (into.markerPlaced && first) el("new-marker").scrollIntoView({ block: "center" });
+    if (!wasTop && !into.markerPlaced) scroller.scrollTop = scroller.scrollHeight;
+    if (into.markerPlaced && !wasTop) el("new-marker").scrollIntoView({ block: "center" });
     loadOlderIfShort();
     renderJump();
     maybeMarkRead();
@@ -746,85 +745,30 @@
 
   // My messages not acked yet, until the room's copy replaces them (kept from an earlier page too).
   function showPending(id, text, into) {
-    const item = document.createElement("li");
-    item.className = "message outgoing pending";
-    item.dataset.clientMsgId = id;
-    const gutter = document.createElement("div");
-    gutter.className = "gutter";
-    const content = document.createElement("div");
-    content.className = "content";
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    const author = document.createElement("span");
-    author.className = "author";
-    author.textContent = me;
-    const sending = document.createElement("span");
-    sending.className = "state";
-    sending.textContent = gettext("sending…");
-    meta.append(author, " ", sending);
-    const bodyEl = document.createElement("div");
-    bodyEl.className = "body plain";
-    bodyEl.textContent = text;
-    content.append(meta, bodyEl);
-    item.append(gutter, content);
+    const item = ChatComposer.pendingItem(me, id, text);
     pending.set(id, item);
     (into || state.list).append(item);
   }
 
-  // Each room's draft is kept (per user) until it is sent: switching rooms or leaving the page loses
-  // nothing.
-  const draftKey = (slug) => "chat:draft:" + userId + ":" + slug;
-  let draftRoom = null; // the room whose draft the composer holds
-  function saveDraft() {
-    if (!draftRoom) return;
-    try {
-      if (body.value) localStorage.setItem(draftKey(draftRoom), body.value);
-      else localStorage.removeItem(draftKey(draftRoom));
-    } catch (e) { /* storage unavailable: the draft lives as long as the page */ }
-  }
-  function loadDraft() {
-    draftRoom = active;
-    let text = "";
-    try { text = localStorage.getItem(draftKey(active)) || ""; } catch (e) { /* storage unavailable */ }
-    body.value = text;
-  }
-  body.addEventListener("input", saveDraft);
-
+  const drafts = new ChatComposer.Drafts(body, userId);
+  const loadDraft = () => drafts.show(active);
   let lastTyping = 0;
-  // viewOf(): the view whose last message ArrowUp edits.
-  function setUpComposer(form, textarea, viewOf, send) {
-    new MentionAutocomplete(textarea, mentionNames); // first: it takes Enter and arrows while open
-    textarea.addEventListener("input", () => {
-      if (Date.now() - lastTyping > 2000 && textarea.value.trim()) { client.typing(active); lastTyping = Date.now(); }
-    });
-    textarea.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        form.requestSubmit();
-      } else if (event.key === "ArrowUp" && textarea.value === "" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
-        const view = viewOf();
-        if (view && editLast(view, textarea)) event.preventDefault();
-      }
-    });
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const text = textarea.value;
-      if (!text.trim()) return;
-      send(text);
-      textarea.value = "";
-      if (textarea === body) saveDraft();
-    });
-  }
-  setUpComposer(composer, body, () => state && state.view, (text) => {
+  const composing = (viewOf, send) => ({
+    mentionNames,
+    send,
+    onTyping: () => { if (Date.now() - lastTyping > 2000) { client.typing(active); lastTyping = Date.now(); } },
+    onArrowUp: (textarea) => { const view = viewOf(); return Boolean(view) && editLast(view, textarea); },
+  });
+  ChatComposer.setUp(composer, body, composing(() => state && state.view, (text) => {
     showPending(client.sendMessage(active, text), text);
     scroller.scrollTop = scroller.scrollHeight;
     renderJump();
-  });
-  setUpComposer(threadComposer, threadBody, () => threadView, (text) => {
+  }));
+  ChatComposer.setUp(threadComposer, threadBody, composing(() => threadView, (text) => {
     if (!thread) return;
     showPending(client.sendMessage(active, text, thread.id), text, el("thread-replies"));
     threadScroller.scrollTop = threadScroller.scrollHeight;
-  });
+  }));
 
   // The page's room (a deep link), if any; replies waiting in the outbox are sent, but shown only
   // once they are in their thread.

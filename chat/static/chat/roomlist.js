@@ -12,7 +12,7 @@
   function renderItem(item, room) {
     item.textContent = "";
     const link = document.createElement("a");
-    link.href = "/rooms/" + encodeURIComponent(room.slug) + "/";
+    link.href = ChatRouter.roomPath(room.slug, room.kind);
     link.title = room.title; // a long title is cut off in the sidebar
     const title = document.createElement("span");
     title.className = "room-title";

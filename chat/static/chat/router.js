@@ -1,11 +1,11 @@
-// The app's URLs: /rooms/<slug>/ opens a room, / is the lobby. A click on a link to a room (the
+// The app's URLs: /rooms/<slug>/ opens a room (/dm/<slug>/ a direct conversation), / is the lobby. A click on a link to a room (the
 // room list, a mention's toast) opens it in place and adds a history entry (history.pushState);
 // back and forward open the entry's room again. Anything else (a link with ?seq= from search,
 // a modified click, a room this page does not know) is an ordinary page load.
 "use strict";
 
 (function () {
-  const ROOM_PATH = /^\/rooms\/([^/]+)\/$/;
+  const ROOM_PATH = /^\/(?:rooms|dm)\/([^/]+)\/$/;
 
   function slugOf(pathname) {
     if (pathname === "/") return null;
@@ -14,10 +14,11 @@
   }
 
   const ChatRouter = {
-    roomPath: (slug) => (slug === null ? "/" : "/rooms/" + encodeURIComponent(slug) + "/"),
+    // kind: the room object's `kind` ("room" or "dm"; docs/protocol.md).
+    roomPath: (slug, kind) => (slug === null ? "/" : (kind === "dm" ? "/dm/" : "/rooms/") + encodeURIComponent(slug) + "/"),
 
-    push(slug) {
-      const path = ChatRouter.roomPath(slug);
+    push(slug, kind) {
+      const path = ChatRouter.roomPath(slug, kind);
       if (location.pathname !== path || location.search) history.pushState({ room: slug }, "", path);
     },
 
