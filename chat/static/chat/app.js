@@ -273,7 +273,9 @@
 
   // slug: the room to show (null: the lobby). push: add a history entry (not for back/forward).
   function openRoom(slug, { push = true } = {}) {
-    if (slug !== null && !rooms.has(slug) && slug !== app.dataset.active) return false; // unknown: a full load
+    // A room of the list (the page's, until the socket's `rooms` arrives) or the page's own; any
+    // other is a full load.
+    if (slug !== null && !rooms.has(slug) && !roomItem(slug) && slug !== app.dataset.active) return false;
     if (slug === active) { closeDrawer(); return true; }
     if (state) {
       state.scrollTop = atBottom() ? null : scroller.scrollTop;
@@ -308,6 +310,11 @@
     if (item) item.setAttribute("aria-current", "page");
     const room = rooms.get(slug);
     if (room) applyRoomHeader(room);
+    else if (item) { // known from the page's list only: its `subscribed` brings the rest
+      el("room-title").textContent = item.querySelector(".room-title").textContent;
+      el("room-description").textContent = "";
+      el("room-slug").hidden = true;
+    }
     el("presence").textContent = (presenceByRoom.get(slug) || []).join(", ");
     loadDraft();
     if (!state.loaded) {
