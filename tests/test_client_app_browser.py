@@ -228,6 +228,7 @@ def test_on_a_phone_the_header_is_one_row_and_the_rooms_are_a_drawer(browser, cl
     assert not page.evaluate("document.getElementById('main').inert")
 
     toggle.click()
+    drawn_in(page)
     screenshot(page, "drawer-390-en")
     room_link(page, slugs[1]).click()
     expect(sidebar).to_be_hidden()
