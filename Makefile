@@ -41,7 +41,12 @@ tests/stomp/node_modules/.installed: tests/stomp/package.json tests/stomp/packag
 	cd tests/stomp && npm ci --silent --no-audit --no-fund
 	touch $@
 
-test: $(VENV)/.installed tests/stomp/node_modules/.installed
+# axe-core, which the accessibility test injects into the pages (tests/axe/, from its lock file).
+tests/axe/node_modules/.installed: tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --silent --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed tests/stomp/node_modules/.installed tests/axe/node_modules/.installed
 	scripts/ensure-test-packages.sh
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports

@@ -16,9 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from chat.domain import queries, room_info
+from chat.domain import queries, room_info, slugs
 from chat.domain.errors import Forbidden, InvalidField, LastOwner, NotFound, TooManyRooms
 from chat.domain.system_lines import system_line_record
 from chat.models import Membership, Message, Room
@@ -37,7 +36,7 @@ ADMIN_EDITABLE_FIELDS = ROOM_EDITABLE_FIELDS | {"slug"}
 
 
 def _unique_slug(title: str) -> str:
-    base = slugify(title)[:50].strip("-") or "room"
+    base = slugs.base_slug(title)  # readable for Korean titles too (chat/domain/slugs.py)
     slug, n = base, 1
     while Room.objects.filter(slug=slug).exists():
         n += 1

@@ -1,6 +1,11 @@
 // The web UI: rooms sidebar with unread counts, the open room (its messages are drawn by
 // messages.js), the thread panel, composers, notifications. User text goes into the page with
 // textContent; the one exception is a message's body, the server's sanitized `html` (messages.js).
+//
+// One page for every room: opening another room swaps the room's view in place (router.js keeps
+// the URL and back/forward), the socket stays, and each room opened keeps its messages, scroll
+// position and draft (RoomState below) for the next visit. A deep link (/rooms/<slug>/) loads the
+// same page with that room open.
 "use strict";
 
 (function () {
@@ -10,7 +15,7 @@
   if (!app) return;
   const me = app.dataset.username;
   const userId = app.dataset.userId; // keys what this browser keeps for this user only
-  const active = app.dataset.active || null;
+  let active = app.dataset.active || null; // the open room's slug (null: the lobby)
   const client = new ChatClient(location.origin + app.dataset.sockjsPath, { outboxKey: "chat:outbox:" + userId + ":" });
   window.chatClient = client; // for debugging and the browser tests
 
@@ -18,6 +23,7 @@
   const roomsList = el("rooms");
   const statusEl = el("status");
   const rooms = new Map(); // slug -> room object from the server, plus lastSeq
+  const roomStates = new Map(); // slug -> RoomState of the rooms opened on this page, most recent last
 
   // --- read markers and unread counts (per browser) -------------------------------------
 
@@ -71,21 +77,7 @@
       const empty = roomsList.querySelector(".empty");
       if (empty) empty.remove();
     }
-    item.textContent = "";
-    const link = document.createElement("a");
-    link.href = "/rooms/" + encodeURIComponent(room.slug) + "/";
-    const title = document.createElement("span");
-    title.className = "room-title";
-    title.textContent = room.title;
-    link.append(title);
-    for (const [flag, label] of [[room.private, gettext("private")], [room.archived, gettext("archived")]]) {
-      if (!flag) continue;
-      const tag = document.createElement("span");
-      tag.className = "tag";
-      tag.textContent = label;
-      link.append(" ", tag);
-    }
-    item.append(link);
+    ChatRoomList.renderItem(item, room);
     if (room.slug === active) {
       item.setAttribute("aria-current", "page");
       applyRoomHeader(room);
@@ -99,11 +91,14 @@
   // flood of new, empty rooms cannot push out. The rest are listed, with the counts of the last
   // `rooms` list (sent on every connect).
   const BACKGROUND_ROOMS = 100;
+  // Rooms opened on this page (their views are kept, see RoomState) stay followed too.
   function followBusiestRooms() {
-    const others = [...rooms.values()].filter((room) => room.slug !== active);
+    const others = [...rooms.values()].filter((room) => room.slug !== active && !roomStates.has(room.slug));
     others.sort((a, b) => (b.last_seq || 0) - (a.last_seq || 0) || (a.slug < b.slug ? -1 : 1));
     const wanted = new Set(others.slice(0, BACKGROUND_ROOMS).map((room) => room.slug));
-    for (const slug of [...client.rooms.keys()]) if (slug !== active && !wanted.has(slug)) client.unsubscribe(slug);
+    for (const slug of [...client.rooms.keys()]) {
+      if (slug !== active && !roomStates.has(slug) && !wanted.has(slug)) client.unsubscribe(slug);
+    }
     for (const slug of wanted) if (!client.rooms.has(slug)) client.subscribe(slug, rooms.get(slug).last_seq);
   }
 
@@ -114,8 +109,9 @@
     if (slug === active) {
       showToast(gettext("You no longer have access to this room."));
       setComposerEnabled(false);
-    } else if (client.rooms.has(slug)) {
-      client.unsubscribe(slug);
+    } else {
+      roomStates.delete(slug);
+      if (client.rooms.has(slug)) client.unsubscribe(slug);
     }
   }
 
@@ -128,12 +124,14 @@
     for (const slug of [...rooms.keys()]) if (!visible.has(slug)) removeRoom(slug);
     for (const li of roomsList.querySelectorAll("li[data-slug]")) if (!visible.has(li.dataset.slug)) li.remove();
     for (const room of frame.rooms) upsertRoom(room);
+    ChatRoomList.markDuplicates(roomsList, rooms);
     followBusiestRooms();
   });
   for (const type of ["room.created", "room.updated", "room.archived"]) {
-    client.on(type, (f) => { upsertRoom(f.room); followBusiestRooms(); });
+    client.on(type, (f) => { upsertRoom(f.room); ChatRoomList.markDuplicates(roomsList, rooms); followBusiestRooms(); });
   }
-  client.on("room.removed", (f) => { removeRoom(f.room); followBusiestRooms(); });
+  client.on("room.removed", (f) => { removeRoom(f.room); ChatRoomList.markDuplicates(roomsList, rooms); followBusiestRooms(); });
+  ChatRoomList.warnDuplicateTitle(document.querySelector(".create form"), () => rooms.values());
 
   // --- connection status --------------------------------------------------------------------
 
@@ -175,7 +173,7 @@
   client.on("notification", (frame) => {
     if (frame.room === active && document.visibilityState === "visible") return;
     const text = interpolate(gettext("%s mentioned you"), [frame.from || "?"]) + ": " + frame.body;
-    showToast(text, "/rooms/" + encodeURIComponent(frame.room) + "/");
+    showToast(text, ChatRouter.roomPath(frame.room, rooms.has(frame.room) ? rooms.get(frame.room).kind : undefined));
     if ("Notification" in window && Notification.permission === "granted") {
       new Notification(interpolate(gettext("%s mentioned you"), [frame.from || "?"]), { body: frame.body, tag: frame.room + ":" + frame.seq });
     }
@@ -188,15 +186,14 @@
     if (frame.room !== active) renderUnread(frame.room);
   });
 
-  if (!active) return;
-
   // --- the open room ---------------------------------------------------------------------------
 
   const ngettext = window.ngettext || ((s, p, n) => (n === 1 ? s : p));
   const { MessageView } = window.ChatMessages;
-  const { ReactionPicker, MentionAutocomplete } = window.ChatWidgets;
+  const { ReactionPicker, MentionAutocomplete } = window.ChatWidgets; // the editor's suggestions
+  const roomPane = el("room-pane");
+  const welcome = el("welcome");
   const scroller = el("scroller");
-  const list = el("messages");
   const body = el("body");
   const composer = el("composer");
   const live = el("live");
@@ -205,15 +202,43 @@
   const pending = new Map(); // client_msg_id -> <li> of my message until the room's copy arrives (room or thread)
   const changeOps = new Map(); // ref of a message.edit, message.delete or reaction frame -> callbacks
   const authors = new Set(); // who wrote the messages seen, for @mention suggestions
-  let presenceUsers = [];
-  let oldestSeq = null; // of every message received, replies included: history pages by seq
-  let hasMore = true;
-  let loadingHistory = false;
-  let markerPlaced = false;
-  let unseen = 0; // messages that arrived below while the list was scrolled up
-  const readAtOpen = readSeq(active);
+  const presenceByRoom = new Map(); // slug -> usernames online (the last `presence` frame)
   const picker = new ReactionPicker();
-  const mainView = new MessageView(list, { me, summaries: true, onAction: (...args) => act(mainView, ...args) });
+  const KEPT_ROOMS = 12; // room views kept for a quick return; older ones are dropped (and refetched)
+
+  // What one room's view holds while another is open: its list (detached from the page), where the
+  // history stands, and where it was scrolled (null: at the end).
+  class RoomState {
+    constructor(slug) {
+      this.slug = slug;
+      this.list = document.createElement("ol");
+      this.list.id = "messages"; // only the open room's list is in the page
+      this.list.className = "messages";
+      this.view = new MessageView(this.list, { me, summaries: true, onAction: (...args) => act(this.view, ...args) });
+      this.oldestSeq = null; // of every message received, replies included: history pages by seq
+      this.hasMore = true;
+      this.loadingHistory = false;
+      this.loaded = false; // its first page arrived
+      this.markerPlaced = false;
+      this.readAtOpen = readSeq(slug);
+      this.unseen = 0; // messages that arrived below while the list was scrolled up
+      this.scrollTop = null;
+      this.status = "";
+    }
+  }
+  let state = null; // the open room's RoomState
+
+  function stateOf(slug) {
+    let found = roomStates.get(slug);
+    if (found) {
+      roomStates.delete(slug); // re-inserted last: most recently opened
+    } else {
+      found = new RoomState(slug);
+    }
+    roomStates.set(slug, found);
+    for (const old of [...roomStates.keys()].slice(0, Math.max(0, roomStates.size - KEPT_ROOMS))) roomStates.delete(old);
+    return found;
+  }
 
   const atBottomOf = (box) => box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   function atBottom() {
@@ -222,32 +247,117 @@
 
   function applyRoomHeader(room) {
     el("room-title").textContent = room.title;
+    el("room-slug").textContent = room.slug;
+    const sameTitle = [...rooms.values()].filter((r) => r.title.trim().toLocaleLowerCase() === room.title.trim().toLocaleLowerCase());
+    el("room-slug").hidden = sameTitle.length < 2; // told apart from a room of the same title
     el("room-description").textContent = room.description || "";
+    el("thread-room").textContent = room.title;
     document.title = room.title + " · " + gettext("Chat");
     setComposerEnabled(!room.archived);
     el("archived-note").hidden = !room.archived;
-    // On a phone the rooms are one row that scrolls sideways: show this one.
-    const item = roomItem(active);
-    if (item && window.matchMedia("(max-width: 640px)").matches) item.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
   function setComposerEnabled(enabled) {
     for (const form of [composer, el("thread-composer")]) {
       form.querySelector("textarea").disabled = !enabled;
-      form.querySelector("button").disabled = !enabled;
+      form.querySelector("button[type=submit]").disabled = !enabled;
     }
     app.classList.toggle("read-only", !enabled); // no actions on messages that cannot change
   }
 
   function mentionNames() {
-    return presenceUsers.concat([...authors].reverse()).filter((name) => name !== me);
+    return (presenceByRoom.get(active) || []).concat([...authors].reverse()).filter((name) => name !== me);
   }
+
+  // --- opening a room (from the list, a link, back/forward) without reloading ---------------------
+
+  // slug: the room to show (null: the lobby). push: add a history entry (not for back/forward).
+  function openRoom(slug, { push = true } = {}) {
+    // A room of the list (the page's, until the socket's `rooms` arrives) or the page's own; any
+    // other is a full load.
+    if (slug !== null && !rooms.has(slug) && !roomItem(slug) && slug !== app.dataset.active) return false;
+    if (slug === active) { closeDrawer(); return true; }
+    if (state) {
+      state.scrollTop = atBottom() ? null : scroller.scrollTop;
+      state.status = historyStatus.textContent;
+      closeThread(false);
+    }
+    for (const [user, timer] of typingUsers) { clearTimeout(timer); typingUsers.delete(user); }
+    renderTyping();
+    const previous = active;
+    active = slug;
+    app.dataset.active = slug || "";
+    app.classList.toggle("lobby", slug === null); // on a phone the lobby is the room list itself
+    if (push) ChatRouter.push(slug, slug && rooms.has(slug) ? rooms.get(slug).kind : undefined);
+    for (const li of roomsList.querySelectorAll("li[aria-current]")) li.removeAttribute("aria-current");
+    if (previous) renderUnread(previous);
+    if (slug === null) {
+      state = null;
+      roomPane.hidden = true;
+      welcome.hidden = false;
+      document.title = gettext("Chat");
+      closeDrawer();
+      followBusiestRooms();
+      renderUnread(null);
+      return true;
+    }
+    roomPane.hidden = false;
+    welcome.hidden = true;
+    state = stateOf(slug);
+    scroller.querySelector(".messages").replaceWith(state.list);
+    historyStatus.textContent = state.status;
+    const item = roomItem(slug);
+    if (item) item.setAttribute("aria-current", "page");
+    const room = rooms.get(slug);
+    if (room) applyRoomHeader(room);
+    else if (item) { // known from the page's list only: its `subscribed` brings the rest
+      el("room-title").textContent = item.querySelector(".room-title").textContent;
+      el("room-description").textContent = "";
+      el("room-slug").hidden = true;
+    }
+    el("presence").textContent = (presenceByRoom.get(slug) || []).join(", ");
+    loadDraft();
+    if (!state.loaded) {
+      for (const frame of client.unsent(slug)) if (!frame.reply_to && !pending.has(frame.client_msg_id)) showPending(frame.client_msg_id, frame.body);
+      const followed = client.rooms.get(slug);
+      if (followed && followed.lastSeq !== null) client.fetchHistory(slug, followed.lastSeq + 1, 50); // followed already: its newest page
+      else client.subscribe(slug); // subscribed, then its newest page as `history`
+    } else {
+      // Back to a room seen before: the "New messages" line moves to what arrived meanwhile.
+      const marker = state.list.querySelector(".new-marker");
+      if (marker) marker.remove();
+      state.markerPlaced = false;
+      state.readAtOpen = readSeq(slug);
+      placeMarker();
+      if (state.scrollTop === null) scroller.scrollTop = scroller.scrollHeight;
+      else scroller.scrollTop = state.scrollTop;
+    }
+    closeDrawer();
+    followBusiestRooms();
+    renderJump();
+    maybeMarkRead();
+    return true;
+  }
+
+  // The composer keeps the focus on a room switch, as in Slack; on a phone the room's title does
+  // (focusing a textarea would open the keyboard over the messages just opened).
+  function focusRoom() {
+    if (window.matchMedia("(max-width: 640px)").matches) el("room-title").focus();
+    else if (!body.disabled) body.focus();
+  }
+
+  const closeDrawer = () => { if (window.ChatShell) window.ChatShell.closeDrawer(false); };
+
+  ChatRouter.start({
+    open: (slug) => openRoom(slug, { push: false }),
+    click: (slug) => { const done = openRoom(slug); if (done) focusRoom(); return done; },
+  });
 
   // --- messages in, by id: a new one, a history item or a change all carry the whole state ---
 
   function placeMarker() {
-    if (markerPlaced || readAtOpen === 0) return;
-    const first = mainView.items().find(({ message }) => message.seq > readAtOpen);
+    if (!state || state.markerPlaced || state.readAtOpen === 0) return;
+    const first = state.view.items().find(({ message }) => message.seq > state.readAtOpen);
     if (!first) return;
     const marker = document.createElement("li");
     marker.className = "new-marker";
@@ -255,8 +365,8 @@
     const label = document.createElement("span");
     label.textContent = gettext("New messages");
     marker.append(label);
-    list.insertBefore(marker, first.li);
-    markerPlaced = true;
+    state.list.insertBefore(marker, first.li);
+    state.markerPlaced = true;
   }
 
   function settlePending(message) {
@@ -264,86 +374,99 @@
     if (mine && message.author === me) { mine.remove(); pending.delete(message.client_msg_id); }
   }
 
-  // One message object from any frame. Replies go to the open thread only (as in Slack); their
-  // parent's "N replies" comes with the parent's own message.changed.
-  function receive(message, { fresh = false } = {}) {
+  // One message object from any frame, for the room `into` (a RoomState; the open room's or one
+  // kept in the background). Replies go to the open thread only (as in Slack); their parent's
+  // "N replies" comes with the parent's own message.changed.
+  function receive(into, message, { fresh = false } = {}) {
     if (message.author) authors.add(message.author);
     settlePending(message);
+    const open = into === state;
     if (message.reply_to) {
-      if (thread && message.reply_to === thread.id) {
+      if (open && thread && message.reply_to === thread.id) {
         const stick = atBottomOf(threadScroller);
         threadView.upsert(message);
         if (stick) threadScroller.scrollTop = threadScroller.scrollHeight;
       }
       return;
     }
-    if (thread && message.id === thread.id) {
+    if (open && thread && message.id === thread.id) {
       threadParent.upsert(message);
       renderThreadCount(message);
     }
-    const stick = atBottom();
-    const added = mainView.upsert(message);
+    const stick = open && atBottom();
+    const added = into.view.upsert(message);
+    if (!open) return;
     if (added && fresh) {
-      const item = mainView.element(message.id);
+      const item = into.view.element(message.id);
       live.textContent = (message.author || "") + ": " + item.querySelector(".body").textContent;
-      if (!stick && message.author !== me) unseen += 1;
+      if (!stick && message.author !== me) state.unseen += 1;
     }
     if (stick) scroller.scrollTop = scroller.scrollHeight;
     renderJump();
   }
 
   client.on("subscribed", (frame) => {
-    if (frame.room !== active) return;
-    upsertRoom(frame.info);
-    if (frame.recovered === false) {
+    const into = roomStates.get(frame.room);
+    if (frame.room === active) upsertRoom(frame.info);
+    if (into && frame.recovered === false) {
       // Too much was missed: start again from the newest page.
-      mainView.clear();
-      oldestSeq = null;
-      hasMore = true;
-      client.fetchHistory(active, frame.last_seq + 1, 50);
+      into.view.clear();
+      into.oldestSeq = null;
+      into.hasMore = true;
+      into.markerPlaced = false;
+      client.fetchHistory(frame.room, frame.last_seq + 1, 50);
     }
   });
   client.on("history", (frame) => {
-    if (frame.room !== active) return;
+    const into = roomStates.get(frame.room);
+    if (!into) return;
+    const open = into === state;
     const before = scroller.scrollHeight;
-    const wasTop = loadingHistory;
+    const wasTop = into.loadingHistory;
     for (const message of frame.messages) {
-      oldestSeq = oldestSeq === null ? message.seq : Math.min(oldestSeq, message.seq);
-      receive(message);
+      into.oldestSeq = into.oldestSeq === null ? message.seq : Math.min(into.oldestSeq, message.seq);
+      receive(into, message);
     }
+    into.hasMore = frame.has_more;
+    into.loadingHistory = false;
+    into.loaded = true;
+    into.status = into.hasMore ? "" : gettext("This is the beginning of the room.");
+    if (!open) return;
     if (wasTop) scroller.scrollTop += scroller.scrollHeight - before; // keep the view steady
-    hasMore = frame.has_more;
-    loadingHistory = false;
-    historyStatus.textContent = hasMore ? "" : gettext("This is the beginning of the room.");
+    historyStatus.textContent = into.status;
     placeMarker();
-    if (!wasTop && !markerPlaced) scroller.scrollTop = scroller.scrollHeight;
-    if (markerPlaced && !wasTop) el("new-marker").scrollIntoView({ block: "center" });
+    if (!wasTop && !into.markerPlaced) scroller.scrollTop = scroller.scrollHeight;
+    if (into.markerPlaced && !wasTop) el("new-marker").scrollIntoView({ block: "center" });
     loadOlderIfShort();
     renderJump();
     maybeMarkRead();
   });
   client.on("message", (frame) => {
-    if (frame.room !== active) return;
-    if (typingUsers.has(frame.author)) {
+    const into = roomStates.get(frame.room);
+    if (!into) return;
+    if (frame.room === active && typingUsers.has(frame.author)) {
       clearTimeout(typingUsers.get(frame.author));
       typingUsers.delete(frame.author);
       renderTyping();
     }
-    receive(frame, { fresh: true });
-    maybeMarkRead();
+    receive(into, frame, { fresh: true });
+    if (into === state) maybeMarkRead();
   });
   client.on("message.changed", (frame) => {
-    if (frame.room !== active) return;
-    receive(frame.message);
-    maybeMarkRead();
+    const into = roomStates.get(frame.room);
+    if (!into) return;
+    receive(into, frame.message);
+    if (into === state) maybeMarkRead();
   });
   client.on("message.ack", (frame) => {
     const item = pending.get(frame.client_msg_id);
     if (!item) return;
     // Already shown, or older than the newest shown (an ack of a resend, which is not broadcast again):
     // the room's copy is in place. Else it follows at once, and replaces this one.
-    const newest = Math.max(mainView.lastSeq() || 0, threadView.lastSeq() || 0);
-    if (mainView.hasSeq(frame.seq) || threadView.hasSeq(frame.seq) || frame.seq < newest) {
+    const into = roomStates.get(frame.room);
+    const view = into ? into.view : null;
+    const newest = Math.max((view && view.lastSeq()) || 0, threadView.lastSeq() || 0);
+    if ((view && view.hasSeq(frame.seq)) || threadView.hasSeq(frame.seq) || frame.seq < newest) {
       item.remove();
       pending.delete(frame.client_msg_id);
       return;
@@ -507,7 +630,7 @@
     if (thread && thread.id === id) { threadBody.focus(); return; }
     closeThread(false);
     thread = { id, returnFocus: trigger };
-    const parent = mainView.get(id);
+    const parent = state.view.get(id);
     if (parent) threadParent.upsert(parent);
     renderThreadCount(parent);
     const stick = atBottom(); // the room's list narrows: stay at its end if it was there
@@ -515,8 +638,8 @@
     app.classList.add("thread-open");
     if (stick) scroller.scrollTop = scroller.scrollHeight;
     setBehindSheet(window.matchMedia("(max-width: 640px)").matches);
-    for (const li of list.querySelectorAll(".message.thread-current")) li.classList.remove("thread-current");
-    const item = mainView.element(id);
+    for (const li of state.list.querySelectorAll(".message.thread-current")) li.classList.remove("thread-current");
+    const item = state.view.element(id);
     if (item) item.classList.add("thread-current");
     client.fetchThread(active, id);
     threadBody.focus();
@@ -536,7 +659,7 @@
     for (const item of el("thread-replies").querySelectorAll(".outgoing")) item.remove();
     el("thread-more").hidden = true;
     setBehindSheet(false);
-    const item = mainView.element(closed.id);
+    const item = state ? state.view.element(closed.id) : null;
     if (item) item.classList.remove("thread-current");
     if (!restoreFocus) return;
     let target = closed.returnFocus;
@@ -548,7 +671,7 @@
     if (frame.room !== active || !thread || frame.parent.id !== thread.id) return;
     threadParent.upsert(frame.parent);
     renderThreadCount(frame.parent);
-    for (const reply of frame.replies) receive(reply);
+    for (const reply of frame.replies) receive(state, reply);
     const more = el("thread-more");
     more.hidden = !frame.has_more;
     more.textContent = frame.has_more ? interpolate(gettext("Only the first %s replies are shown."), [frame.replies.length]) : "";
@@ -563,10 +686,11 @@
 
   function renderJump() {
     const away = !atBottom();
-    if (!away) unseen = 0;
+    if (!state) return;
+    if (!away) state.unseen = 0;
     jump.hidden = !away;
-    jump.textContent = unseen
-      ? interpolate(ngettext("Jump to latest (%s new)", "Jump to latest (%s new)", unseen), [unseen])
+    jump.textContent = state.unseen
+      ? interpolate(ngettext("Jump to latest (%s new)", "Jump to latest (%s new)", state.unseen), [state.unseen])
       : gettext("Jump to latest");
   }
   jump.addEventListener("click", () => {
@@ -577,10 +701,10 @@
   });
 
   function loadOlder() {
-    if (!hasMore || loadingHistory || oldestSeq === null || oldestSeq <= 1) return;
-    loadingHistory = true;
+    if (!state || !state.hasMore || state.loadingHistory || state.oldestSeq === null || state.oldestSeq <= 1) return;
+    state.loadingHistory = true;
     historyStatus.textContent = gettext("Loading older messages…");
-    client.fetchHistory(active, oldestSeq, 50);
+    client.fetchHistory(active, state.oldestSeq, 50);
   }
   // A page of mostly thread replies may not fill the list: then no scroll ever asks for more.
   function loadOlderIfShort() {
@@ -599,18 +723,18 @@
   });
 
   function maybeMarkRead() {
+    if (!state) return;
     if (document.visibilityState !== "visible" || !atBottom()) { renderUnread(active); return; }
     const room = client.rooms.get(active);
-    markRead(active, Math.max((room && room.lastSeq) || 0, mainView.lastSeq() || 0));
+    markRead(active, Math.max((room && room.lastSeq) || 0, state.view.lastSeq() || 0));
   }
   document.addEventListener("visibilitychange", maybeMarkRead);
-  setInterval(() => { mainView.refreshDays(); threadView.refreshDays(); }, 60000); // Today -> Yesterday
+  setInterval(() => { for (const kept of roomStates.values()) kept.view.refreshDays(); threadView.refreshDays(); }, 60000); // Today -> Yesterday
 
   // Presence and typing.
   client.on("presence", (frame) => {
-    if (frame.room !== active) return;
-    presenceUsers = frame.users;
-    el("presence").textContent = frame.users.join(", ");
+    presenceByRoom.set(frame.room, frame.users);
+    if (frame.room === active) el("presence").textContent = frame.users.join(", ");
   });
   const typingUsers = new Map();
   function renderTyping() {
@@ -628,76 +752,42 @@
 
   // My messages not acked yet, until the room's copy replaces them (kept from an earlier page too).
   function showPending(id, text, into) {
-    const item = document.createElement("li");
-    item.className = "message outgoing pending";
-    item.dataset.clientMsgId = id;
-    const gutter = document.createElement("div");
-    gutter.className = "gutter";
-    const content = document.createElement("div");
-    content.className = "content";
-    const meta = document.createElement("div");
-    meta.className = "meta";
-    const author = document.createElement("span");
-    author.className = "author";
-    author.textContent = me;
-    const state = document.createElement("span");
-    state.className = "state";
-    state.textContent = gettext("sending…");
-    meta.append(author, " ", state);
-    const bodyEl = document.createElement("div");
-    bodyEl.className = "body plain";
-    bodyEl.textContent = text;
-    content.append(meta, bodyEl);
-    item.append(gutter, content);
+    const item = ChatComposer.pendingItem(me, id, text);
     pending.set(id, item);
-    (into || list).append(item);
+    (into || state.list).append(item);
   }
 
-  // The draft of the room is kept (per user) until it is sent: leaving the page loses nothing.
-  const draftKey = "chat:draft:" + userId + ":" + active;
-  function saveDraft() {
-    try {
-      if (body.value) localStorage.setItem(draftKey, body.value);
-      else localStorage.removeItem(draftKey);
-    } catch (e) { /* storage unavailable: the draft lives as long as the page */ }
-  }
-  body.value = localStorage.getItem(draftKey) || "";
-  body.addEventListener("input", saveDraft);
-
+  const drafts = new ChatComposer.Drafts(body, userId);
+  const loadDraft = () => drafts.show(active);
   let lastTyping = 0;
-  function setUpComposer(form, textarea, view, send) {
-    new MentionAutocomplete(textarea, mentionNames); // first: it takes Enter and arrows while open
-    textarea.addEventListener("input", () => {
-      if (Date.now() - lastTyping > 2000 && textarea.value.trim()) { client.typing(active); lastTyping = Date.now(); }
-    });
-    textarea.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        form.requestSubmit();
-      } else if (event.key === "ArrowUp" && textarea.value === "" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
-        if (editLast(view, textarea)) event.preventDefault();
-      }
-    });
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const text = textarea.value;
-      if (!text.trim()) return;
-      send(text);
-      textarea.value = "";
-      if (textarea === body) saveDraft();
-    });
-  }
-  setUpComposer(composer, body, mainView, (text) => {
+  const composing = (viewOf, send) => ({
+    mentionNames,
+    send,
+    onTyping: () => { if (Date.now() - lastTyping > 2000) { client.typing(active); lastTyping = Date.now(); } },
+    onArrowUp: (textarea) => { const view = viewOf(); return Boolean(view) && editLast(view, textarea); },
+  });
+  ChatComposer.setUp(composer, body, composing(() => state && state.view, (text) => {
     showPending(client.sendMessage(active, text), text);
     scroller.scrollTop = scroller.scrollHeight;
     renderJump();
-  });
-  setUpComposer(threadComposer, threadBody, threadView, (text) => {
+  }));
+  ChatComposer.setUp(threadComposer, threadBody, composing(() => threadView, (text) => {
     if (!thread) return;
     showPending(client.sendMessage(active, text, thread.id), text, el("thread-replies"));
     threadScroller.scrollTop = threadScroller.scrollHeight;
-  });
-  // Replies waiting in the outbox are sent, but shown only once they are in their thread.
-  for (const frame of client.unsent(active)) if (!frame.reply_to) showPending(frame.client_msg_id, frame.body);
-  client.subscribe(active);
+  }));
+
+  // The page's room (a deep link), if any; replies waiting in the outbox are sent, but shown only
+  // once they are in their thread.
+  if (active) {
+    const first = active;
+    active = null;
+    openRoom(first, { push: false });
+  }
+
+  // For the other scripts of the page (attachments.js): the open room, and a room's list of messages.
+  window.chatApp = {
+    active: () => active,
+    listOf: (slug) => { const kept = roomStates.get(slug); return kept ? kept.list : null; },
+  };
 })();

@@ -9,8 +9,8 @@
   const app = document.getElementById("app");
   const composer = document.getElementById("composer");
   const client = window.chatClient;
-  const active = app && app.dataset.active;
-  if (!composer || !client || !active) return;
+  const chatApp = window.chatApp; // the open room changes without a reload (app.js)
+  if (!composer || !client || !chatApp) return;
   const body = document.getElementById("body");
   const tray = document.createElement("ul");
   tray.className = "upload-tray";
@@ -105,7 +105,7 @@
     const ids = uploads.filter((u) => u.id !== null).map((u) => u.id);
     if (!ids.length) return;
     const id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now());
-    client.send({ type: "message.send", room: active, body: body.value, client_msg_id: id, attachments: ids });
+    client.send({ type: "message.send", room: chatApp.active(), body: body.value, client_msg_id: id, attachments: ids });
     body.value = "";
     uploads.length = 0;
     tray.replaceChildren();
@@ -142,8 +142,9 @@
     }
     return link;
   }
-  function decorate(message) {
-    const item = document.querySelector('#messages li[data-seq="' + message.seq + '"]');
+  function decorate(room, message) {
+    const list = chatApp.listOf(room); // the open room's, or one kept for a return
+    const item = list && list.querySelector('li[data-seq="' + message.seq + '"]');
     if (!item) return;
     const old = item.querySelector(".attachments");
     if (old) old.remove();
@@ -153,7 +154,7 @@
     for (const file of message.attachments) box.append(card(file));
     item.append(box);
   }
-  client.on("message", (frame) => { if (frame.room === active) decorate(frame); });
-  client.on("history", (frame) => { if (frame.room === active) frame.messages.forEach(decorate); });
-  client.on("message.changed", (frame) => { if (frame.room === active) decorate(frame.message); });
+  client.on("message", (frame) => decorate(frame.room, frame));
+  client.on("history", (frame) => frame.messages.forEach((message) => decorate(frame.room, message)));
+  client.on("message.changed", (frame) => decorate(frame.room, frame.message));
 })();
