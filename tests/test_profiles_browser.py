@@ -81,8 +81,9 @@ def test_the_profile_page_is_filled_with_the_keyboard_and_shows_the_picture_on_t
         "console", lambda message: console.append(f"{message.type}: {message.text} {message.location['url']}")
     )
     page.goto("/")
-    # The header's username links to the profile page.
-    page.locator("header.top a.who").click()
+    # The header menu (under the username) links to the profile page.
+    page.locator("#header-menu summary").click()
+    page.locator("#header-menu a[href='/accounts/profile/']").click()
     expect(page).to_have_url(f"{cluster.nodes[0].http_url}/accounts/profile/")
     heading = "Your profile" if locale == "en-US" else "내 프로필"
     expect(page.locator("h1")).to_have_text(heading)

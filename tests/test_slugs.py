@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from chat.domain import services
+from chat.domain import rooms as room_services
 from chat.domain.slugs import base_slug, romanize_hangul
 
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # Django's <slug:...> path converter
@@ -35,6 +35,6 @@ def test_only_hangul_syllables_are_romanized():
 
 @pytest.mark.django_db(transaction=True)
 def test_rooms_with_the_same_korean_title_get_unique_slugs_that_fit_the_url_pattern():
-    rooms = [services.room_create(creator=None, title="한국어 방") for _ in range(3)]
+    rooms = [room_services.room_create(creator=None, title="한국어 방") for _ in range(3)]
     assert [r.slug for r in rooms] == ["hangugeo-bang", "hangugeo-bang-2", "hangugeo-bang-3"]
     assert all(SLUG.fullmatch(r.slug) for r in rooms)
