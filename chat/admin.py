@@ -1,5 +1,5 @@
-"""Django admin for rooms and messages. Every change goes through chat.domain.services, so
-connected clients on every node see it live."""
+"""Django admin for rooms, messages, files, sessions and API tokens. Every change goes through
+chat.domain.services, so connected clients on every node see it live."""
 
 from django.contrib import admin, messages
 from django.contrib.auth import SESSION_KEY, get_user_model
@@ -7,9 +7,11 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from chat.domain import accounts, message_changes, services
-from chat.models import ApiToken, Membership, Message, MessageEdit, Reaction, Room
+from chat.models import ApiToken, Attachment, Membership, Message, MessageEdit, Reaction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -137,6 +139,18 @@ class ReplyInline(admin.TabularInline):
         return False
 
 
+class AttachmentInline(admin.TabularInline):
+    """The files a message carries (read-only)."""
+
+    model = Attachment
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("name", "content_type", "size", "uploader", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = (
@@ -156,7 +170,7 @@ class MessageAdmin(admin.ModelAdmin):
         "room", "seq", "author", "body", "client_msg_id", "created_at", "edited_at", "deleted_at",
         "reply_to", "reply_count", "last_reply_at",
     )  # fmt: skip
-    inlines = (MessageEditInline, ReactionInline, ReplyInline)
+    inlines = (MessageEditInline, ReactionInline, ReplyInline, AttachmentInline)
     ordering = ("-created_at",)
 
     @admin.display(description="body")
@@ -172,6 +186,43 @@ class MessageAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         for message in queryset.select_related("room"):
             message_changes.message_delete(message=message, actor=request.user)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Uploaded files: who uploaded them, the message and room they were sent in (none yet: an
+    upload not sent, swept after CHAT_UPLOAD_ORPHAN_HOURS). Read-only: a file goes with its message
+    (delete the message here, and its files are deleted after commit, on every node's storage)."""
+
+    list_display = ("name", "content_type", "size", "uploader", "room", "message_link", "created_at")
+    list_filter = ("content_type", ("message", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("name", "uploader__username")
+    list_select_related = ("uploader", "message__room")
+    fields = (
+        "name", "content_type", "size", "width", "height", "uploader", "room", "message_link", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    ordering = ("-created_at", "-pk")
+
+    @admin.display(description="room", ordering="message__room__slug")
+    def room(self, obj: Attachment) -> str:
+        return obj.message.room.slug if obj.message_id else "—"
+
+    @admin.display(description="message")
+    def message_link(self, obj: Attachment) -> str:
+        if not obj.message_id:
+            return "(not sent)"
+        url = reverse("admin:chat_message_change", args=[obj.message_id])
+        return format_html('<a href="{}">#{} ({})</a>', url, obj.message.seq, obj.message.room.slug)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False  # the files would stay in storage; deleting the message deletes them
 
 
 @admin.register(Session)
