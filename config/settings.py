@@ -319,6 +319,9 @@ CHAT_SEARCH_MAX_QUERY_CHARS = env_int("CHAT_SEARCH_MAX_QUERY_CHARS", 256)
 CHAT_SEARCH_PAGE = env_int("CHAT_SEARCH_PAGE", 20)
 CHAT_SEARCH_MAX_PAGE = 50
 CHAT_SEARCH_MAX_OFFSET = env_int("CHAT_SEARCH_MAX_OFFSET", 1000)
+# PostgreSQL's `relevance` ranks this many of the newest matches, and its pages end there
+# (chat/domain/search.py says why).
+CHAT_SEARCH_RANKED = env_int("CHAT_SEARCH_RANKED", 100)
 CHAT_SEARCH_TIMEOUT_MS = env_int("CHAT_SEARCH_TIMEOUT_MS", 2000)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))

@@ -103,6 +103,20 @@ async def test_an_edit_reindexes_and_a_deletion_removes_on_both_nodes(cluster):
     assert json.loads(json.dumps(search(http_a, "echidna"))) == []
 
 
+async def test_a_phrase_finds_the_same_pages_whichever_way_it_is_read(cluster):
+    """PostgreSQL reads a phrase's page from the newest messages, further back by date, or through
+    the planner's plan (chat/domain/search.py); each, forced in turn, must give every page of
+    exactly what a member, a removed member and an outsider may read (no deleted message), in
+    order, also where a window ends among messages of one timestamp. tests/search_paths.py runs
+    in the nodes' database; on SQLite it checks the one plan there is."""
+    result = json.loads(
+        cluster.django("import json; from tests.search_paths import check; print(json.dumps(check()))")
+    )
+    assert result["wrong"] == []
+    if result["vendor"] == "postgresql":
+        assert result["ran"] == ["all", "read_back", "recent", "window"]
+
+
 def csrf_upload(http, name: str, data: bytes) -> httpx.Response:
     """Upload as the web UI does: the session cookie and the CSRF token in X-CSRFToken."""
     page = http.client.get("/")
