@@ -218,6 +218,9 @@ else:
 # hours after which an upload never sent is swept (manage.py chat_sweep_uploads).
 CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
+# The largest request body a node reads (an upload and its multipart framing): config/server.py
+# answers 413 to a larger one before reading it; set the proxy's limit to match (deploy/nginx.conf).
+CHAT_REQUEST_MAX_BYTES = env_int("CHAT_REQUEST_MAX_BYTES", CHAT_UPLOAD_MAX_BYTES + 64 * 1024)
 CHAT_ATTACHMENTS_PER_MESSAGE = 10
 CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 50_000_000)
 CHAT_THUMBNAIL_SIZE = 400
