@@ -123,9 +123,26 @@ def search_ids(
         return []
     where, where_params = _common_where(user_id, filters)
     if connection.vendor != "postgresql":
-        sql, params = _sqlite(query, order)
-        # The match's parameters come before the WHERE clause's in every statement.
         with connection.cursor() as cursor:
+            ranked = order == "relevance" and _fts_terms(query)  # bm25 over every match
+            if (
+                _sqlite_scans_alike(query)
+                and not ranked
+                and filters.room_slug is None
+                and filters.author is None
+            ):
+                # Terms too short for trigrams (Korean's two-character words) are found only by a
+                # scan, 2.2 s at a million messages, and FTS5 returns every match of a common term
+                # to be sorted by date: first look among the newest messages, read back by date,
+                # where a term in a few percent of messages fills a page. Not within one room or
+                # author, whose messages an index finds faster.
+                sql, params = _sqlite_recent_scan(query, *_common_where(user_id, filters, by_date=True))
+                cursor.execute(sql, [*params, limit, offset])
+                rows = cursor.fetchall()
+                if len(rows) == limit:
+                    return [row[0] for row in rows]
+            sql, params = _sqlite(query, order)
+            # The match's parameters come before the WHERE clause's in every statement.
             cursor.execute(sql.format(where=where), [*params, *where_params, limit, offset])
             return [row[0] for row in cursor.fetchall()]
     # A bound on each statement of a search; only inside a transaction does SET LOCAL hold.
@@ -142,8 +159,10 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
-    """The access rule and the filters, as SQL on the message alias `m`."""
+def _common_where(user_id: int, filters: Filters, *, by_date: bool = False) -> tuple[str, list]:
+    """The access rule and the filters, as SQL on the message alias `m`. by_date (SQLite): the rule
+    is kept off the room_id index (a unary `+`), through which the planner would read every readable
+    message and sort them, where reading back by the created_at index stops early."""
     room, membership = _table(Room), _table(Membership)
     public = f"SELECT r.id FROM {room} r WHERE NOT r.is_private"
     member = f"SELECT ms.room_id FROM {membership} ms WHERE ms.user_id = %s"
@@ -153,7 +172,7 @@ def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
         rule = f"(m.room_id IN ({public}) OR m.room_id IN ({member}))"
     else:
         # SQLite would serve the OR form from the room_id index, room by room (MULTI-INDEX OR).
-        rule = f"m.room_id IN ({public} UNION {member})"
+        rule = f"{'+' if by_date else ''}m.room_id IN ({public} UNION {member})"
     clauses = [f"m.deleted_at IS NULL AND {rule}"]
     params: list = [user_id]
     if filters.room_slug is not None:
@@ -251,7 +270,7 @@ def _postgres_words(
 
 # A phrase's first look back by date, and the most it then reads back by date to fill a page or
 # relevance's window (a message read back costs about a microsecond, more when not in memory).
-RECENT_PROBE = 2_000
+RECENT_PROBE = 5_000
 READ_BACK_MAX = 20_000
 
 
@@ -331,15 +350,61 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _sqlite(query: SearchQuery, order: str) -> tuple[str, list]:
-    message = _table(Message)
-    indexed = [t for t in query.terms if len(t) >= TRIGRAM]
+def _fts_terms(query: SearchQuery) -> list[str]:
+    """The terms FTS5's trigram index finds (three characters or more)."""
+    return [t for t in query.terms if len(t) >= TRIGRAM]
+
+
+def _caseless(term: str) -> bool:
+    """Whether no character of the term has case (Hangul, kana, Han, digits): FTS5's trigram match
+    of such a term, case-insensitive, is then exactly `instr` on the body."""
+    return all(c.lower() == c == c.upper() for c in term)
+
+
+def _sqlite_scans_alike(query: SearchQuery) -> bool:
+    """Whether a scan (instr) matches exactly what the FTS5 statement does: every term FTS5 would
+    match is caseless (an `instr` on lower() folds ASCII only, FTS5 all of Unicode)."""
+    return all(_caseless(t) for t in _fts_terms(query))
+
+
+def _sqlite_scan(query: SearchQuery) -> tuple[list[str], list]:
+    """The conditions (and their parameters) that the terms FTS5 cannot index and the excluded
+    terms are checked with, on each message: instr on lower() (ASCII case folding, as SQLite's
+    lower() has; Hangul has no case)."""
     short = [t for t in query.terms if len(t) < TRIGRAM]
-    # instr on lower(): ASCII case folding, as SQLite's lower() has; Hangul has no case.
     scan = ["instr(lower(m.body), lower(%s)) > 0"] * len(short) + [
         "instr(lower(m.body), lower(%s)) = 0"
     ] * len(query.excluded)
-    scan_params = [*short, *query.excluded]
+    return scan, [*short, *query.excluded]
+
+
+# The newest readable messages a scan reads back by date before it reads them all (SQLite).
+SQLITE_RECENT_SCAN = 5_000
+
+
+def _sqlite_recent_scan(query: SearchQuery, where: str, where_params: list) -> tuple[str, list]:
+    """A page of the query's matches, by a scan, among the newest SQLITE_RECENT_SCAN readable
+    messages, newest first: if it is full, it is the page (the newest matches among the newest
+    messages are the newest matches)."""
+    scan, scan_params = _sqlite_scan(query)
+    fts = _fts_terms(query)  # caseless (_sqlite_scans_alike)
+    scan, scan_params = ["instr(m.body, %s) > 0"] * len(fts) + scan, [*fts, *scan_params]
+    message = _table(Message)
+    # A subquery with a LIMIT is not flattened into one with a WHERE clause: the newest messages
+    # come from the created_at index (see _common_where's by_date), and the scan tests only those.
+    sql = (
+        f"SELECT m.id FROM (SELECT m.id, m.created_at, m.body FROM {message} m WHERE {where} "
+        f"ORDER BY m.created_at DESC, m.id DESC LIMIT {int(SQLITE_RECENT_SCAN)}) m WHERE "
+        + " AND ".join(scan)
+        + " ORDER BY m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
+    )
+    return sql, [*where_params, *scan_params]
+
+
+def _sqlite(query: SearchQuery, order: str) -> tuple[str, list]:
+    message = _table(Message)
+    indexed = _fts_terms(query)
+    scan, scan_params = _sqlite_scan(query)
     if indexed:
         match = " ".join(_fts_phrase(t) for t in indexed)
         rank = order == "relevance"
