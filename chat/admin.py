@@ -1,6 +1,6 @@
-"""Django admin for rooms and messages. Every change goes through the domain's services (rooms.py,
-message_changes.py, accounts.py), so connected clients on every node see it live and the rooms'
-invariants hold here too."""
+"""Django admin for rooms, messages, files, profiles, sessions and API tokens. Every change goes
+through the domain's services (rooms.py, message_changes.py, accounts.py, profiles.py), so connected
+clients on every node see it live and the rooms' invariants hold here too."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,10 +12,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from chat.domain import accounts, message_changes, profile_selectors, profiles, rooms
-from chat.models import ApiToken, Membership, Message, MessageEdit, Profile, Reaction, Room
+from chat.models import ApiToken, Attachment, Membership, Message, MessageEdit, Profile, Reaction, Room
 
 
 class MembershipFormSet(BaseInlineFormSet):
@@ -207,6 +208,18 @@ class ReplyInline(admin.TabularInline):
         return False
 
 
+class AttachmentInline(admin.TabularInline):
+    """The files a message carries (read-only)."""
+
+    model = Attachment
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("name", "content_type", "size", "uploader", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = (
@@ -228,7 +241,7 @@ class MessageAdmin(admin.ModelAdmin):
         "room", "seq", "author", "body", "client_msg_id", "created_at", "edited_at", "deleted_at",
         "reply_to", "reply_count", "last_reply_at",
     )  # fmt: skip
-    inlines = (MessageEditInline, ReactionInline, ReplyInline)
+    inlines = (MessageEditInline, ReactionInline, ReplyInline, AttachmentInline)
     ordering = ("-created_at",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
@@ -247,6 +260,47 @@ class MessageAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         for message in queryset.select_related("room"):
             message_changes.message_delete(message=message, actor=request.user)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Uploaded files: who uploaded them, the message and room they were sent in (none yet: an
+    upload not sent, swept after CHAT_UPLOAD_ORPHAN_HOURS). Read-only: a file goes with its message
+    (delete the message here, and its files are deleted after commit, on every node's storage)."""
+
+    list_display = ("name", "content_type", "size", "uploader", "room", "message_link", "created_at")
+    list_filter = ("content_type", ("message", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("name", "uploader__username")
+    list_select_related = ("uploader", "message__room")
+    fields = (
+        "name", "content_type", "size", "width", "height", "uploader", "room", "message_link", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    ordering = ("-created_at", "-pk")
+
+    @admin.display(description="room", ordering="message__room__slug")
+    def room(self, obj: Attachment) -> str:
+        return obj.message.room.slug if obj.message_id else "—"
+
+    @admin.display(description="message")
+    def message_link(self, obj: Attachment) -> str:
+        if not obj.message_id:
+            return "(not sent)"
+        url = reverse("admin:chat_message_change", args=[obj.message_id])
+        return format_html('<a href="{}">#{} ({})</a>', url, obj.message.seq, obj.message.room.slug)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Attachment]:
+        # Files sent in direct messages are the DM's contents: not listed, as its messages are not.
+        return super().get_queryset(request).exclude(message__room__kind=Room.Kind.DM)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False  # the files would stay in storage; deleting the message deletes them
 
 
 @admin.register(Session)

@@ -148,6 +148,10 @@ NAMES: tuple[Name, ...] = (
            "allHeadersReceived allContentReceived requestDone timeoutConnection callLater persistent "
            "dataReceived connectionMade connectionLost", "attribute",
            "config/server.py: DeadlineHTTPChannel (deadlines for a request's headers and body)"),
+    *_each("twisted", "twisted.web.http.HTTPChannel", "rawDataReceived loseConnection", "attribute",
+           "config/server.py: DeadlineHTTPChannel (a body over CHAT_REQUEST_MAX_BYTES refused, then dropped)"),
+    Name("twisted", "twisted.web.http.HTTPChannel", "length", "assigned",
+         "config/server.py: DeadlineHTTPChannel (a body's Content-Length, None when chunked)"),
     Name("daphne", "daphne.server.Server", "http_factory", "assigned",
          "config/server.py: ChatServer.run (its protocol is DeadlineHTTPChannel)"),
     Name("daphne", "daphne.http_protocol.HTTPFactory", "protocol", "attribute",

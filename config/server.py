@@ -24,6 +24,9 @@
    the connection's start (or of their first byte on a kept-alive connection), its body within
    CHAT_BODY_TIMEOUT (default 30) of its headers; otherwise 408 and the connection is closed
    (DeadlineHTTPChannel).
+9. A request body larger than CHAT_REQUEST_MAX_BYTES (the upload limit and 64 KiB) is answered
+   413 as soon as its Content-Length says so, or once a chunked body passes it, and what follows is
+   dropped as it arrives: it never reaches a temporary file or the application (DeadlineHTTPChannel).
 
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
@@ -33,6 +36,7 @@ still there in the installed versions (config/compat.py), and exits with the lis
 import asyncio
 import functools
 import gc
+import json
 import logging
 import os
 import signal
@@ -44,6 +48,7 @@ import time
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
 from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
 from twisted.web import http
@@ -61,6 +66,8 @@ SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
 # Seconds a client has to send a request's headers, and then its body (DeadlineHTTPChannel).
 HEADER_TIMEOUT = float(os.environ.get("CHAT_HEADER_TIMEOUT", "10"))
 BODY_TIMEOUT = float(os.environ.get("CHAT_BODY_TIMEOUT", "30"))
+# A chunked body is counted with its framing (the chunks' size lines), at most this much of it.
+CHUNKED_FRAMING_SLACK = 64 * 1024
 # STOMP answers a frame over its 64 KiB limit with an ERROR frame (docs/stomp.md), so WebSocket
 # messages up to twice the node's limit reach it on that path; beyond, autobahn closes with 1009.
 STOMP_PATH = "/" + os.environ.get("CHAT_STOMP_PATH", "/stomp").strip("/")
@@ -282,6 +289,11 @@ class DeadlineHTTPChannel(http.HTTPChannel):
 
     _read_deadline = None
     _between_requests = False  # a kept-alive connection waiting for its next request
+    body_limit: int | None = None  # CHAT_REQUEST_MAX_BYTES, set by ChatServer.run
+    _in_body = False  # between a request's headers and the end of its body
+    _body_bytes = 0  # of that body, as received (with chunked framing)
+    _refused = False  # answered 413: the rest of the body is dropped, then the connection closed
+    _tail = b""
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -296,11 +308,60 @@ class DeadlineHTTPChannel(http.HTTPChannel):
     def allHeadersReceived(self) -> None:
         self._between_requests = False
         self._set_read_deadline(BODY_TIMEOUT)
+        self._in_body, self._body_bytes = True, 0
+        if self.body_limit is not None and self.length is not None and self.length > self.body_limit:
+            self._refuse_too_large()  # before Twisted opens a file for it, and without 100 Continue
+            return
         super().allHeadersReceived()
 
+    def rawDataReceived(self, data: bytes) -> None:
+        if self._refused:
+            self._drop(data)
+            return
+        if self._in_body and self.body_limit is not None:
+            self._body_bytes += len(data)
+            if self._body_bytes > self.body_limit + CHUNKED_FRAMING_SLACK:  # only a chunked body gets here
+                self._refuse_too_large()
+                self._drop(data)
+                return
+        super().rawDataReceived(data)
+
     def allContentReceived(self) -> None:
+        self._in_body = False
         self._set_read_deadline(None)
         super().allContentReceived()
+
+    def _refuse_too_large(self) -> None:
+        """Answer 413 with the uploads' JSON error, and drop the rest of the body as it comes (the
+        client reads the answer once it has sent its body; closing at once could reset the
+        connection before it does): up to its Content-Length, or a chunked body's last chunk, or
+        the body's deadline."""
+        self._refused = True
+        self._body_bytes = 0
+        peer = self.transport.getPeer()
+        logger.info(
+            "refusing a request body from %s:%s over %s bytes (413)", peer.host, peer.port, self.body_limit
+        )
+        body = json.dumps(
+            {"code": "too_large", "detail": f"The request body is larger than {self.body_limit} bytes."}
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+            b"X-Content-Type-Options: nosniff\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        self.persistent = False
+        if self.length == 0:
+            self.loseConnection()
+
+    def _drop(self, data: bytes) -> None:
+        self._body_bytes += len(data)
+        self._tail = (self._tail + data)[-5:]
+        if (self.length is not None and self._body_bytes >= self.length) or (
+            self.length is None and self._tail == b"0\r\n\r\n"
+        ):
+            self._set_read_deadline(None)
+            self.loseConnection()
 
     def requestDone(self, request) -> None:
         # Set before the base class parses a pipelined next request (whose headers clear it).
@@ -318,6 +379,9 @@ class DeadlineHTTPChannel(http.HTTPChannel):
 
     def _read_too_slow(self) -> None:
         self._read_deadline = None
+        if self._refused:  # already answered
+            self.timeoutConnection()
+            return
         peer = self.transport.getPeer()
         logger.info("closing %s:%s: request not received in time (408)", peer.host, peer.port)
         self.transport.write(
@@ -340,6 +404,7 @@ class ChatServer(Server):
             self.ws_factory.setProtocolOptions(failByDrop=False)
             self.ws_factory.protocol = BoundedWebSocketProtocol
             self.http_factory.protocol = DeadlineHTTPChannel
+            DeadlineHTTPChannel.body_limit = settings.CHAT_REQUEST_MAX_BYTES
             signal.signal(signal.SIGTERM, lambda *_: reactor.callFromThread(self.shut_down_gracefully))
             # Django, Channels, Twisted and the app are loaded and live as long as the process: out
             # of the collector's sight, a full collection no longer walks them (110 -> 30 ms pauses).

@@ -218,6 +218,9 @@ else:
 # hours after which an upload never sent is swept (manage.py chat_sweep_uploads).
 CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
+# The largest request body a node reads (an upload and its multipart framing): config/server.py
+# answers 413 to a larger one before reading it; set the proxy's limit to match (deploy/nginx.conf).
+CHAT_REQUEST_MAX_BYTES = env_int("CHAT_REQUEST_MAX_BYTES", CHAT_UPLOAD_MAX_BYTES + 64 * 1024)
 CHAT_ATTACHMENTS_PER_MESSAGE = 10
 CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 50_000_000)
 CHAT_THUMBNAIL_SIZE = 400
@@ -328,6 +331,9 @@ CHAT_SEARCH_MAX_QUERY_CHARS = env_int("CHAT_SEARCH_MAX_QUERY_CHARS", 256)
 CHAT_SEARCH_PAGE = env_int("CHAT_SEARCH_PAGE", 20)
 CHAT_SEARCH_MAX_PAGE = 50
 CHAT_SEARCH_MAX_OFFSET = env_int("CHAT_SEARCH_MAX_OFFSET", 1000)
+# PostgreSQL's `relevance` ranks this many of the newest matches, and its pages end there
+# (chat/domain/search.py says why).
+CHAT_SEARCH_RANKED = env_int("CHAT_SEARCH_RANKED", 100)
 CHAT_SEARCH_TIMEOUT_MS = env_int("CHAT_SEARCH_TIMEOUT_MS", 2000)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))

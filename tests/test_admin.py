@@ -99,3 +99,47 @@ async def test_admin_search_and_filters_render(admin_client, alice):
         response = await db(admin_client.get)(url)
         assert response.status_code == 200, url
     assert b"findme" in (await db(admin_client.get)("/admin/chat/message/?q=findme")).content
+
+
+async def test_admin_lists_files_searchable_by_name_filterable_by_type_with_uploader_and_room(make_user):
+    await db(_admin_lists_files)(make_user)
+
+
+def _admin_lists_files(make_user) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chat.domain import attachments
+    from tests.test_attachments import png, send_with
+
+    admin_user = make_user("admin", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin_user)
+    alice = make_user("alice")
+    room = services.room_create(creator=alice, title="Secret files", is_private=True)
+    notes = attachments.attachment_upload(
+        uploader=alice, upload=SimpleUploadedFile("minutes.txt", b"the minutes"), name="minutes.txt"
+    )
+    photo = attachments.attachment_upload(
+        uploader=alice, upload=SimpleUploadedFile("cat.png", png()), name="cat.png"
+    )
+    message = send_with(room, alice, [notes.pk], body="notes attached")
+
+    listing = client.get("/admin/chat/attachment/").content.decode()
+    assert "minutes.txt" in listing and "cat.png" in listing
+    assert "secret-files" in listing and "alice" in listing and "(not sent)" in listing
+    assert f"/admin/chat/message/{message.pk}/change/" in listing
+    found = client.get("/admin/chat/attachment/?q=minutes").content.decode()
+    assert "minutes.txt" in found and "cat.png" not in found
+    images = client.get("/admin/chat/attachment/?content_type=image/png").content.decode()
+    assert "cat.png" in images and "minutes.txt" not in images
+    detail = client.get(f"/admin/chat/attachment/{photo.pk}/change/")
+    assert detail.status_code == 200 and b"cat.png" in detail.content
+    # Read-only: no add, change or delete (a file goes with its message).
+    assert client.get("/admin/chat/attachment/add/").status_code == 403
+    assert client.post(f"/admin/chat/attachment/{photo.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get(f"/admin/chat/message/{message.pk}/change/").content.decode().count("minutes.txt") >= 1
+    # Staff without the model's view permission see nothing.
+    staff = make_user("staff", is_staff=True)
+    other = Client()
+    other.force_login(staff)
+    assert other.get("/admin/chat/attachment/").status_code == 403

@@ -203,3 +203,48 @@ def test_search_filters_messages_with_files(alice, room):
     without = selectors.messages_search(user=alice, query="pelican", has_file=False).results
     assert [r["body"] for r in with_file] == ["pelican with file"]
     assert [r["body"] for r in without] == ["pelican without"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_uploads_cannot_both_pass_the_quota(alice, settings, monkeypatch):
+    """Both uploads pass the early quota check before either is recorded (a barrier in the
+    storage write holds them there); the check under the uploader's lock lets exactly one in."""
+    import threading
+
+    from django.db import connection
+
+    settings.CHAT_UPLOAD_QUOTA_BYTES = 1500
+    storage = Attachment._meta.get_field("file").storage
+    both_checked = threading.Barrier(2, timeout=20)
+    save = storage.save
+
+    def save_after_both_checked(name, content, *args, **kwargs):
+        both_checked.wait()
+        return save(name, content, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "save", save_after_both_checked)
+    before = set(storage.listdir("attachments")[1]) if storage.exists("attachments") else set()
+    outcomes: list[object] = []
+
+    def upload_one(i: int) -> None:
+        try:
+            outcomes.append(
+                attachments.attachment_upload(
+                    uploader=alice, upload=SimpleUploadedFile(f"{i}.txt", b"x" * 1000), name=f"{i}.txt"
+                )
+            )
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upload_one, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Attachment", "QuotaExceeded"], outcomes
+    assert Attachment.objects.filter(uploader=alice).count() == 1
+    # The refused upload's file was removed from storage: only the stored one's file is there.
+    stored = Attachment.objects.get(uploader=alice)
+    assert set(storage.listdir("attachments")[1]) - before == {stored.file.name.split("/")[-1]}

@@ -7,6 +7,8 @@ they ask: a member finds and fetches, an outsider and a removed member get nothi
 import io
 import json
 import re
+import socket
+import time
 
 import httpx
 import pytest
@@ -103,6 +105,20 @@ async def test_an_edit_reindexes_and_a_deletion_removes_on_both_nodes(cluster):
     assert json.loads(json.dumps(search(http_a, "echidna"))) == []
 
 
+async def test_a_phrase_finds_the_same_pages_whichever_way_it_is_read(cluster):
+    """PostgreSQL reads a phrase's page from the newest messages, further back by date, or through
+    the planner's plan (chat/domain/search.py); each, forced in turn, must give every page of
+    exactly what a member, a removed member and an outsider may read (no deleted message), in
+    order, also where a window ends among messages of one timestamp. tests/search_paths.py runs
+    in the nodes' database; on SQLite it checks the one plan there is."""
+    result = json.loads(
+        cluster.django("import json; from tests.search_paths import check; print(json.dumps(check()))")
+    )
+    assert result["wrong"] == []
+    if result["vendor"] == "postgresql":
+        assert result["ran"] == ["all", "read_back", "recent", "window"]
+
+
 def csrf_upload(http, name: str, data: bytes) -> httpx.Response:
     """Upload as the web UI does: the session cookie and the CSRF token in X-CSRFToken."""
     page = http.client.get("/")
@@ -170,4 +186,63 @@ async def test_an_upload_one_byte_over_the_limit_is_refused_and_nothing_is_store
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     answer = csrf_upload(http, "kitten.png", svg)
     assert answer.status_code == 415 and answer.json()["code"] == "unsupported_type"
+    assert stored_files(cluster) == before
+
+
+def raw_request(port: int, head: bytes, body_chunks=(), timeout: float = 10) -> bytes:
+    """Send a request's head and then its body chunks on a bare socket; the answer, read up to its
+    Content-Length (it may come before the body is sent)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in body_chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        while (data := sock.recv(65536)) and not _complete(answer := answer + data):
+            pass
+    return answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, found, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    return bool(found and length and len(body) >= int(length[1]))
+
+
+def upload_head(cluster: Cluster, http, framing: bytes) -> bytes:
+    """An upload's request head with the user's session cookie and CSRF token."""
+    http.client.get(cluster.nodes[1].http_url + "/")
+    cookies = "; ".join(f"{k}={v}" for k, v in http.client.cookies.items())
+    return (
+        b"POST /api/uploads/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookies.encode()
+        + b"\r\nX-CSRFToken: " + http.client.cookies["csrftoken"].encode()
+        + b"\r\nContent-Type: multipart/form-data; boundary=b\r\n" + framing + b"\r\n"
+    )  # fmt: skip
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_sent(cluster):
+    """The node answers 413 from the Content-Length alone: the client has sent none of the body
+    (before, the node waited for all of it, then the application refused it)."""
+    _, http = new_user(cluster, node=1)
+    before = stored_files(cluster)
+    too_long = 25 * 1024 * 1024 + 64 * 1024 + 1
+    head = upload_head(cluster, http, b"Content-Length: %d\r\n" % too_long)
+    started = time.monotonic()
+    answer = raw_request(cluster.nodes[1].port, head)
+    assert time.monotonic() - started < 5  # not the 30 s body deadline
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 413") and json.loads(body)["code"] == "too_large", answer[:300]
+    assert stored_files(cluster) == before
+
+
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit(cluster):
+    _, http = new_user(cluster, node=1)
+    before = stored_files(cluster)
+    head = upload_head(cluster, http, b"Transfer-Encoding: chunked\r\n")
+    chunk = b"%x\r\n%s\r\n" % (1024 * 1024, b"a" * 1024 * 1024)
+    answer = raw_request(cluster.nodes[1].port, head, [chunk] * 27 + [b"0\r\n\r\n"])
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 413") and json.loads(body)["code"] == "too_large", answer[:300]
     assert stored_files(cluster) == before

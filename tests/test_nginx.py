@@ -1,8 +1,10 @@
 """deploy/nginx.conf, run by Debian's nginx in front of two real nodes, with a node stopped behind it."""
 
 import asyncio
+import os
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import httpx
 import pytest
 
 from chat.devcluster import BASE_DIR, free_port, wait_for_port
-from chat.testing.clients import ResilientClient
+from chat.testing.clients import HttpUser, ResilientClient
 from chat.testing.cluster import start_cluster
 from tests.sockjs_client import SockJSClient
 from tests.waiting import wait_until
@@ -28,8 +30,12 @@ def nginx_config(workdir: Path, listen: int, node_ports: list[int]) -> Path:
     site = site.replace("listen 80;  # chat-listen", f"listen 127.0.0.1:{listen};")
     (workdir / "site.conf").write_text(site)
     main = workdir / "nginx.conf"
+    # Started as root, nginx runs its workers as nobody, who cannot write request bodies into this
+    # test's directory (root's, mode 0700): as root, the workers stay root.
+    user = "user root;" if os.geteuid() == 0 else ""
     main.write_text(
         f"""
+        {user}
         daemon off;
         pid {workdir}/nginx.pid;
         error_log {workdir}/error.log warn;
@@ -129,3 +135,25 @@ async def test_sockjs_through_nginx_round_robin_streams_and_polls(balanced):
         assert f"/sockjs/000/{polling.session_id}/xhr" in node.log_path.read_text(), node.name
     await streaming.close()
     await polling.close()
+
+
+def test_uploads_through_nginx_take_files_over_the_default_body_limit_and_refuse_oversized_ones(balanced):
+    """nginx's 1 MB body limit holds for every request but uploads, which may carry the upload
+    limit and its framing (CHAT_REQUEST_MAX_BYTES): a 2 MiB file is stored, a larger body than the
+    limit is refused by nginx from its Content-Length."""
+    cluster, port = balanced
+    user = HttpUser(f"http://127.0.0.1:{port}")
+    user.signup("nginxuploader", "correct-horse-battery-9")
+    user.client.get("/")
+    headers = {"X-CSRFToken": user.client.cookies["csrftoken"]}
+    text = b"two mebibytes of text\n" * (2 * 1024 * 1024 // 22)
+    answer = user.client.post("/api/uploads/", files={"file": ("big.txt", text)}, headers=headers, timeout=30)
+    assert answer.status_code == 201, answer.text[:300]
+    assert answer.json()["size"] == len(text)
+    assert user.client.post("/", content=b"x" * (2 * 1024 * 1024)).status_code == 413  # elsewhere: 1 MB
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/uploads/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: %d\r\n\r\n" % (27 * 1024 * 1024)
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")

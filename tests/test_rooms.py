@@ -16,7 +16,7 @@ from django.test import Client
 
 from chat.domain import rooms, services
 from chat.domain.errors import LastOwner
-from chat.models import Membership, Message, Room
+from chat.models import Attachment, Membership, Message, Room
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -317,7 +317,13 @@ async def test_the_admin_lists_no_dm_message_and_offers_no_dm_in_its_filters(mak
         client = Client()
         client.force_login(type(alice).objects.get(username="root"))
         dm_message = Message.objects.get(room=dm, kind="message")
+        Attachment.objects.create(
+            uploader=bob, message=dm_message, file="attachments/w.txt", name="whisper-7731.txt",
+            size=1, content_type="text/plain",
+        )  # fmt: skip
         paths = [
+            "/admin/chat/attachment/",
+            "/admin/chat/attachment/?q=whisper",
             "/admin/chat/message/",
             "/admin/chat/message/?q=whisper",
             f"/admin/chat/message/?room__id__exact={dm.pk}",
@@ -326,9 +332,9 @@ async def test_the_admin_lists_no_dm_message_and_offers_no_dm_in_its_filters(mak
         ]
         return [client.get(path, follow=True).content.decode() for path in paths]
 
-    listing, searched, filtered, change_page, rooms_searched = await db(pages)()
+    files, files_searched, listing, searched, filtered, change_page, rooms_searched = await db(pages)()
     assert "shout-4410" in listing
-    for page in (listing, searched, filtered, change_page, rooms_searched):
+    for page in (files, files_searched, listing, searched, filtered, change_page, rooms_searched):
         assert "whisper-7731" not in page
     assert dm.slug not in listing  # the room filter offers no DM
 

@@ -108,6 +108,44 @@ def test_pages_follow_the_cursor(alice, rooms):
     assert bodies == [f"page word {i}" for i in (4, 3, 2, 1, 0)] and third.next is None
 
 
+def test_short_terms_read_back_by_date_first_find_the_same_pages(alice, bob, make_user, rooms, monkeypatch):
+    """On SQLite a term too short for trigrams, or one without case (Hangul), is first looked for
+    among the newest messages; with every size of that window the pages are those of the full scan
+    or of FTS5: what each user may read, no deleted message, newest first."""
+    public, secret = rooms
+    outsider = make_user("carol")
+    for i in range(12):
+        message, _ = services.message_create(
+            room=secret if i % 3 == 0 else public,
+            author=alice,
+            body=f"회의 {i} 보고서" if i % 2 else f"회의 {i}",
+            client_msg_id=f"k{i}",
+        )
+        if i % 5 == 4:
+            message_changes.message_remove(room_slug=message.room.slug, message_id=message.pk, user=alice)
+
+    def pages(user, query="회의 -비밀") -> list[str]:
+        bodies, cursor = [], None
+        while True:
+            page = selectors.messages_search(user=user, query=query, limit=2, cursor=cursor)
+            bodies += [r["body"] for r in page.results]
+            if page.next is None:
+                return bodies
+            cursor = page.next
+
+    for user in (alice, bob, outsider):
+        monkeypatch.setattr(search, "SQLITE_RECENT_SCAN", 0)  # the full scan alone
+        expected = pages(user)
+        assert len(expected) == (12 if user == alice else 9)
+        assert all("비밀" not in body for body in expected)
+        full_text = pages(user, "보고서")  # FTS5's trigrams
+        assert len(full_text) == (5 if user == alice else 4)
+        for window in (1, 2, 3, 5, 8, 1000):
+            monkeypatch.setattr(search, "SQLITE_RECENT_SCAN", window)
+            assert pages(user) == expected, (user, window)
+            assert pages(user, "보고서") == full_text, (user, window)
+
+
 @pytest.mark.parametrize(
     "query",
     ['"', "*", "NEAR(", "a AND", '")(*', "col:umn", "^x", "-", "\x00report\x00", "''; DROP TABLE x", "%_\\"],

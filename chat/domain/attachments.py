@@ -1,7 +1,8 @@
 """Attachments: upload (check the size, the quota and the type by content; images re-encoded without
 EXIF and thumbnailed), attach to a message being sent, delete with their message, sweep orphans.
 
-check -> store -> record, as the services do. Files go through Django's storage API
+check -> store -> record, as the services do (the quota checked again, exactly, as the record is
+written: `_lock_uploader`). Files go through Django's storage API
 (models.attachment_storage), so every node reads what any node wrote. Who may read a file is the
 room's rule (selectors.room_can_read), checked by `attachment_get_readable` on every request.
 """
@@ -20,7 +21,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -45,6 +46,25 @@ def sanitize_name(name: str) -> str:
     if len(name) > 150:
         name = (stem[: 140 - len(extension)] + "." + extension[:9]) if dot else name[:150]
     return name
+
+
+# The first key of the uploaders' advisory locks (PostgreSQL's two-key form), apart from the authors'
+# of chat/domain/queries.py, so an upload never waits for its uploader's sends.
+UPLOADER_LOCK_NAMESPACE = 0x66696C65  # "file"
+
+
+def _lock_uploader(uploader: AbstractBaseUser) -> None:
+    """Serialize this uploader's quota checks, on every node, until the transaction ends.
+
+    Under PostgreSQL's READ COMMITTED two uploads each summed the other's absence and both were
+    stored past the quota; with the lock the second sums after the first's commit. The id is folded
+    to the lock's 32-bit key (two uploaders sharing a key only wait for each other). SQLite needs
+    nothing: a write transaction holds the database's write lock from BEGIN (chat/sqlite/base.py).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [UPLOADER_LOCK_NAMESPACE, uploader.pk % 2**31])
 
 
 def _check_quota(uploader: AbstractBaseUser, size: int) -> None:
@@ -122,7 +142,12 @@ def attachment_upload(*, uploader: AbstractBaseUser, upload: File, name: str) ->
             written.append(attachment.file.name)
             attachment.size = size
         attachment.full_clean(exclude=["uploader", "file", "thumbnail"])
-        attachment.save(force_insert=True)
+        # Checked again, exactly, with the stored size and the uploader's lock, in the transaction
+        # that records the file: the check above only spares the work of a file that cannot fit.
+        with transaction.atomic():
+            _lock_uploader(uploader)
+            _check_quota(uploader, attachment.size)
+            attachment.save(force_insert=True)
     except BaseException:
         _delete_files(written)
         raise

@@ -1,11 +1,12 @@
 """Message search: the query language, the vendor-specific SQL, and highlighting.
 
 One selector (`selectors.messages_search`) calls `search_ids` here, which runs one SQL statement
-with the access rule inside it (public rooms, and private rooms the user is a member of), so a
-message the user may not read is never read from the database, let alone filtered out afterwards.
+(on PostgreSQL, for a phrase, up to three: `_postgres_words`), each with the access rule inside it
+(public rooms, and private rooms the user is a member of), so a message the user may not read is
+never read from the database, let alone filtered out afterwards.
 
 - PostgreSQL: `websearch_to_tsquery('simple', ...)` against the generated `chat_message.search_vector`
-  (GIN index), ranked by `ts_rank`. A query with Hangul, kana or Han characters instead matches each
+  (GIN index), ranked by `ts_rank` over the newest CHAT_SEARCH_RANKED matches. A query with Hangul, kana or Han characters instead matches each
   term as a substring (`ILIKE`, served by the pg_trgm GIN index on the body): Korean attaches
   particles to words (회의 / 회의를 / 회의에서), which whole-word lexemes of any configuration would miss.
   Terms of two such characters, too short for trigrams, are elements of a GIN-indexed array of the
@@ -28,6 +29,7 @@ from datetime import UTC, date, datetime, time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -119,33 +121,48 @@ def search_ids(
     """Ids of up to `limit` matching messages the user may read, in order, from `offset`."""
     if not query.terms:
         return []
-    if connection.vendor == "postgresql":
-        sql, params = _postgres(query, order)
-    else:
-        sql, params = _sqlite(query, order)
     where, where_params = _common_where(user_id, filters)
-    # The match's parameters come before the WHERE clause's in every statement.
-    sql = sql.format(where=where)
-    params = [*params, *where_params, limit, offset]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A bound on any one search's cost; only inside a transaction does SET LOCAL hold.
-            with transaction.atomic():
-                cursor.execute(f"SET LOCAL statement_timeout = {int(settings.CHAT_SEARCH_TIMEOUT_MS)}")
-                cursor.execute(sql, params)
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            ranked = order == "relevance" and _fts_terms(query)  # bm25 over every match
+            if (
+                _sqlite_scans_alike(query)
+                and not ranked
+                and filters.room_slug is None
+                and filters.author is None
+            ):
+                # Terms too short for trigrams (Korean's two-character words) are found only by a
+                # scan, 2.2 s at a million messages, and FTS5 returns every match of a common term
+                # to be sorted by date: first look among the newest messages, read back by date,
+                # where a term in a few percent of messages fills a page. Not within one room or
+                # author, whose messages an index finds faster.
+                sql, params = _sqlite_recent_scan(query, *_common_where(user_id, filters, by_date=True))
+                cursor.execute(sql, [*params, limit, offset])
                 rows = cursor.fetchall()
-        else:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    return [row[0] for row in rows]
+                if len(rows) == limit:
+                    return [row[0] for row in rows]
+            sql, params = _sqlite(query, order)
+            # The match's parameters come before the WHERE clause's in every statement.
+            cursor.execute(sql.format(where=where), [*params, *where_params, limit, offset])
+            return [row[0] for row in cursor.fetchall()]
+    # A bound on each statement of a search; only inside a transaction does SET LOCAL hold.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL statement_timeout = {int(settings.CHAT_SEARCH_TIMEOUT_MS)}")
+        if not query.substring:
+            return _postgres_words(cursor, query, order, where, where_params, limit, offset)
+        sql, params = _postgres_substrings(query)
+        cursor.execute(sql.format(where=where), [*params, *where_params, limit, offset])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
-    """The access rule and the filters, as SQL on the message alias `m`."""
+def _common_where(user_id: int, filters: Filters, *, by_date: bool = False) -> tuple[str, list]:
+    """The access rule and the filters, as SQL on the message alias `m`. by_date (SQLite): the rule
+    is kept off the room_id index (a unary `+`), through which the planner would read every readable
+    message and sort them, where reading back by the created_at index stops early."""
     room, membership = _table(Room), _table(Membership)
     public = f"SELECT r.id FROM {room} r WHERE NOT r.is_private"
     member = f"SELECT ms.room_id FROM {membership} ms WHERE ms.user_id = %s"
@@ -155,7 +172,7 @@ def _common_where(user_id: int, filters: Filters) -> tuple[str, list]:
         rule = f"(m.room_id IN ({public}) OR m.room_id IN ({member}))"
     else:
         # SQLite would serve the OR form from the room_id index, room by room (MULTI-INDEX OR).
-        rule = f"m.room_id IN ({public} UNION {member})"
+        rule = f"{'+' if by_date else ''}m.room_id IN ({public} UNION {member})"
     # System lines ("alice added bob") are never found.
     clauses = [f"m.deleted_at IS NULL AND m.kind = 'message' AND {rule}"]
     params: list = [user_id]
@@ -186,44 +203,136 @@ def _like_pattern(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _postgres(query: SearchQuery, order: str) -> tuple[str, list]:
+def _postgres_substrings(query: SearchQuery) -> tuple[str, list]:
+    """Korean, Japanese and Chinese terms as substrings, newest first (pg_trgm and bigram indexes)."""
     message = _table(Message)
-    if query.substring:
-        # A term of two Korean/Japanese/Chinese characters is one element of migration 0006's
-        # indexed array of bigrams, exactly (those scripts have no case): that alone, without an
-        # ILIKE whose estimate the planner would multiply with it as if independent (it then read
-        # back by date through 130,000 rows for a word in 0.8% of messages). Other terms, pg_trgm's.
-        paired = [t for t in query.terms if len(t) == 2 and _bigrams((t,)) == [t]]
-        scanned = [t for t in query.terms if t not in paired]
-        clauses = ["m.search_bigrams @> %s::text[]"] if paired else []
-        clauses += ["m.body ILIKE %s ESCAPE '\\'"] * len(scanned)
-        clauses += ["m.body NOT ILIKE %s ESCAPE '\\'"] * len(query.excluded)
-        match = " AND ".join(clauses)
-        params = ([sorted(paired)] if paired else []) + [
-            _like_pattern(t) for t in (*scanned, *query.excluded)
-        ]
+    # A term of two Korean/Japanese/Chinese characters is one element of migration 0006's
+    # indexed array of bigrams, exactly (those scripts have no case): that alone, without an
+    # ILIKE whose estimate the planner would multiply with it as if independent (it then read
+    # back by date through 130,000 rows for a word in 0.8% of messages). Other terms, pg_trgm's.
+    paired = [t for t in query.terms if len(t) == 2 and _bigrams((t,)) == [t]]
+    scanned = [t for t in query.terms if t not in paired]
+    clauses = ["m.search_bigrams @> %s::text[]"] if paired else []
+    clauses += ["m.body ILIKE %s ESCAPE '\\'"] * len(scanned)
+    clauses += ["m.body NOT ILIKE %s ESCAPE '\\'"] * len(query.excluded)
+    match = " AND ".join(clauses)
+    params = ([sorted(paired)] if paired else []) + [_like_pattern(t) for t in (*scanned, *query.excluded)]
+    sql = (
+        f"SELECT m.id FROM {message} m WHERE {match} AND {{where}} "
+        "ORDER BY m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
+    )
+    return sql, params
+
+
+def _postgres_words(
+    cursor: CursorWrapper,
+    query: SearchQuery,
+    order: str,
+    where: str,
+    where_params: list,
+    limit: int,
+    offset: int,
+) -> list[int]:
+    """A page of the word path (websearch_to_tsquery): one statement, or for a phrase up to three.
+
+    A phrase's words come together (`see you tomorrow`), but the planner multiplies their
+    frequencies as if independent: it expected 117 matches of a phrase that had 6,500 at a million
+    messages (0.65%), so it read and rechecked every one of them through the GIN index (which keeps
+    no word positions), 7,000 heap pages, where reading back by date finds a page after about 3,000
+    rows. So a phrase first reads its matches among the newest RECENT_PROBE readable messages
+    (back by date, stopping at as many as it needs). If what it needs is among them, it is read
+    from them; if their rate of matches says that reading further back finds it within
+    READ_BACK_MAX messages, that is tried; otherwise (a rare phrase, or reading back fell short)
+    the planner's plan runs, as it does for every other query. The same rows whichever runs: once
+    there are enough, the newest matches among the newest N messages are the newest matches.
+    """
+    # relevance ranks the newest CHAT_SEARCH_RANKED matches (and its pages end there), not all: no
+    # index orders by ts_rank, and ranking costs finding them: 1,051 matches of a word in 1.4% of
+    # messages were 75,000 messages read back by date (or 14,000 heap pages through the GIN index).
+    needed = settings.CHAT_SEARCH_RANKED if order == "relevance" else offset + limit
+    if offset >= needed:
+        return []
+    if any(" " in term for term in query.terms):
+        recent, full = _pg_page(cursor, "newest", query, where, where_params, RECENT_PROBE, needed, needed, 0)
+        if full:  # the page (or relevance's window) is among the newest messages
+            if order == "relevance":
+                return _pg_page(
+                    cursor, order, query, where, where_params, RECENT_PROBE, needed, limit, offset
+                )[0]
+            return recent[offset:]
+        if recent and needed * RECENT_PROBE / len(recent) <= READ_BACK_MAX:
+            ids, full = _pg_page(
+                cursor, order, query, where, where_params, READ_BACK_MAX, needed, limit, offset
+            )
+            if full:
+                return ids
+    return _pg_page(cursor, order, query, where, where_params, None, needed, limit, offset)[0]
+
+
+# A phrase's first look back by date, and the most it then reads back by date to fill a page or
+# relevance's window (a message read back costs about a microsecond, more when not in memory).
+RECENT_PROBE = 5_000
+READ_BACK_MAX = 20_000
+
+
+def _pg_page(
+    cursor: CursorWrapper,
+    order: str,
+    query: SearchQuery,
+    where: str,
+    where_params: list,
+    recent: int | None,
+    needed: int,
+    limit: int,
+    offset: int,
+) -> tuple[list[int], bool]:
+    """The ids of a page (see _pg_statement), and whether it is complete: always when read from all
+    the messages; from the newest `recent`, only a full page (newest) or a full window (relevance)."""
+    sql, params = _pg_statement(order, query, where, where_params, recent, needed)
+    cursor.execute(sql, [*params, limit, offset])
+    rows = cursor.fetchall()
+    ids = [row[0] for row in rows]
+    if recent is None:
+        return ids, True
+    # Each row of relevance carries the size of the window it ranked.
+    return ids, (rows[0][1] >= needed if rows else False) if order == "relevance" else len(rows) == limit
+
+
+def _pg_statement(
+    order: str, query: SearchQuery, where: str, where_params: list, recent: int | None, needed: int
+) -> tuple[str, list]:
+    """SQL and parameters (LIMIT's and OFFSET's to add) of a page of the word path's matches among
+    all the readable messages (recent None: the planner picks the GIN index or reading back by date)
+    or among the newest `recent` (read back by date). "relevance" ranks the newest `needed` matches,
+    each row with how many there were; "newest" pages through them all."""
+    message = _table(Message)
+    columns = "m.id, m.created_at, m.search_vector, q" if order == "relevance" else "m.id"
+    if recent is None:
+        matches = (
+            f"SELECT {columns} FROM {message} m, websearch_to_tsquery('simple', %s) q "
+            f"WHERE m.search_vector @@ q AND {where} ORDER BY m.created_at DESC, m.id DESC"
+        )
+        params = [query.text, *where_params]
+    else:
+        # A subquery with a LIMIT is not flattened into the outer one: it reads back by date (in the
+        # created_at index's order: no sort), the match is tested on each message it yields, and
+        # reading stops once the outer LIMIT is met. WITH TIES: the newest `recent` messages and
+        # every one as old as the last of them, so that no match the outer order puts before one
+        # of these (created_at, then id) is left out.
+        matches = (
+            f"SELECT {columns} FROM (SELECT m.id, m.created_at, m.search_vector FROM {message} m "
+            f"WHERE {where} ORDER BY m.created_at DESC FETCH FIRST {int(recent)} ROWS WITH TIES) m, "
+            "websearch_to_tsquery('simple', %s) q WHERE m.search_vector @@ q "
+            "ORDER BY m.created_at DESC, m.id DESC"
+        )
+        params = [*where_params, query.text]
+    if order == "relevance":
         sql = (
-            f"SELECT m.id FROM {message} m WHERE {match} AND {{where}} "
-            "ORDER BY m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
+            f"SELECT c.id, count(*) OVER () FROM ({matches} LIMIT {int(needed)}) c "
+            "ORDER BY ts_rank(c.search_vector, c.q) DESC, c.created_at DESC, c.id DESC LIMIT %s OFFSET %s"
         )
         return sql, params
-    matches = (
-        f"SELECT m.id FROM {message} m, websearch_to_tsquery('simple', %s) q "
-        "WHERE m.search_vector @@ q AND {where} ORDER BY m.created_at DESC, m.id DESC"
-    )
-    if order != "relevance":
-        return matches + " LIMIT %s OFFSET %s", [query.text]
-    # Ranking every match of a common word (half the table) takes seconds at a million messages,
-    # and no index orders by ts_rank: rank only the newest matches, as many as pages can reach
-    # (so every page ranks the same ones), which the index on created_at (common words) or the GIN
-    # index and a top-N sort (rarer ones) find quickly; ts_rank runs on those alone.
-    ranked = settings.CHAT_SEARCH_MAX_OFFSET + settings.CHAT_SEARCH_MAX_PAGE + 1
-    newest = matches.replace("SELECT m.id", "SELECT m.id, m.created_at, m.search_vector, q", 1)
-    sql = (
-        f"SELECT c.id FROM ({newest} LIMIT {int(ranked)}) c "
-        "ORDER BY ts_rank(c.search_vector, c.q) DESC, c.created_at DESC, c.id DESC LIMIT %s OFFSET %s"
-    )
-    return sql, [query.text]
+    return f"{matches} LIMIT %s OFFSET %s", params
 
 
 def _bigrams(terms: tuple[str, ...]) -> list[str]:
@@ -242,15 +351,61 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _sqlite(query: SearchQuery, order: str) -> tuple[str, list]:
-    message = _table(Message)
-    indexed = [t for t in query.terms if len(t) >= TRIGRAM]
+def _fts_terms(query: SearchQuery) -> list[str]:
+    """The terms FTS5's trigram index finds (three characters or more)."""
+    return [t for t in query.terms if len(t) >= TRIGRAM]
+
+
+def _caseless(term: str) -> bool:
+    """Whether no character of the term has case (Hangul, kana, Han, digits): FTS5's trigram match
+    of such a term, case-insensitive, is then exactly `instr` on the body."""
+    return all(c.lower() == c == c.upper() for c in term)
+
+
+def _sqlite_scans_alike(query: SearchQuery) -> bool:
+    """Whether a scan (instr) matches exactly what the FTS5 statement does: every term FTS5 would
+    match is caseless (an `instr` on lower() folds ASCII only, FTS5 all of Unicode)."""
+    return all(_caseless(t) for t in _fts_terms(query))
+
+
+def _sqlite_scan(query: SearchQuery) -> tuple[list[str], list]:
+    """The conditions (and their parameters) that the terms FTS5 cannot index and the excluded
+    terms are checked with, on each message: instr on lower() (ASCII case folding, as SQLite's
+    lower() has; Hangul has no case)."""
     short = [t for t in query.terms if len(t) < TRIGRAM]
-    # instr on lower(): ASCII case folding, as SQLite's lower() has; Hangul has no case.
     scan = ["instr(lower(m.body), lower(%s)) > 0"] * len(short) + [
         "instr(lower(m.body), lower(%s)) = 0"
     ] * len(query.excluded)
-    scan_params = [*short, *query.excluded]
+    return scan, [*short, *query.excluded]
+
+
+# The newest readable messages a scan reads back by date before it reads them all (SQLite).
+SQLITE_RECENT_SCAN = 5_000
+
+
+def _sqlite_recent_scan(query: SearchQuery, where: str, where_params: list) -> tuple[str, list]:
+    """A page of the query's matches, by a scan, among the newest SQLITE_RECENT_SCAN readable
+    messages, newest first: if it is full, it is the page (the newest matches among the newest
+    messages are the newest matches)."""
+    scan, scan_params = _sqlite_scan(query)
+    fts = _fts_terms(query)  # caseless (_sqlite_scans_alike)
+    scan, scan_params = ["instr(m.body, %s) > 0"] * len(fts) + scan, [*fts, *scan_params]
+    message = _table(Message)
+    # A subquery with a LIMIT is not flattened into one with a WHERE clause: the newest messages
+    # come from the created_at index (see _common_where's by_date), and the scan tests only those.
+    sql = (
+        f"SELECT m.id FROM (SELECT m.id, m.created_at, m.body FROM {message} m WHERE {where} "
+        f"ORDER BY m.created_at DESC, m.id DESC LIMIT {int(SQLITE_RECENT_SCAN)}) m WHERE "
+        + " AND ".join(scan)
+        + " ORDER BY m.created_at DESC, m.id DESC LIMIT %s OFFSET %s"
+    )
+    return sql, [*where_params, *scan_params]
+
+
+def _sqlite(query: SearchQuery, order: str) -> tuple[str, list]:
+    message = _table(Message)
+    indexed = _fts_terms(query)
+    scan, scan_params = _sqlite_scan(query)
     if indexed:
         match = " ".join(_fts_phrase(t) for t in indexed)
         rank = order == "relevance"

@@ -14,8 +14,6 @@ from chat.domain.errors import ChatError, QuotaExceeded, UnsupportedType, Upload
 from chat.web.api import error_response, not_authenticated
 
 STATUS = {UploadTooLarge: 413, QuotaExceeded: 413, UnsupportedType: 415}
-# A multipart body's overhead beyond the file itself (boundaries, headers, the CSRF field).
-MULTIPART_SLACK = 64 * 1024
 
 
 @require_POST
@@ -24,9 +22,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     size, content_type, url, thumbnail_url?}; 413 or 415 {code, detail}."""
     if not request.user.is_authenticated:
         return not_authenticated()
-    # Refuse an oversized body from its declared length before reading it.
+    # Refuse an oversized body from its declared length before parsing it. The nodes' server
+    # (config/server.py) already refused it before reading it; this holds under any other server.
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > settings.CHAT_UPLOAD_MAX_BYTES + MULTIPART_SLACK:
+    if declared.isdigit() and int(declared) > settings.CHAT_REQUEST_MAX_BYTES:
         return error_response(UploadTooLarge(f"The limit is {settings.CHAT_UPLOAD_MAX_BYTES} bytes."), 413)
     upload = request.FILES.get("file")
     if upload is None:

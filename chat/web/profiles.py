@@ -16,8 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.domain import profile_selectors, profiles
 from chat.domain.errors import ChatError, UploadTooLarge
-from chat.web.files import MULTIPART_SLACK, user_content_headers
+from chat.web.files import user_content_headers
 from chat.web.forms import ProfileForm
+
+# A body larger than the picture's limit by more than its multipart framing is refused unread.
+MULTIPART_SLACK = 64 * 1024
 
 
 def _avatar_error(error: ChatError) -> str:
