@@ -13,6 +13,11 @@ The `transports` scenario runs our server only: the same fan-out with the subscr
 WebSocket (/ws/), on SockJS xhr-streaming and on the framed SockJS WebSocket (/sockjs/); it writes
 bench/results/transports.json and transports.png.
 
+The `changes` scenario runs our server only: the many-rooms run, plain and with 1 in 5 sends an edit
+or a reaction, alternately, `--rounds` times each (10 s per run; `--quick`: 5 s), and prints each
+pair's figures (changes against plain sends: p99 and server CPU per delivered change) and their
+medians; it writes bench/results/changes.json.
+
 The `search` scenario runs our server only: it seeds 1,000,000 messages of English and Korean text
 over 100 rooms (bench/seed.py, one SQL statement) and times `search` frames on a socket, for a common
 word, a rare word, two words, a phrase and a Korean word, newest first and by relevance (`--quick`:
@@ -31,7 +36,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import report, report_search, report_transports  # noqa: E402
+from bench.report import report, report_changes, report_search, report_transports  # noqa: E402
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
@@ -58,8 +63,10 @@ def main() -> None:
         "--scenarios",
         default="designs",
         help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), search "
-        "(ours: search over 1,000,000 messages), or several, comma-separated",
+        "(ours: search over 1,000,000 messages), changes (ours: edits and reactions against sends), "
+        "or several, comma-separated",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="for the changes scenario")
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
     parser.add_argument(
@@ -73,13 +80,16 @@ def main() -> None:
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        assert set(scenarios) <= {"designs", "transports", "search"}, "scenarios: designs, transports, search"
+        known = {"designs", "transports", "search", "changes"}
+        assert set(scenarios) <= known, "scenarios: designs, transports, search, changes"
         if "designs" in scenarios:
             run_all(args)
         if "transports" in scenarios:
             run_transports(args)
         if "search" in scenarios:
             run_search(args)
+        if "changes" in scenarios:
+            run_changes(args)
     finally:
         if postgres:
             postgres.stop()
@@ -131,6 +141,24 @@ def run_transports(args) -> None:
         finally:
             deployment.stop()
     report_transports(rows)
+
+
+def run_changes(args) -> None:
+    duration = 5 if args.quick else 10
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="bench-changes-") as workdir:
+        progress("starting ours: two server processes, one Redis")
+        deployment = start_ours(Path(workdir))
+        try:
+            for _ in range(args.rounds):
+                wait_for_idle_servers(deployment)
+                plain = many_rooms(deployment, duration)
+                wait_for_idle_servers(deployment)
+                rounds.append((plain, many_rooms(deployment, duration, mix=0.2)))
+        finally:
+            deployment.stop()
+    report_changes(rounds)
 
 
 def run_search(args) -> None:
