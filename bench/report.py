@@ -103,7 +103,8 @@ def changes_figures(plain: dict, mixed: dict) -> dict:
     figure printed before 2026-11-29), and per delivered change alone: the mixed run's CPU less its
     sends' deliveries at the plain run's cost each, over the changes' deliveries (noisier: the
     difference of two runs' figures, over a fifth of the deliveries). Latency: the changes' own p99
-    in the mixed run, against the plain run's p99 (every delivery a send, measured the same way).
+    in the mixed run, against the plain run's p99 (every delivery a send, measured the same way),
+    and against the p99 of the mixed run's own sends (the same moment, the same load on the machine).
     """
     per_send = sending_cpu(plain) / max(1, plain["received"])
     blended = sending_cpu(mixed) / max(1, mixed["received"])
@@ -118,6 +119,7 @@ def changes_figures(plain: dict, mixed: dict) -> dict:
             change_p99=changes["p99"],
             change_p99_ratio=changes["p99"] / plain["p99"],
             send_p99_in_mix=sends["p99"],
+            change_p99_against_sends_in_mix=changes["p99"] / sends["p99"],
         )
     return figures
 
@@ -141,7 +143,9 @@ def changes_line(plain: dict, mixed: dict) -> str:
     if "cpu_per_change_us" in figures:
         line += (
             f"; changes alone ({mixed['changes']['received']} deliveries): p50 {figures['change_p50']:.1f} ms, "
-            f"p99 {figures['change_p99']:.1f} ms ({figures['change_p99_ratio']:.2f}x), "
+            f"p99 {figures['change_p99']:.1f} ms ({figures['change_p99_ratio']:.2f}x; "
+            f"{figures['change_p99_against_sends_in_mix']:.2f}x the p99 of this run's sends, "
+            f"{figures['send_p99_in_mix']:.1f} ms), "
             f"server CPU per delivered change {figures['cpu_per_change_us']:.0f} us "
             f"({figures['cpu_per_change_ratio']:.2f}x)"
         )
@@ -295,7 +299,12 @@ def report_changes(rounds: list[tuple[dict, dict]]) -> None:
         other = plain["other_cpu"] + mixed["other_cpu"]
         print(f"round {number} (other processes: {other:.1f} CPU s): {changes_line(plain, mixed)}")
     figures = [changes_figures(plain, mixed) for plain, mixed in rounds]
-    keys = ["cpu_per_delivery_ratio", "cpu_per_change_ratio", "change_p99_ratio"]
+    keys = [
+        "cpu_per_delivery_ratio",
+        "cpu_per_change_ratio",
+        "change_p99_ratio",
+        "change_p99_against_sends_in_mix",
+    ]
     # Rounds where something was lost measure an overloaded machine, not the code: left out.
     figures = [f for f, (p, m) in zip(figures, rounds, strict=True) if not (p["lost"] or m["lost"])]
     medians = {
@@ -309,7 +318,12 @@ def report_changes(rounds: list[tuple[dict, dict]]) -> None:
             f"{label} {medians[key]:.2f}x"
             for key, label in zip(
                 keys,
-                ["server CPU per delivery of the mix", "server CPU per delivered change", "p99 of changes"],
+                [
+                    "server CPU per delivery of the mix",
+                    "server CPU per delivered change",
+                    "p99 of changes",
+                    "p99 of changes against the sends of the same run",
+                ],
                 strict=True,
             )
             if key in medians
