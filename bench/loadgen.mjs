@@ -103,7 +103,11 @@ function connectOurs(client, index, isPublisher) {
       const frame = JSON.parse(data);
       if (!isPublisher) onOursFrame(frame, index, () => resolve({ close: () => ws.close() }));
       else if (frame.type === "message.ack") { lastId = frame.id; reacted = false; }
-      else if (frame.type === "error") extra.change_errors = (extra.change_errors || 0) + 1;
+      else if (frame.type === "error") {
+        // Any refusal of a publisher's send or change, by code (a send refused is lost too).
+        extra.errors = extra.errors || {};
+        extra.errors[frame.code] = (extra.errors[frame.code] || 0) + 1;
+      }
     });
   });
 }

@@ -149,8 +149,9 @@ def changes_line(plain: dict, mixed: dict) -> str:
             f"server CPU per delivered change {figures['cpu_per_change_us']:.0f} us "
             f"({figures['cpu_per_change_ratio']:.2f}x)"
         )
-    if mixed.get("change_errors"):
-        line += f" ({mixed['change_errors']} changes refused)"
+    for name, run in (("plain", plain), ("mixed", mixed)):
+        if run.get("errors"):
+            line += f" (refused in the {name} run: {run['errors']})"
     return line
 
 

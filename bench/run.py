@@ -151,11 +151,11 @@ def run_changes(args) -> None:
         progress("starting ours: two server processes, one Redis")
         deployment = start_ours(Path(workdir))
         try:
-            for _ in range(args.rounds):
+            for number in range(1, args.rounds + 1):
                 wait_for_idle_servers(deployment)
-                plain = many_rooms(deployment, duration)
+                plain = many_rooms(deployment, duration, round_=number)
                 wait_for_idle_servers(deployment)
-                rounds.append((plain, many_rooms(deployment, duration, mix=0.2)))
+                rounds.append((plain, many_rooms(deployment, duration, mix=0.2, round_=number)))
         finally:
             deployment.stop()
     report_changes(rounds)

@@ -84,17 +84,20 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
     return rows
 
 
-def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0) -> dict:
+def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, round_: int = 0) -> dict:
     """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all).
 
     `mix` (ours only): that share of the sends are changes instead (edits of the sender's last
     message and reaction toggles on it, alternately), each delivered to the room like a message.
+    `round_`: runs repeated on the same servers need their own client_msg_ids (the publishers'
+    sessions are the same, and a repeated id in another room is refused).
     """
     what = f", {mix:.0%} of them edits and reactions" if mix else ""
     progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member{what}")
     rooms = room_names(deployment, 100, "mixed" if mix else "pair")
     plan = {
-        "design": deployment.design, "run": "mixed" if mix else "rooms", "duration": duration, "drain": 5,
+        "design": deployment.design, "run": ("mixed" if mix else "rooms") + (str(round_) if round_ else ""),
+        "duration": duration, "drain": 5,
         "settle": 1, "mix": mix,
         "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
         "publishers": [
