@@ -14,7 +14,8 @@ WebSocket (/ws/), on SockJS xhr-streaming and on the framed SockJS WebSocket (/s
 bench/results/transports.json and transports.png.
 
 The `changes` scenario runs our server only: the many-rooms run, plain and with 1 in 5 sends an edit
-or a reaction, alternately, `--rounds` times each (10 s per run; `--quick`: 5 s), and prints each
+or a reaction, alternately, `--rounds` times each (10 s per run; `--quick`: 5 s; `--rate 1`: half
+the load, for a machine too busy to serve 800 deliveries/s without queueing), and prints each
 pair's figures (changes against plain sends: p99 and server CPU per delivered change) and their
 medians; it writes bench/results/changes.json.
 
@@ -67,6 +68,12 @@ def main() -> None:
         "or several, comma-separated",
     )
     parser.add_argument("--rounds", type=int, default=3, help="for the changes scenario")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=2,
+        help="for the changes scenario: messages/s per member (2: 800 deliveries/s)",
+    )
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
     parser.add_argument(
@@ -153,9 +160,11 @@ def run_changes(args) -> None:
         try:
             for number in range(1, args.rounds + 1):
                 wait_for_idle_servers(deployment)
-                plain = many_rooms(deployment, duration, round_=number)
+                plain = many_rooms(deployment, duration, round_=number, rate=args.rate)
                 wait_for_idle_servers(deployment)
-                rounds.append((plain, many_rooms(deployment, duration, mix=0.2, round_=number)))
+                rounds.append(
+                    (plain, many_rooms(deployment, duration, mix=0.2, round_=number, rate=args.rate))
+                )
         finally:
             deployment.stop()
     report_changes(rounds)

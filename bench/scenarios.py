@@ -84,8 +84,11 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
     return rows
 
 
-def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, round_: int = 0) -> dict:
-    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all).
+def many_rooms(
+    deployment: Deployment, duration: float, *, mix: float = 0.0, round_: int = 0, rate: float = 2
+) -> dict:
+    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all; `rate`
+    changes the 2).
 
     `mix` (ours only): that share of the sends are changes instead (edits of the sender's last
     message and reaction toggles on it, alternately), each delivered to the room like a message.
@@ -93,7 +96,7 @@ def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, rou
     sessions are the same, and a repeated id in another room is refused).
     """
     what = f", {mix:.0%} of them edits and reactions" if mix else ""
-    progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member{what}")
+    progress(f"{deployment.design}: many rooms, 100 rooms of 2, {rate:g} msg/s per member{what}")
     rooms = room_names(deployment, 100, "mixed" if mix else "pair")
     plan = {
         "design": deployment.design, "run": ("mixed" if mix else "rooms") + (str(round_) if round_ else ""),
@@ -101,7 +104,7 @@ def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, rou
         "settle": 1, "mix": mix,
         "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
         "publishers": [
-            {**deployment.clients("pub", i, rooms[i // 2]), "rate": 2} for i in range(SUBSCRIBERS)
+            {**deployment.clients("pub", i, rooms[i // 2]), "rate": rate} for i in range(SUBSCRIBERS)
         ],
     }  # fmt: skip
     return run_loadgen(deployment, plan)
