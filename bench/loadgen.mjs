@@ -16,6 +16,9 @@ const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const now = () => performance.timeOrigin + performance.now();
 const processStart = now();
 const latencies = [];
+// In the mixed run, the same latencies split by what was delivered: new messages and changes
+// (edits and reactions), each measured from its publisher's send to the subscriber's receipt.
+const byKind = { send: [], change: [] };
 const receivedBy = new Map(); // subscriber index -> count
 const seenBy = new Map(); // subscriber index -> Set of "publisher:n" received
 const sentPerRoom = new Map(); // room -> count
@@ -23,7 +26,7 @@ const sentPerRoom = new Map(); // room -> count
 // again by a catch-up or gap fill), or one this subscriber already got (a duplicate).
 const extra = { stale: 0, duplicates: 0 };
 
-function onBody(index, body) {
+function onBody(index, body, kind = "send") {
   const [publisher, n, sentAt] = body.split(":");
   if (Number(sentAt) < processStart) { extra.stale += 1; return; }
   let seen = seenBy.get(index);
@@ -31,7 +34,9 @@ function onBody(index, body) {
   const id = `${publisher}:${n}`;
   if (seen.has(id)) { extra.duplicates += 1; return; }
   seen.add(id);
-  latencies.push(now() - Number(sentAt));
+  const latency = now() - Number(sentAt);
+  latencies.push(latency);
+  byKind[kind].push(latency);
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
 }
 
@@ -49,7 +54,9 @@ function onReactions(index, messageId) {
   seen.set(messageId, k + 1);
   const sentAt = (reactionSentAt.get(messageId) || [])[k];
   if (sentAt === undefined) { extra.stale += 1; return; }
-  latencies.push(now() - sentAt);
+  const latency = now() - sentAt;
+  latencies.push(latency);
+  byKind.change.push(latency);
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
 }
 
@@ -83,7 +90,7 @@ function onOursFrame(frame, index, ready) {
   if (frame.type === "presence") ready();
   else if (frame.type === "message") onBody(index, frame.body);
   else if (frame.type === "message.changed") {
-    if (frame.change === "edited") onBody(index, frame.message.body);
+    if (frame.change === "edited") onBody(index, frame.message.body, "change");
     else if (frame.change === "reactions") onReactions(index, frame.message.id);
   }
 }
@@ -123,7 +130,11 @@ function connectOurs(client, index, isPublisher) {
       if (seen) seen(frame.type === "subscribed" ? frame.last_seq : frame.type.startsWith("message") ? frame.seq : 0);
       if (!isPublisher) onOursFrame(frame, index, () => resolve({ close: () => ws.close() }));
       else if (frame.type === "message.ack") { lastId = frame.id; reacted = false; }
-      else if (frame.type === "error") extra.change_errors = (extra.change_errors || 0) + 1;
+      else if (frame.type === "error") {
+        // Any refusal of a publisher's send or change, by code (a send refused is lost too).
+        extra.errors = extra.errors || {};
+        extra.errors[frame.code] = (extra.errors[frame.code] || 0) + 1;
+      }
     });
   });
 }
@@ -323,7 +334,15 @@ const cpu = process.cpuUsage(cpuStart);
 console.log(JSON.stringify({ phase: "drained" }));
 for (const s of [...subscribers, ...publishers]) s.close();
 latencies.sort((a, b) => a - b);
-const pick = (q) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null);
+const pickOf = (list, q) => (list.length ? list[Math.min(list.length - 1, Math.floor(q * list.length))] : null);
+const pick = (q) => pickOf(latencies, q);
+if (plan.mix) {
+  // Deliveries of each kind, and their p50 and p99, measured the same way for both.
+  for (const [kind, list] of Object.entries(byKind)) {
+    list.sort((a, b) => a - b);
+    extra[`${kind}s`] = { received: list.length, p50: pickOf(list, 0.5), p99: pickOf(list, 0.99) };
+  }
+}
 const received = [...receivedBy.values()].reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
   expected, received, lost: Math.max(0, expected - received), sent: [...sentPerRoom.values()].reduce((a, b) => a + b, 0),

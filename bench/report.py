@@ -1,6 +1,7 @@
 """Reporting: the markdown tables and ratios it prints, results.json / transports.json, the plots."""
 
 import json
+import statistics
 
 from bench.common import RESULTS, SUBSCRIBERS
 
@@ -95,6 +96,65 @@ def sending_cpu(result: dict) -> float:
     return result.get("server_cpu_sending", result["server_cpu"])
 
 
+def changes_figures(plain: dict, mixed: dict) -> dict:
+    """Changes against plain sends, from a plain many-rooms run and one with 1 in 5 sends a change.
+
+    CPU: the servers' CPU per delivery over the whole mixed run (sends and changes together, the
+    figure printed before 2026-11-29), and per delivered change alone: the mixed run's CPU less its
+    sends' deliveries at the plain run's cost each, over the changes' deliveries (noisier: the
+    difference of two runs' figures, over a fifth of the deliveries). Latency: the changes' own p99
+    in the mixed run, against the plain run's p99 (every delivery a send, measured the same way),
+    and against the p99 of the mixed run's own sends (the same moment, the same load on the machine).
+    """
+    per_send = sending_cpu(plain) / max(1, plain["received"])
+    blended = sending_cpu(mixed) / max(1, mixed["received"])
+    figures = {"cpu_per_delivery_us": 1e6 * blended, "cpu_per_delivery_ratio": blended / per_send}
+    changes, sends = mixed.get("changes"), mixed.get("sends")
+    if changes and changes["received"] and plain["p99"]:
+        per_change = (sending_cpu(mixed) - sends["received"] * per_send) / changes["received"]
+        figures.update(
+            cpu_per_change_us=1e6 * per_change,
+            cpu_per_change_ratio=per_change / per_send,
+            change_p50=changes["p50"],
+            change_p99=changes["p99"],
+            change_p99_ratio=changes["p99"] / plain["p99"],
+            send_p99_in_mix=sends["p99"],
+            change_p99_against_sends_in_mix=changes["p99"] / sends["p99"],
+        )
+    return figures
+
+
+def changes_line(plain: dict, mixed: dict) -> str:
+    """One line: the mixed many-rooms run against the plain one."""
+    figures = changes_figures(plain, mixed)
+    lost = 100 * mixed["lost"] / max(1, mixed["expected"])
+    if not (mixed["p99"] and plain["p99"]):
+        return (
+            f"many rooms with 1 in 5 sends an edit or a reaction (ours): nothing received ({lost:.1f}% lost)"
+        )
+    plain_lost = 100 * plain["lost"] / max(1, plain["expected"])
+    line = (
+        f"many rooms with 1 in 5 sends an edit or a reaction (ours): p50 {mixed['p50']:.1f} ms, "
+        f"p99 {mixed['p99']:.1f} ms, lost {lost:.1f}%; against plain sends (p99 {plain['p99']:.1f} ms, "
+        f"lost {plain_lost:.1f}%, {1e6 * sending_cpu(plain) / max(1, plain['received']):.0f} us per delivery): "
+        f"p99 of all deliveries {mixed['p99'] / plain['p99']:.2f}x, "
+        f"server CPU per delivery {figures['cpu_per_delivery_us']:.0f} us ({figures['cpu_per_delivery_ratio']:.2f}x)"
+    )
+    if "cpu_per_change_us" in figures:
+        line += (
+            f"; changes alone ({mixed['changes']['received']} deliveries): p50 {figures['change_p50']:.1f} ms, "
+            f"p99 {figures['change_p99']:.1f} ms ({figures['change_p99_ratio']:.2f}x; "
+            f"{figures['change_p99_against_sends_in_mix']:.2f}x the p99 of this run's sends, "
+            f"{figures['send_p99_in_mix']:.1f} ms), "
+            f"server CPU per delivered change {figures['cpu_per_change_us']:.0f} us "
+            f"({figures['cpu_per_change_ratio']:.2f}x)"
+        )
+    for name, run in (("plain", plain), ("mixed", mixed)):
+        if run.get("errors"):
+            line += f" (refused in the {name} run: {run['errors']})"
+    return line
+
+
 def _cpu_per_delivery_at_50(data: dict) -> float | None:
     fifty = {r["rate"]: r for r in data["fanout"]}.get(50)
     return sending_cpu(fifty) / fifty["received"] if fifty and fifty["received"] else None
@@ -164,19 +224,7 @@ def report(results: dict[str, dict]) -> None:
                 f"idle memory per connection {_ratio(ours, data, lambda d: d['idle_kb_per_connection'])}"
             )
         if "many_rooms_mixed" in ours:
-            plain, mixed = ours["many_rooms"], ours["many_rooms_mixed"]
-
-            def per_change(result: dict) -> float:
-                return sending_cpu(result) / max(1, result["received"])
-
-            lost = 100 * mixed["lost"] / max(1, mixed["expected"])
-            print(
-                f"many rooms with 1 in 5 sends an edit or a reaction (ours): p50 {mixed['p50']:.1f} ms, "
-                f"p99 {mixed['p99']:.1f} ms, lost {lost:.1f}%, server CPU per delivered change "
-                f"{1e6 * per_change(mixed):.0f} us; against plain sends: p99 {mixed['p99'] / plain['p99']:.2f}x, "
-                f"CPU per delivered change {per_change(mixed) / per_change(plain):.2f}x"
-                + (f" ({mixed['change_errors']} changes refused)" if mixed.get("change_errors") else "")
-            )
+            print(changes_line(ours["many_rooms"], ours["many_rooms_mixed"]))
         if "read_writes" in ours["many_rooms"]:
             print(read_writes_line(ours["many_rooms"]))
         if "catch_up_500_s" in results["ours"]:
@@ -254,4 +302,49 @@ def read_writes_line(result: dict) -> str:
         f"(server counted {writes['chat_read_frames_total'] / wall:.0f}/s); the database took "
         f"{writes['chat_read_flush_statements_total'] / wall:.1f} UPSERT statements/s writing {rows / wall:.0f} "
         f"rows/s ({rows / wall / writes['readers']:.2f} per reader per second)"
+    )
+
+
+def report_changes(rounds: list[tuple[dict, dict]]) -> None:
+    """The changes scenario: each round's plain and mixed many-rooms runs, and the medians."""
+    (RESULTS / "changes.json").write_text(
+        json.dumps({"rounds": [{"plain": p, "mixed": m} for p, m in rounds]}, indent=2)
+    )
+    print()
+    for number, (plain, mixed) in enumerate(rounds, 1):
+        other = plain["other_cpu"] + mixed["other_cpu"]
+        print(f"round {number} (other processes: {other:.1f} CPU s): {changes_line(plain, mixed)}")
+    figures = [changes_figures(plain, mixed) for plain, mixed in rounds]
+    keys = [
+        "cpu_per_delivery_ratio",
+        "cpu_per_change_ratio",
+        "change_p99_ratio",
+        "change_p99_against_sends_in_mix",
+    ]
+    # Rounds where something was lost measure an overloaded machine, not the code: left out.
+    figures = [f for f, (p, m) in zip(figures, rounds, strict=True) if not (p["lost"] or m["lost"])]
+    medians = {
+        key: statistics.median(f[key] for f in figures if key in f)
+        for key in keys
+        if any(key in f for f in figures)
+    }
+    print(
+        "medians over the rounds, changes against plain sends: "
+        + ", ".join(
+            f"{label} {medians[key]:.2f}x"
+            for key, label in zip(
+                keys,
+                [
+                    "server CPU per delivery of the mix",
+                    "server CPU per delivered change",
+                    "p99 of changes",
+                    "p99 of changes against the sends of the same run",
+                ],
+                strict=True,
+            )
+            if key in medians
+        )
+    )
+    (RESULTS / "changes.json").write_text(
+        json.dumps({"rounds": [{"plain": p, "mixed": m} for p, m in rounds], "medians": medians}, indent=2)
     )

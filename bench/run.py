@@ -14,6 +14,12 @@ The `transports` scenario runs our server only: the same fan-out with the subscr
 WebSocket (/ws/), on SockJS xhr-streaming and on the framed SockJS WebSocket (/sockjs/); it writes
 bench/results/transports.json and transports.png.
 
+The `changes` scenario runs our server only: the many-rooms run, plain and with 1 in 5 sends an edit
+or a reaction, alternately, `--rounds` times each (10 s per run; `--quick`: 5 s; `--rate 1`: half
+the load, for a machine too busy to serve 800 deliveries/s without queueing), and prints each
+pair's figures (changes against plain sends: p99 and server CPU per delivered change) and their
+medians; it writes bench/results/changes.json.
+
 The `search` scenario runs our server only: it seeds 1,000,000 messages of English and Korean text
 over 100 rooms (bench/seed.py, one SQL statement) and times `search` frames on a socket, for a common
 word, a rare word, two words, a phrase and a Korean word, newest first and by relevance (`--quick`:
@@ -35,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import read_writes_line, report, report_search, report_transports  # noqa: E402
+from bench.report import read_writes_line, report, report_changes, report_search, report_transports  # noqa: E402
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
@@ -62,8 +68,15 @@ def main() -> None:
         "--scenarios",
         default="designs",
         help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), search "
-        "(ours: search over 1,000,000 messages), reads (ours: many rooms with read positions), "
+        "(ours: search over 1,000,000 messages), reads (ours: many rooms with read positions), changes (ours: edits and reactions against sends), "
         "or several, comma-separated",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="for the changes scenario")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=2,
+        help="for the changes scenario: messages/s per member (2: 800 deliveries/s)",
     )
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
@@ -78,7 +91,7 @@ def main() -> None:
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        known = {"designs", "transports", "search", "reads"}
+        known = {"designs", "transports", "search", "reads", "changes"}
         assert set(scenarios) <= known, f"scenarios: {', '.join(sorted(known))}"
         if "designs" in scenarios:
             run_all(args)
@@ -88,6 +101,8 @@ def main() -> None:
             run_search(args)
         if "reads" in scenarios:
             run_reads(args)
+        if "changes" in scenarios:
+            run_changes(args)
     finally:
         if postgres:
             postgres.stop()
@@ -159,6 +174,26 @@ def run_transports(args) -> None:
         finally:
             deployment.stop()
     report_transports(rows)
+
+
+def run_changes(args) -> None:
+    duration = 5 if args.quick else 10
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="bench-changes-") as workdir:
+        progress("starting ours: two server processes, one Redis")
+        deployment = start_ours(Path(workdir))
+        try:
+            for number in range(1, args.rounds + 1):
+                wait_for_idle_servers(deployment)
+                plain = many_rooms(deployment, duration, round_=number, rate=args.rate)
+                wait_for_idle_servers(deployment)
+                rounds.append(
+                    (plain, many_rooms(deployment, duration, mix=0.2, round_=number, rate=args.rate))
+                )
+        finally:
+            deployment.stop()
+    report_changes(rounds)
 
 
 def run_search(args) -> None:

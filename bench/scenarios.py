@@ -91,24 +91,37 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
 READ_INTERVAL = 1.0
 
 
-def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0, reads: bool = True) -> dict:
-    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all).
+def many_rooms(
+    deployment: Deployment,
+    duration: float,
+    *,
+    mix: float = 0.0,
+    reads: bool = True,
+    round_: int = 0,
+    rate: float = 2,
+) -> dict:
+    """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all; `rate`
+    changes the 2).
 
     `mix` (ours only): that share of the sends are changes instead (edits of the sender's last
     message and reaction toggles on it, alternately), each delivered to the room like a message.
     Our subscribers also report their read positions as the web UI does (`read` frames, at most one
     per READ_INTERVAL), and the result carries the database writes they caused (`read_writes`);
     `reads=False` leaves them out (for comparison).
+    `round_`: runs repeated on the same servers need their own client_msg_ids (the publishers'
+    sessions are the same, and a repeated id in another room is refused).
     """
     what = f", {mix:.0%} of them edits and reactions" if mix else ""
-    progress(f"{deployment.design}: many rooms, 100 rooms of 2, 2 msg/s per member{what}")
+    progress(f"{deployment.design}: many rooms, 100 rooms of 2, {rate:g} msg/s per member{what}")
     rooms = room_names(deployment, 100, "mixed" if mix else "pair")
     plan = {
-        "design": deployment.design, "run": ("mixed" if mix else "rooms") + ("" if reads else "-plain"), "duration": duration, "drain": 5,
-        "settle": 1, "mix": mix, "reads": READ_INTERVAL if reads and deployment.design.startswith("ours") else None,
+        "design": deployment.design,
+        "run": ("mixed" if mix else "rooms") + ("" if reads else "-plain") + (str(round_) if round_ else ""),
+        "duration": duration, "drain": 5, "settle": 1, "mix": mix,
+        "reads": READ_INTERVAL if reads and deployment.design.startswith("ours") else None,
         "subscribers": [deployment.clients("sub", i, rooms[i // 2]) for i in range(SUBSCRIBERS)],
         "publishers": [
-            {**deployment.clients("pub", i, rooms[i // 2]), "rate": 2} for i in range(SUBSCRIBERS)
+            {**deployment.clients("pub", i, rooms[i // 2]), "rate": rate} for i in range(SUBSCRIBERS)
         ],
     }  # fmt: skip
     if not plan["reads"]:

@@ -1,6 +1,7 @@
 """Message changes (chat/domain/message_changes.py): edit, delete, reactions and replies, each under
 the room's next seq, with the rules for who may change what."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from chat.domain.errors import (
     UnknownRoom,
 )
 from chat.models import Message, MessageChange, MessageEdit, Reaction, Room
+from chat.realtime import events, groups
 
 pytestmark = pytest.mark.django_db
 
@@ -228,3 +230,59 @@ def test_the_body_s_html_is_stored_with_it_and_follows_edits_and_deletion(room, 
     assert Message.objects.get(pk=message.pk).body_html == "<p><code>code</code></p>"
     message_changes.message_remove(room_slug=room.slug, message_id=message.pk, user=alice)
     assert Message.objects.get(pk=message.pk).body_html == ""
+
+
+def test_changes_share_a_batch_with_sends_and_each_rolls_back_alone(room, alice, bob):
+    message = send(room, alice, "lunch?", "a")
+    Change, Kind = message_changes.ChangeRequest, message_changes.ChangeKind
+    results = services.messages_create_batch(
+        [
+            services.MessageRequest(room_slug=room.slug, author=bob, body="yes", client_msg_id="b"),
+            Change(Kind.EDIT, room.slug, message.pk, alice, body="lunch at 12?"),
+            Change(Kind.REACTION_ADD, room.slug, message.pk, bob, emoji="🍕"),
+            Change(Kind.REACTION_ADD, room.slug, message.pk, bob, emoji="🍕"),  # already there
+            Change(Kind.EDIT, room.slug, message.pk, bob, body="mine now"),  # not bob's
+            Change(Kind.REACTION_ADD, room.slug, message.pk, bob, emoji="pizza"),  # no emoji
+            services.MessageRequest(room_slug=room.slug, author=alice, body="great", client_msg_id="c"),
+        ]
+    )
+    (reply, _), edit, reaction, again, refused, invalid, (last, _) = results
+    assert (reply.seq, edit.seq, reaction.seq, last.seq, last_seq(room)) == (2, 3, 4, 5, 5)
+    assert again is None and isinstance(refused, NotAllowed) and isinstance(invalid, InvalidEmoji)
+    assert Message.objects.get(pk=message.pk).body == "lunch at 12?"
+    assert list(MessageChange.objects.filter(room=room).values_list("seq", "kind")) == [
+        (3, "edited"),
+        (4, "reactions"),
+    ]
+    assert [seq for seq, _, _ in selectors.room_changes_between(room=room, after_seq=0, upto_seq=5)] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+
+
+def test_a_change_is_announced_from_what_its_transaction_read_and_wrote(
+    room, alice, bob, monkeypatch, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    published = []
+    monkeypatch.setattr(events, "publish", lambda group, event: published.append((group, event)))
+    message = send(room, alice, "lunch?", "a")
+    message_changes.reaction_add(room_slug=room.slug, message_id=message.pk, user=bob, emoji="🍕")
+    with django_capture_on_commit_callbacks() as callbacks:
+        change = message_changes.message_edit(
+            room_slug=room.slug, message_id=message.pk, editor=alice, body="**lunch**?"
+        )
+    with django_assert_num_queries(0):  # nothing is read after commit
+        for callback in callbacks:
+            callback()
+    [(group, event)] = published
+    stored = Message.objects.select_related("author").get(pk=message.pk)
+    reactions = selectors.message_reactions(message_ids=[message.pk])[message.pk]
+    expected = events.change_frame(change, stored, room_slug=room.slug, reactions=reactions)
+    assert (group, event["seq"]) == (groups.room_group(room.pk), change.seq)
+    assert json.loads(event["text"]) == json.loads(events.encode(expected))
+    assert json.loads(event["text"])["message"]["reactions"] == [
+        {"emoji": "🍕", "count": 1, "users": ["bob"]}
+    ]

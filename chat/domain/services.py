@@ -21,7 +21,7 @@ from chat.domain.errors import (
     UnknownRoom,
 )
 from chat.domain.validation import message_validate
-from chat.models import Membership, Message, Room
+from chat.models import Membership, Message, MessageChange, Room
 from chat.realtime import events, groups
 
 MAX_MENTIONS_PER_MESSAGE = 20
@@ -78,11 +78,14 @@ class _Retry(Exception):
         self.cause = cause
 
 
-def messages_create_batch(
-    requests: list[MessageRequest], *, limit_rate: bool = True
-) -> list[tuple[Message, bool] | Exception]:
-    """Store several sends in one transaction (group commit); one result per request, in order:
-    (message, created), the ChatError that refused it, or the exception that failed it.
+Request = MessageRequest | message_changes.ChangeRequest
+Result = tuple[Message, bool] | MessageChange | None | Exception
+
+
+def messages_create_batch(requests: list[Request], *, limit_rate: bool = True) -> list[Result]:
+    """Store several sends and changes in one transaction (group commit); one result per request, in
+    order: for a send (message, created), for a change the MessageChange (None if it changed
+    nothing), or the ChatError that refused it, or the exception that failed it.
 
     Each send of a batch of several is its own savepoint, so a refused, duplicate or failing one
     rolls back alone and the others commit together, to be announced after the commit: whatever
@@ -93,7 +96,8 @@ def messages_create_batch(
     and the senders retry with the same client_msg_id.
 
     `limit_rate`: refuse (RateLimited) a send past its author's rate limit. The authors' sends are
-    serialized first (queries.authors_lock), so that the count is exact on PostgreSQL too.
+    serialized first (queries.authors_lock), so that the count is exact on PostgreSQL too; so are
+    the users' changes, which are always limited (CHAT_CHANGE_RATE_LIMIT).
     """
     try:
         return _messages_store_together(requests, limit_rate=limit_rate)
@@ -103,7 +107,7 @@ def messages_create_batch(
         if len(requests) == 1:
             return [exc]
         logger.warning("a batch of %d sends failed to commit (%r); storing each alone", len(requests), exc)
-    results: list[tuple[Message, bool] | Exception] = []
+    results: list[Result] = []
     for request in requests:
         try:
             [result] = _messages_store_together([request], limit_rate=limit_rate)
@@ -115,27 +119,32 @@ def messages_create_batch(
     return results
 
 
-def _messages_store_together(
-    requests: list[MessageRequest], *, limit_rate: bool
-) -> list[tuple[Message, bool] | Exception]:
-    results: dict[int, tuple[Message, bool] | Exception] = {}
-    order = sorted(range(len(requests)), key=lambda index: requests[index].room_slug)  # stable
+def _messages_store_together(requests: list[Request], *, limit_rate: bool) -> list[Result]:
+    results: dict[int, Result | _Retry] = {}
+    # Stable: a room's sends and changes keep the order in which they arrived.
+    order = sorted(range(len(requests)), key=lambda index: requests[index].room_slug)
     with transaction.atomic():
         if limit_rate:
             # Before any room's row lock: every batch takes authors, then rooms, each in one order.
-            queries.authors_lock([request.author.pk for request in requests])
+            queries.authors_lock([requester(request).pk for request in requests])
         for index in order:
+            request = requests[index]
             try:
-                # One send alone needs no savepoint: its failure rolls the transaction back.
+                # One request alone needs no savepoint: its failure rolls the transaction back.
                 with transaction.atomic(savepoint=len(requests) > 1):
-                    results[index] = (_message_store(requests[index], limit_rate=limit_rate), True)
+                    if isinstance(request, message_changes.ChangeRequest):
+                        results[index] = message_changes.change_store(request)
+                    else:
+                        results[index] = (_message_store(request, limit_rate=limit_rate), True)
+            except message_changes.Unchanged:
+                results[index] = None  # rolled back with its seq
             except _Retry as retry:
                 results[index] = retry
             except (OperationalError, InterfaceError):
                 raise
             except Exception as exc:  # ChatError: refused; anything else: this send failed
                 results[index] = exc
-    answers = []
+    answers: list[Result] = []
     for request, answer in zip(requests, (results[index] for index in range(len(requests))), strict=True):
         if isinstance(answer, _Retry):
             try:
@@ -146,6 +155,11 @@ def _messages_store_together(
                 answer = exc
         answers.append(answer)
     return answers
+
+
+def requester(request: Request) -> AbstractBaseUser:
+    """Who made a send or a change."""
+    return request.user if isinstance(request, message_changes.ChangeRequest) else request.author
 
 
 def _message_store(request: MessageRequest, *, limit_rate: bool) -> Message:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
-
-from chat.domain import message_changes
+from chat.domain import batching, message_changes
 from chat.domain.validation import body_validate
 from chat.protocol import fields, rendering
+
+Kind = message_changes.ChangeKind
 
 if TYPE_CHECKING:
     from chat.protocol.session import ChatSession
@@ -29,52 +29,54 @@ async def _done(session: ChatSession, frame: dict[str, Any], slug: str, message_
     )
 
 
+async def _store(session: ChatSession, frame: dict[str, Any], request: message_changes.ChangeRequest) -> None:
+    message_changes.change_validate(request)  # no database trip if refused
+    change = await batching.store_change(request)
+    await _done(session, frame, request.room_slug, request.message_id, change)
+
+
 async def message_edit(session: ChatSession, frame: dict[str, Any]) -> None:
     """`message.edit {room, id, body}`."""
     slug = fields.room_slug(frame)
     message_id = fields.message_id(frame)
     body = fields.string(frame, "body")
     body_validate(body=body)  # before rendering it
-    change = await database_sync_to_async(message_changes.message_edit)(
-        room_slug=slug,
-        message_id=message_id,
-        editor=session.user,
-        body=body,
-        body_html=await rendering.body_html(body),
+    request = message_changes.ChangeRequest(
+        Kind.EDIT, slug, message_id, session.user, body=body, body_html=await rendering.body_html(body)
     )
-    await _done(session, frame, slug, message_id, change)
+    await _store(session, frame, request)
 
 
 async def message_delete(session: ChatSession, frame: dict[str, Any]) -> None:
     """`message.delete {room, id}`."""
-    slug = fields.room_slug(frame)
-    message_id = fields.message_id(frame)
-    change = await database_sync_to_async(message_changes.message_remove)(
-        room_slug=slug, message_id=message_id, user=session.user
+    request = message_changes.ChangeRequest(
+        Kind.DELETE, fields.room_slug(frame), fields.message_id(frame), session.user
     )
-    await _done(session, frame, slug, message_id, change)
+    await _store(session, frame, request)
 
 
 async def reaction_add(session: ChatSession, frame: dict[str, Any]) -> None:
     """`reaction.add {room, id, emoji}`."""
-    slug = fields.room_slug(frame)
-    message_id = fields.message_id(frame)
-    emoji = fields.string(frame, "emoji")
-    change = await database_sync_to_async(message_changes.reaction_add)(
-        room_slug=slug, message_id=message_id, user=session.user, emoji=emoji
+    request = message_changes.ChangeRequest(
+        Kind.REACTION_ADD,
+        fields.room_slug(frame),
+        fields.message_id(frame),
+        session.user,
+        emoji=fields.string(frame, "emoji"),
     )
-    await _done(session, frame, slug, message_id, change)
+    await _store(session, frame, request)
 
 
 async def reaction_remove(session: ChatSession, frame: dict[str, Any]) -> None:
     """`reaction.remove {room, id, emoji}`."""
-    slug = fields.room_slug(frame)
-    message_id = fields.message_id(frame)
-    emoji = fields.string(frame, "emoji")
-    change = await database_sync_to_async(message_changes.reaction_remove)(
-        room_slug=slug, message_id=message_id, user=session.user, emoji=emoji
+    request = message_changes.ChangeRequest(
+        Kind.REACTION_REMOVE,
+        fields.room_slug(frame),
+        fields.message_id(frame),
+        session.user,
+        emoji=fields.string(frame, "emoji"),
     )
-    await _done(session, frame, slug, message_id, change)
+    await _store(session, frame, request)
 
 
 FRAMES = {
