@@ -385,7 +385,7 @@ def test_the_dm_page_shows_the_other_members_names_and_is_a_404_for_anyone_else(
     client = Client()
     client.force_login(bob)
     page = client.get(f"/dm/{dm.slug}/")
-    assert page.status_code == 200 and b'<h1 id="room-title">alice</h1>' in page.content
+    assert page.status_code == 200 and b'<h1 id="room-title" tabindex="-1">alice</h1>' in page.content
     assert client.get(f"/dm/{public.slug}/").status_code == 404  # not a DM
     client.force_login(eve)
     for path in (f"/dm/{dm.slug}/", f"/rooms/{dm.slug}/", "/dm/dm-no-such-conversation/"):
