@@ -11,6 +11,7 @@
 (function () {
   const gettext = window.gettext || ((s) => s);
   const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
+  const pgettext = window.pgettext || ((context, s) => s);
 
   // What a role may do (docs/rooms.md). DMs have fixed members and settings: leave only.
   const can = {
@@ -241,7 +242,7 @@
           const remove = document.createElement("button");
           remove.type = "button";
           remove.className = "secondary remove-member";
-          remove.textContent = gettext("Remove");
+          remove.textContent = pgettext("a member from a room", "Remove");
           remove.setAttribute("aria-label", interpolate(gettext("Remove %s from the room"), [shownName]));
           remove.addEventListener("click", () => {
             const status = this.dialog.querySelector("#settings-members-error");
