@@ -92,7 +92,9 @@ def test_an_owner_invites_from_the_settings_and_the_invitee_on_the_other_node_se
     expect(dialog.locator("#settings-about")).to_be_visible()
     dialog.locator("#settings-invite-user").fill("nobody_here")
     dialog.locator("#settings-invite-user").press("Enter")
-    expect(dialog.locator("#settings-members-error")).to_have_text("There is no active user with that username.")
+    expect(dialog.locator("#settings-members-error")).to_have_text(
+        "There is no active user with that username."
+    )
     dialog.locator("#settings-invite-user").fill(bob)
     dialog.locator("#settings-invite-user").press("Enter")
     expect(dialog.locator("#settings-members-error")).to_have_text(f"{bob} was added.")
@@ -176,12 +178,19 @@ def test_a_moderator_and_a_member_see_only_what_their_role_allows(browser, clust
     member.keyboard.press("Escape")
 
     # The owner makes the member a moderator: the member's dialog offers running the room, live.
-    owner.locator(f'#room-settings li.settings-member[data-username="{mem}"] select.role-select').select_option("moderator")
+    owner.locator(
+        f'#room-settings li.settings-member[data-username="{mem}"] select.role-select'
+    ).select_option("moderator")
     wait_until_sync(
-        lambda: cluster.sql(
-            "SELECT m.role FROM chat_membership m JOIN auth_user u ON u.id = m.user_id "
-            "JOIN chat_room r ON r.id = m.room_id WHERE u.username = ? AND r.slug = ?", mem, slug
-        ) == [("moderator",)],
+        lambda: (
+            cluster.sql(
+                "SELECT m.role FROM chat_membership m JOIN auth_user u ON u.id = m.user_id "
+                "JOIN chat_room r ON r.id = m.room_id WHERE u.username = ? AND r.slug = ?",
+                mem,
+                slug,
+            )
+            == [("moderator",)]
+        ),
         "the role is stored",
     )
     dialog = open_settings(member)
@@ -207,10 +216,13 @@ def test_the_last_owner_is_told_to_hand_over_then_leaves_to_the_lobby_in_place(b
     dialog.locator(f'li.settings-member[data-username="{bob}"] select.role-select').select_option("owner")
     expect(dialog.locator("#settings-members-error")).to_have_text("")
     wait_until_sync(
-        lambda: page.evaluate(
-            "(u) => { const s = document.querySelector(`li.settings-member[data-username='${u}'] select`); return s && s.value; }",
-            bob,
-        ) == "owner",
+        lambda: (
+            page.evaluate(
+                "(u) => { const s = document.querySelector(`li.settings-member[data-username='${u}'] select`); return s && s.value; }",
+                bob,
+            )
+            == "owner"
+        ),
         "bob is shown as an owner",
     )
     dialog.locator("#settings-leave-button").click()
@@ -269,22 +281,34 @@ def _scene(cluster, prefix: str, lang: str):
     """A private room with an owner, a moderator and a member, and a few messages."""
     names = [f"{prefix}_owner", f"{prefix}_mod", f"{prefix}_mem"]
     users = cluster.make_users(names)
-    display = {"en": ["Ada Lovelace", "Grace Hopper", "Alan Turing"], "ko": ["김영희", "이철수", "박민수"]}[lang]
-    for (name, _), shown in zip(users, display):
+    display = {"en": ["Ada Lovelace", "Grace Hopper", "Alan Turing"], "ko": ["김영희", "이철수", "박민수"]}[
+        lang
+    ]
+    for (name, _), shown in zip(users, display, strict=True):
         set_display_name(cluster, name, shown)
     title = {"en": "Design review", "ko": "디자인 검토"}[lang]
     slug = private_room(cluster, names[0], title, {names[1]: "moderator", names[2]: "member"})
     lines = {
-        "en": ["Morning! The **build** is green again.", "Can someone look at `deploy.yml`?", "Sure, after lunch."],
-        "ko": ["좋은 아침! **빌드**가 다시 통과했어요.", "`deploy.yml` 좀 봐 줄래요?", "네, 점심 먹고 볼게요."],
+        "en": [
+            "Morning! The **build** is green again.",
+            "Can someone look at `deploy.yml`?",
+            "Sure, after lunch.",
+        ],
+        "ko": [
+            "좋은 아침! **빌드**가 다시 통과했어요.",
+            "`deploy.yml` 좀 봐 줄래요?",
+            "네, 점심 먹고 볼게요.",
+        ],
     }[lang]
-    for i, ((_, key), line) in enumerate(zip([users[1], users[2], users[1]], lines)):
+    for i, ((_, key), line) in enumerate(zip([users[1], users[2], users[1]], lines, strict=True)):
         post_as(cluster, key, slug, line, f"{prefix}-{i}")
     return slug, users
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_member_panel_and_settings_dialog_have_no_serious_accessibility_violations(browser, cluster, scheme):
+def test_the_member_panel_and_settings_dialog_have_no_serious_accessibility_violations(
+    browser, cluster, scheme
+):
     if not AXE.exists():
         pytest.fail("axe-core is missing: `make test` installs tests/axe (npm ci)")
     slug, users = _scene(cluster, f"ax{scheme[0]}", "en")
@@ -318,6 +342,7 @@ def test_screenshots_of_the_member_panel_and_the_settings_dialog(browser, cluste
             page.set_viewport_size({"width": width, "height": height})
             open_room(page, slug)
             expect(page.locator("#messages li.message .author").first).not_to_have_text(users[1][0])
+            screenshot(page, f"members-room-{width}-{scheme}-{lang}")  # the header's buttons, closed
             open_members(page)
             expect(page.locator("#members li.member")).to_have_count(3)
             screenshot(page, f"members-{width}-{scheme}-{lang}")

@@ -417,7 +417,7 @@
     if (!open) return;
     if (added && fresh) {
       const item = into.view.element(message.id);
-      live.textContent = (message.author || "") + ": " + item.querySelector(".body").textContent;
+      live.textContent = (message.author ? people.name(message.author) : "") + ": " + item.querySelector(".body").textContent;
       if (!stick && message.author !== me) state.unseen += 1;
     }
     if (stick) scroller.scrollTop = scroller.scrollHeight;
