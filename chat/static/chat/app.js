@@ -334,7 +334,7 @@
       el("room-description").textContent = "";
       el("room-slug").hidden = true;
     }
-    el("presence").textContent = (presenceByRoom.get(slug) || []).join(", ");
+    renderPresence();
     loadDraft();
     if (!state.loaded) {
       for (const frame of client.unsent(slug)) if (!frame.reply_to && !pending.has(frame.client_msg_id)) showPending(frame.client_msg_id, frame.body);
@@ -755,8 +755,11 @@
   // Presence and typing.
   client.on("presence", (frame) => {
     presenceByRoom.set(frame.room, frame.users);
-    if (frame.room === active) el("presence").textContent = frame.users.join(", ");
+    if (frame.room === active) renderPresence();
   });
+  function renderPresence() {
+    el("presence").textContent = (presenceByRoom.get(active) || []).map((name) => people.name(name)).join(", ");
+  }
   const typingUsers = new Map();
   function renderTyping() {
     const names = [...typingUsers.keys()];
@@ -803,6 +806,7 @@
     for (const kept of roomStates.values()) kept.view.refreshAuthors(names);
     threadParent.refreshAuthors(names);
     threadView.refreshAuthors(names);
+    if ((presenceByRoom.get(active) || []).some((name) => names.includes(name))) renderPresence();
   });
 
   // The page's room (a deep link), if any; replies waiting in the outbox are sent, but shown only
