@@ -4,8 +4,6 @@ error), the member list panel (presence live, roles), display names and avatars 
 profile change shows live in another browser), axe-core with the panel and the dialog open, and
 screenshots (test-artifacts/members-*.png, settings-*.png)."""
 
-import json
-
 import pytest
 
 from tests import test_browser
@@ -238,21 +236,23 @@ def test_the_last_owner_is_told_to_hand_over_then_leaves_to_the_lobby_in_place(b
 
 
 def test_display_names_and_avatars_on_messages_follow_a_profile_change_live(browser, cluster):
-    [room] = cluster.make_rooms(["Faces"])
     (alice, alice_key), (bob, bob_key) = cluster.make_users(["face_alice", "face_bob"])
+    room = private_room(cluster, alice, "Faces", {bob: "member"})
     set_display_name(cluster, bob, "Bob Builder")
     post_as(cluster, bob_key, room, "an old message", "face-1")
     reader = page_for(browser, cluster, 0, alice_key)
     open_room(reader, room)
-    author = reader.locator("#messages li.message .author").first
+    author = reader.locator(f'#messages li.message[data-author="{bob}"] .author')
     expect(author).to_have_text("Bob Builder")
     expect(author).to_have_attribute("title", f"@{bob}")
-    avatar = reader.locator("#messages li.message .avatar").first
+    avatar = reader.locator(f'#messages li.message[data-author="{bob}"] .avatar')
     expect(avatar).to_have_text("BB")
     color = avatar.evaluate("(node) => getComputedStyle(node).backgroundColor")
     assert color not in ("", "rgba(0, 0, 0, 0)")
     send(reader, "and mine")
-    expect(reader.locator("#messages li.message:not(.outgoing) .author")).to_have_text(["Bob Builder", alice])
+    expect(reader.locator('#messages li.message:not(.outgoing):not([data-author=""]) .author')).to_have_text(
+        ["Bob Builder", alice]
+    )
 
     # Bob renames himself on the profile page, on the other node: the name changes in place.
     writer = page_for(browser, cluster, 1, bob_key)
@@ -263,10 +263,11 @@ def test_display_names_and_avatars_on_messages_follow_a_profile_change_live(brow
     expect(author).to_have_text("Robert <b>B</b>")  # text, never HTML
     expect(reader.locator("#messages li.message .author b")).to_have_count(0)
     expect(avatar).to_have_text("R<")  # the server's initials, as text
-    # The member panel shows the new name too.
+    # The member list shows the new name too, as text, and the presence line.
     open_members(reader)
-    # (bob is no member of this public room: only the author's messages changed)
-    assert reader.evaluate("window.chatClient.ws !== null")
+    expect(member_row(reader, bob).locator(".member-name")).to_have_text("Robert <b>B</b>")
+    expect(member_row(reader, bob).locator(".member-handle")).to_have_text(f"@{bob}")
+    expect(reader.locator("#members b")).to_have_count(0)
     # A reconnect fetches the users shown again.
     reader.evaluate("window.chatClient.ws.close()")
     wait_connected(reader)
@@ -361,19 +362,27 @@ def test_the_users_cache_sends_one_fetch_at_a_time_and_batches_authors(browser, 
     for i, (_, key) in enumerate(authors):
         post_as(cluster, key, room, f"line {i}", f"many-{i}")
     page = page_for(browser, cluster, 1, authors[0][1])
-    fetches = []
-
-    def sent(payload) -> None:  # a SockJS frame: a JSON array of JSON frames
-        try:
-            frames = [json.loads(item) for item in json.loads(payload)]
-        except (TypeError, ValueError):
-            return
-        fetches.extend(f["users"] for f in frames if isinstance(f, dict) and f.get("type") == "users.fetch")
-
-    page.on("websocket", lambda ws: ws.on("framesent", sent))
+    # Counts the users.fetch frames the page's client sends (whatever the SockJS transport).
+    page.add_init_script(
+        """Object.defineProperty(window, "ChatClient", {
+          configurable: true,
+          set(cls) {
+            const send = cls.prototype.send;
+            window.__usersFetches = [];
+            cls.prototype.send = function (frame) {
+              const sent = send.call(this, frame);
+              if (sent && frame && frame.type === "users.fetch") window.__usersFetches.push(frame.users);
+              return sent;
+            };
+            Object.defineProperty(window, "ChatClient", { value: cls, writable: true, configurable: true });
+          },
+        })"""
+    )
     open_room(page, room)
     expect(page.locator("#messages li.message")).to_have_count(6)
-    wait_until_sync(lambda: len(fetches) >= 1, "a users.fetch")
+    wait_until_sync(lambda: page.evaluate("window.__usersFetches.length") >= 1, "a users.fetch")
+    expect(page.locator("#messages li.message .author", has_text="many5")).to_have_count(1)
+    fetches = page.evaluate("window.__usersFetches")
     assert len(fetches) == 1 and sorted(fetches[0]) == sorted(name for name, _ in authors), fetches
     assert page.errors == []
     page.context.close()
