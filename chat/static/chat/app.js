@@ -24,6 +24,9 @@
   const statusEl = el("status");
   const rooms = new Map(); // slug -> room object from the server, plus lastSeq
   const roomStates = new Map(); // slug -> RoomState of the rooms opened on this page, most recent last
+  // The open room's member list (members.js) and settings (roomsettings.js); set up below, once
+  // the page's people exist.
+  const roomPanels = {};
 
   // --- read markers and unread counts (per browser) -------------------------------------
 
@@ -106,7 +109,9 @@
     rooms.delete(slug);
     const item = roomItem(slug);
     if (item) item.remove();
-    if (slug === active) {
+    if (slug === active && roomPanels.settings.isLeaving(slug)) {
+      openRoom(null); // left it from the settings: back to the lobby, in place
+    } else if (slug === active) {
       showToast(gettext("You no longer have access to this room."));
       setComposerEnabled(false);
     } else {
@@ -204,6 +209,16 @@
   const authors = new Set(); // who wrote the messages seen, for @mention suggestions
   const presenceByRoom = new Map(); // slug -> usernames online (the last `presence` frame)
   const picker = new ReactionPicker();
+  const people = new window.ChatPeople.People(client); // authors' and members' names and faces
+  roomPanels.members = new window.ChatMembers.MemberPanel({
+    client, people, me, panel: el("members"), toggle: el("members-toggle"),
+    onOpen: () => closeThread(false),
+    behind: () => [el("main"), app.querySelector(".sidebar"), document.querySelector("header.top")],
+  });
+  roomPanels.settings = new window.ChatRoomSettings.RoomSettings({
+    client, people, me, dialog: el("room-settings"), toggle: el("settings-toggle"),
+    onLeft: (slug) => { if (active === slug) openRoom(null); },
+  });
   const KEPT_ROOMS = 12; // room views kept for a quick return; older ones are dropped (and refetched)
 
   // What one room's view holds while another is open: its list (detached from the page), where the
@@ -214,7 +229,7 @@
       this.list = document.createElement("ol");
       this.list.id = "messages"; // only the open room's list is in the page
       this.list.className = "messages";
-      this.view = new MessageView(this.list, { me, summaries: true, onAction: (...args) => act(this.view, ...args) });
+      this.view = new MessageView(this.list, { me, people, summaries: true, onAction: (...args) => act(this.view, ...args) });
       this.oldestSeq = null; // of every message received, replies included: history pages by seq
       this.hasMore = true;
       this.loadingHistory = false;
@@ -255,6 +270,7 @@
     document.title = room.title + " · " + gettext("Chat");
     setComposerEnabled(!room.archived);
     el("archived-note").hidden = !room.archived;
+    roomPanels.settings.setRoom(room);
   }
 
   function setComposerEnabled(enabled) {
@@ -291,7 +307,9 @@
     if (push) ChatRouter.push(slug, slug && rooms.has(slug) ? rooms.get(slug).kind : undefined);
     for (const li of roomsList.querySelectorAll("li[aria-current]")) li.removeAttribute("aria-current");
     if (previous) renderUnread(previous);
+    roomPanels.members.setRoom(slug);
     if (slug === null) {
+      roomPanels.settings.setRoom(null);
       state = null;
       roomPane.hidden = true;
       welcome.hidden = false;
@@ -310,12 +328,13 @@
     if (item) item.setAttribute("aria-current", "page");
     const room = rooms.get(slug);
     if (room) applyRoomHeader(room);
-    else if (item) { // known from the page's list only: its `subscribed` brings the rest
+    else roomPanels.settings.setRoom(null); // its role comes with `subscribed`
+    if (!room && item) { // known from the page's list only: its `subscribed` brings the rest
       el("room-title").textContent = item.querySelector(".room-title").textContent;
       el("room-description").textContent = "";
       el("room-slug").hidden = true;
     }
-    el("presence").textContent = (presenceByRoom.get(slug) || []).join(", ");
+    renderPresence();
     loadDraft();
     if (!state.loaded) {
       for (const frame of client.unsent(slug)) if (!frame.reply_to && !pending.has(frame.client_msg_id)) showPending(frame.client_msg_id, frame.body);
@@ -398,7 +417,7 @@
     if (!open) return;
     if (added && fresh) {
       const item = into.view.element(message.id);
-      live.textContent = (message.author || "") + ": " + item.querySelector(".body").textContent;
+      live.textContent = (message.author ? people.name(message.author) : "") + ": " + item.querySelector(".body").textContent;
       if (!stick && message.author !== me) state.unseen += 1;
     }
     if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -603,9 +622,10 @@
   const threadScroller = el("thread-scroller");
   const threadComposer = el("thread-composer");
   const threadBody = el("thread-body");
-  const threadParent = new MessageView(el("thread-parent"), { me, summaries: false, onAction: (...args) => act(threadParent, ...args) });
+  const threadParent = new MessageView(el("thread-parent"), { me, people, summaries: false, onAction: (...args) => act(threadParent, ...args) });
   const threadView = new MessageView(el("thread-replies"), {
     me,
+    people,
     summaries: false,
     onAction: (...args) => act(threadView, ...args),
     dayBefore: () => { const [parent] = threadParent.items(); return parent ? parent.li.dataset.day : null; },
@@ -629,6 +649,7 @@
   function openThread(id, trigger) {
     if (thread && thread.id === id) { threadBody.focus(); return; }
     closeThread(false);
+    roomPanels.members.close(false);
     thread = { id, returnFocus: trigger };
     const parent = state.view.get(id);
     if (parent) threadParent.upsert(parent);
@@ -734,8 +755,11 @@
   // Presence and typing.
   client.on("presence", (frame) => {
     presenceByRoom.set(frame.room, frame.users);
-    if (frame.room === active) el("presence").textContent = frame.users.join(", ");
+    if (frame.room === active) renderPresence();
   });
+  function renderPresence() {
+    el("presence").textContent = (presenceByRoom.get(active) || []).map((name) => people.name(name)).join(", ");
+  }
   const typingUsers = new Map();
   function renderTyping() {
     const names = [...typingUsers.keys()];
@@ -776,6 +800,14 @@
     showPending(client.sendMessage(active, text, thread.id), text, el("thread-replies"));
     threadScroller.scrollTop = threadScroller.scrollHeight;
   }));
+
+  // A profile changed (user.updated, or its user object arrived): its messages show the new name and face.
+  people.onChange((names) => {
+    for (const kept of roomStates.values()) kept.view.refreshAuthors(names);
+    threadParent.refreshAuthors(names);
+    threadView.refreshAuthors(names);
+    if ((presenceByRoom.get(active) || []).some((name) => names.includes(name))) renderPresence();
+  });
 
   // The page's room (a deep link), if any; replies waiting in the outbox are sent, but shown only
   // once they are in their thread.

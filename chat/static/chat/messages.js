@@ -149,9 +149,11 @@
   class MessageView {
     // list: the <ol>; options: me (the username), summaries (show "N replies" and "Reply in thread"),
     // onAction(kind, message, trigger, extra): "react", "reaction" (extra: the emoji), "thread",
-    // "edit", "delete"; dayBefore(): the day shown above the list, if any (a thread's parent's).
-    constructor(list, { me, summaries = true, onAction, dayBefore = null }) {
+    // "edit", "delete"; dayBefore(): the day shown above the list, if any (a thread's parent's);
+    // people: the page's People (people.js), for display names and avatars.
+    constructor(list, { me, summaries = true, onAction, dayBefore = null, people = null }) {
       this.list = list;
+      this.people = people; // people.js's People: authors' names and faces (null: usernames)
       this.dayBefore = dayBefore;
       this.me = me;
       this.summaries = summaries;
@@ -211,6 +213,12 @@
         this.setTabbable(li, false);
       }
       return true;
+    }
+
+    // Draw again the messages of these users (their profile changed: name or face).
+    refreshAuthors(usernames) {
+      const names = new Set(usernames);
+      for (const { message, li } of this.byId.values()) if (names.has(message.author)) this.render(li, message);
     }
 
     // Forget every message (my messages on their way stay: they are app.js's).
@@ -295,10 +303,17 @@
 
       const gutter = document.createElement("div");
       gutter.className = "gutter";
-      const avatar = document.createElement("span");
-      avatar.className = "avatar " + avatarClass(message.author || "?");
-      avatar.setAttribute("aria-hidden", "true");
-      avatar.textContent = [...(message.author || "?")][0].toUpperCase();
+      // The author's face and name from the page's people (people.js): the display name, the
+      // username on hover; until the user object arrives (or without one), the username.
+      const person = message.author && this.people ? this.people.get(message.author) : null;
+      let avatar;
+      if (this.people && window.ChatPeople) avatar = window.ChatPeople.avatar(message.author || "?", person);
+      else {
+        avatar = document.createElement("span");
+        avatar.className = "avatar " + avatarClass(message.author || "?");
+        avatar.setAttribute("aria-hidden", "true");
+        avatar.textContent = [...(message.author || "?")][0].toUpperCase();
+      }
       gutter.append(avatar);
 
       const content = document.createElement("div");
@@ -307,8 +322,16 @@
       meta.className = "meta";
       const author = document.createElement("span");
       author.className = "author";
-      author.textContent = message.author || gettext("[deleted user]");
-      meta.append(author, timeElement(message.created_at));
+      author.textContent = (person && person.display_name) || message.author || gettext("[deleted user]");
+      meta.append(author);
+      if (person && person.display_name !== message.author) {
+        author.title = "@" + message.author;
+        const handle = document.createElement("span");
+        handle.className = "handle";
+        handle.textContent = "@" + message.author;
+        meta.append(handle);
+      }
+      meta.append(timeElement(message.created_at));
       content.append(meta);
 
       const body = document.createElement("div");
