@@ -10,7 +10,6 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { WebSocket } from "ws";
-import { io } from "socket.io-client";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const now = () => performance.timeOrigin + performance.now();
@@ -227,12 +226,33 @@ function connectTutorial(client, index, isPublisher) {
   });
 }
 
+// python-socketio through a lean Socket.IO v5 client on a raw WebSocket (Engine.IO v4 framing, as
+// socket.io-client speaks it with transports: ["websocket"]): "0{...}" open, "40" connect to the
+// default namespace (the server's connect handler joins ?room= before it answers "40{sid}"),
+// "42[event, data]" events, "2"/"3" ping/pong. socket.io-client itself ran at a whole core in
+// this process at 50 msg/s (its parser, emitter and timers per packet), which made python-socketio
+// look slower than it is; this client does what the others do per message: one JSON.parse.
 function connectSocketIO(client, index, isPublisher) {
   return new Promise((resolve, reject) => {
-    const socket = io(client.url, { transports: ["websocket"], query: { room: client.room }, reconnection: false, forceNew: true });
-    socket.on("connect_error", reject);
-    socket.on("connect", () => resolve({ send: (body) => socket.emit("chat", { room: client.room, body }), close: () => socket.close() }));
-    if (!isPublisher) socket.on("chat", (data) => onBody(index, data.body));
+    const url = `${client.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket&room=${encodeURIComponent(client.room)}`;
+    const ws = new WebSocket(url);
+    ws.on("error", reject);
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text.startsWith("42")) {
+        if (!isPublisher) {
+          const [event, payload] = JSON.parse(text.slice(2));
+          if (event === "chat") onBody(index, payload.body);
+        }
+      } else if (text === "2") ws.send("3");
+      else if (text[0] === "0") ws.send("40");
+      else if (text.startsWith("40")) {
+        resolve({
+          send: (body) => ws.send(`42${JSON.stringify(["chat", { room: client.room, body }])}`),
+          close: () => ws.close(),
+        });
+      } else if (text.startsWith("44")) reject(new Error(`Socket.IO connect refused: ${text}`));
+    });
   });
 }
 
@@ -245,16 +265,28 @@ async function inBatches(items, size, fn) {
 }
 
 const cpuStart = process.cpuUsage();
-const subscribers = await inBatches(plan.subscribers, 50, (c, i) => connect(c, i, false));
+// bench/loadgen.py reads the servers' CPU at every phase line: "connecting" -> "connected" is the
+// cost of connecting (and authenticating and subscribing) the subscribers.
+console.log(JSON.stringify({ phase: "connecting" }));
+const connectStarted = now();
+const subscribers = await inBatches(plan.subscribers, plan.batch || 50, (c, i) => connect(c, i, false));
+const connectWall = (now() - connectStarted) / 1000;
+const connectCpu = process.cpuUsage(cpuStart);
+console.log(JSON.stringify({ phase: "connected" }));
 const publishers = await inBatches(plan.publishers, 50, (c, i) => connect(c, i, true));
 if (plan.hold) {
-  // Idle-memory runs: say that every socket is open, then keep them open while idle_memory() measures.
-  console.log(JSON.stringify({ connected: subscribers.length + publishers.length }));
-  await new Promise((r) => setTimeout(r, plan.hold * 1000));
+  // Idle-memory runs: say that every socket is open, then keep them open while idle_memory() measures,
+  // until it closes our stdin (or plan.hold seconds have passed).
+  console.log(JSON.stringify({ connected: subscribers.length + publishers.length, cpu: process.cpuUsage(cpuStart) }));
+  await new Promise((r) => {
+    setTimeout(r, plan.hold * 1000);
+    process.stdin.on("end", r).on("close", r).resume();
+  });
 }
 if (plan.settle) await new Promise((r) => setTimeout(r, plan.settle * 1000));
 
-console.log(JSON.stringify({ phase: "sending" })); // bench/loadgen.py reads the servers' CPU at both phase lines
+console.log(JSON.stringify({ phase: "sending" }));
+const sendingCpuStart = process.cpuUsage();
 const started = now();
 const deadline = started + plan.duration * 1000;
 await Promise.all(
@@ -293,6 +325,7 @@ while (now() - sentAt < plan.drain * 1000) {
 }
 const wall = (now() - started) / 1000;
 const cpu = process.cpuUsage(cpuStart);
+const sendingCpu = process.cpuUsage(sendingCpuStart);
 console.log(JSON.stringify({ phase: "drained" }));
 for (const s of [...subscribers, ...publishers]) s.close();
 latencies.sort((a, b) => a - b);
@@ -302,6 +335,9 @@ console.log(JSON.stringify({
   expected, received, lost: Math.max(0, expected - received), sent: [...sentPerRoom.values()].reduce((a, b) => a + b, 0),
   p50: pick(0.5), p99: pick(0.99), max: latencies.length ? latencies[latencies.length - 1] : null,
   wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6, ...extra,
+  // This process's CPU while it sent and drained (over `wall`), and while it connected the subscribers.
+  loadgen_cpu_sending: (sendingCpu.user + sendingCpu.system) / 1e6,
+  connect_wall: connectWall, loadgen_cpu_connecting: (connectCpu.user + connectCpu.system) / 1e6,
   ...(sockjs.streams || sockjs.failures.length ? { sockjs } : {}),
   ...(stomp.failures.length ? { stomp } : {}),
 }));

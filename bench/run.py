@@ -31,13 +31,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import report, report_search, report_transports  # noqa: E402
+from bench.report import report, report_connections, report_search, report_transports  # noqa: E402
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
     capacity,
     capacity_any_step,
     catch_up,
+    connection_cost,
     fanout,
     history_at_scale,
     idle_memory,
@@ -56,9 +57,11 @@ def main() -> None:
     parser.add_argument("--designs", default="ours,tutorial,socketio")
     parser.add_argument(
         "--scenarios",
-        default="designs",
-        help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), search "
-        "(ours: search over 1,000,000 messages), or several, comma-separated",
+        default="designs,connections",
+        help="designs (ours against the baselines: fan-out, many rooms), connections (every design: the "
+        "cost of a connection, idle memory on fresh servers; ours: 15,000 idle sockets on one node), "
+        "transports (ours: /ws/ against SockJS), search (ours: search over 1,000,000 messages), or "
+        "several, comma-separated",
     )
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="for the transports scenario")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about 3 minutes)")
@@ -73,9 +76,12 @@ def main() -> None:
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        assert set(scenarios) <= {"designs", "transports", "search"}, "scenarios: designs, transports, search"
+        known = {"designs", "connections", "transports", "search"}
+        assert set(scenarios) <= known, f"scenarios: {', '.join(sorted(known))}"
         if "designs" in scenarios:
             run_all(args)
+        if "connections" in scenarios:
+            run_connections(args)
         if "transports" in scenarios:
             run_transports(args)
         if "search" in scenarios:
@@ -101,7 +107,6 @@ def run_all(args) -> None:
                 }  # fmt: skip
                 wait_for_idle_servers(deployment)
                 results[design]["many_rooms"] = many_rooms(deployment, duration)
-                results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
                 if design == "ours":
                     wait_for_idle_servers(deployment)
                     results[design]["many_rooms_mixed"] = many_rooms(deployment, duration, mix=0.2)
@@ -110,6 +115,49 @@ def run_all(args) -> None:
             finally:
                 deployment.stop()
     report(results)
+
+
+def run_connections(args) -> None:
+    """Per design, on fresh deployments: idle memory at each size (a deployment each), then the CPU
+    of a connection (empty history, a 50-message page) on the deployment of the smallest; for ours
+    also IDLE_SCALE (15,000 sockets over 500 rooms) on one node of a fresh deployment."""
+    sizes = [(1000, 100)] if args.quick else [(1000, 100), (10_000, 100)]
+    connects, rounds = (200, 2) if args.quick else (400, 3)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for design in args.designs.split(","):
+        results[design] = {"idle": [], "connect": {}}
+        for index, (connections, rooms) in enumerate(sizes):
+            with tempfile.TemporaryDirectory(prefix=f"bench-{design}-") as workdir:
+                progress(f"starting {design} (fresh): two server processes, one Redis")
+                deployment = STARTERS[design](Path(workdir))
+                try:
+                    results[design]["idle"].append(idle_memory(deployment, connections, rooms))
+                    if index == 0:
+                        for history in (0, 50) if design.startswith("ours") else (0,):
+                            results[design]["connect"][history] = connection_cost(
+                                deployment, connects, history=history, rounds=rounds
+                            )
+                finally:
+                    deployment.stop()
+        if design == "ours":
+            with tempfile.TemporaryDirectory(prefix="bench-ours-") as workdir:
+                progress("starting ours (fresh) for the idle-scale step")
+                deployment = STARTERS[design](Path(workdir))
+                try:
+                    connections, rooms, window = IDLE_SCALE_QUICK if args.quick else IDLE_SCALE
+                    results[design]["idle_scale"] = idle_memory(
+                        deployment, connections, rooms, one_node=True, idle_window=window
+                    )
+                finally:
+                    deployment.stop()
+    report_connections(results)
+
+
+# The idle-scale step: this many sockets over this many rooms on one node, and the seconds over
+# which its idle CPU is read (issue #14); --quick runs a smaller one.
+IDLE_SCALE = (15_000, 500, 30)
+IDLE_SCALE_QUICK = (3_000, 100, 10)
 
 
 def run_transports(args) -> None:

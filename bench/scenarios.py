@@ -5,8 +5,8 @@ import json
 import time
 
 from bench.common import SUBSCRIBERS, progress
-from bench.loadgen import run_loadgen, start_loadgen
-from bench.sampling import rss_kib, wait_for_quiet
+from bench.loadgen import run_loadgen, start_loadgen, wait_connected
+from bench.sampling import cpu_seconds, rss_kib, wait_for_idle_servers, wait_for_quiet
 from bench.servers import Deployment, room_names
 from chat.testing.clients import WsClient
 
@@ -84,6 +84,74 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
     return rows
 
 
+def connection_cost(deployment: Deployment, connections: int, *, history: int, rounds: int = 3) -> dict:
+    """Server CPU per connect + authenticate + subscribe, in microseconds (the median of `rounds`).
+
+    `connections` clients (over CONNECT_ROOMS rooms, each seeded with `history` messages for ours)
+    connect, 50 at a time, each until its subscription is in place: ours until the `presence`
+    frame that ends `subscribe` (after `subscribed` and the history page), the tutorial design
+    until the socket is open (its connect() joined the room's group), python-socketio until the
+    namespace's "40" answer (its connect handler entered the room). The servers' CPU (both
+    processes, from /proc) is read when the load generator starts connecting and when every
+    client is subscribed; `cycle` also counts closing them, up to when the servers are idle again.
+    """
+    what = f"{history} messages of history" if history else "empty history"
+    progress(
+        f"{deployment.design}: connection cost, {connections} connects over {CONNECT_ROOMS} rooms, {what}"
+    )
+    rooms = room_names(deployment, CONNECT_ROOMS, f"connect{history}-")
+    if history and deployment.cluster is not None:
+        # An author per room: client_msg_id ('seed-<n>') is unique per author.
+        authors = [name for name, _ in deployment.cluster.make_sessions(CONNECT_ROOMS, f"author{history}-")]
+        deployment.cluster.django(
+            "from bench.seed import seed_history\n"
+            f"for slug, name in {list(zip(rooms, authors, strict=True))!r}: seed_history(slug, name, {history})\n"
+            "print('ok')"
+        )
+    samples = []
+    for run in range(rounds):
+        wait_for_idle_servers(deployment)
+        plan = {
+            "design": deployment.design, "run": f"connect{history}-{run}", "duration": 0.01, "drain": 0,
+            "subscribers": [deployment.clients("sub", i, rooms[i % CONNECT_ROOMS]) for i in range(connections)],
+            "publishers": [],
+        }  # fmt: skip
+        before = sum(cpu_seconds(pid) for pid in deployment.pids)
+        result = run_loadgen(deployment, plan)
+        wait_for_idle_servers(deployment)
+        cycle = sum(cpu_seconds(pid) for pid in deployment.pids) - before
+        samples.append(
+            {
+                "connect_us": 1e6 * result["server_cpu_connecting"] / connections,
+                "cycle_us": 1e6 * cycle / connections,
+                "connect_wall_s": result["connect_wall"],
+                "loadgen_core": result["loadgen_cpu_connecting"] / max(result["connect_wall"], 1e-3),
+                "other_cpu": result["other_cpu"],
+            }
+        )
+    samples.sort(key=lambda sample: sample["connect_us"])
+    stages = None
+    if deployment.cluster is not None:
+        # Where ours' time goes, stage by stage (bench/connect_stages.py), in a process of its own.
+        stages = json.loads(
+            deployment.cluster.django(
+                "import json; from bench.connect_stages import measure\n"
+                f"print(json.dumps(measure({rooms[0]!r})))"
+            )
+        )
+    return {
+        "connections": connections,
+        "history": history,
+        "median": samples[len(samples) // 2],
+        "rounds": samples,
+        "stages": stages,
+    }
+
+
+# Rooms the connection-cost clients are spread over (a presence set and a group each).
+CONNECT_ROOMS = 10
+
+
 def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0) -> dict:
     """100 rooms of 2 members, each member sending 2 messages/s (800 deliveries/s in all).
 
@@ -104,24 +172,65 @@ def many_rooms(deployment: Deployment, duration: float, *, mix: float = 0.0) -> 
     return run_loadgen(deployment, plan)
 
 
-def idle_memory(deployment: Deployment, connections: int) -> float:
-    """Server RSS per idle connection in kB: both nodes, before and while `connections` are open."""
-    progress(f"{deployment.design}: idle memory, {connections} connections")
-    [room] = room_names(deployment, 1, "idle")
-    before = sum(rss_kib(pid) for pid in deployment.pids)
-    plan = {
-        "design": deployment.design, "run": "idle", "duration": 0.01, "drain": 0, "hold": 8,
-        "subscribers": [deployment.clients("sub", i % SUBSCRIBERS, room) for i in range(connections)],
-        "publishers": [],
-    }  # fmt: skip
-    process = start_loadgen(plan)
+# Sockets per load-generator process in the idle-memory steps (the machine allows 20,000 open files
+# per process; several processes also keep connecting from being bound by one client core).
+SOCKETS_PER_LOADGEN = 4000
+
+
+def idle_memory(
+    deployment: Deployment, connections: int, rooms: int, *, one_node: bool = False, idle_window: float = 0
+) -> dict:
+    """Server RSS per idle connection in kB: `connections` spread over `rooms` rooms (client i in
+    room i % rooms), on both nodes (or all on node 0 with `one_node`), held open by load-generator
+    processes of SOCKETS_PER_LOADGEN sockets each. Run on a fresh deployment: RSS is read after
+    20 warm-up connections have come and gone (what a node loads once, on its first connection, is
+    not a cost per connection), then 5 s after the last connection is in place. With `idle_window`,
+    the nodes' CPU is then read over that many seconds: what idle connections cost (heartbeats,
+    presence, the repair loop)."""
+    where = "node 0" if one_node else "both nodes"
+    progress(f"{deployment.design}: idle memory, {connections:,} connections over {rooms} rooms on {where}")
+    slugs = room_names(deployment, rooms, f"idle{connections}-")
+    pids = deployment.pids[:1] if one_node else deployment.pids
+
+    def client(i: int) -> dict:
+        # Client index 2k goes to node 0 (deployment.clients spreads index i to node i % 2).
+        return deployment.clients("sub", 2 * i if one_node else i, slugs[i % rooms])
+
+    warm = {"design": deployment.design, "run": "warm", "duration": 0.01, "drain": 0,
+            "subscribers": [client(i) for i in range(20)], "publishers": []}  # fmt: skip
+    run_loadgen(deployment, warm)
+    wait_for_idle_servers(deployment)
+    before = sum(rss_kib(pid) for pid in pids)
+    processes = []
     try:
-        assert json.loads(process.stdout.readline())["connected"] == connections
-        time.sleep(4)  # let the servers settle
-        during = sum(rss_kib(pid) for pid in deployment.pids)
+        for start in range(0, connections, SOCKETS_PER_LOADGEN):
+            plan = {
+                "design": deployment.design, "run": f"idle{start}", "duration": 0.01, "drain": 0,
+                "hold": 3600, "batch": 25,
+                "subscribers": [client(i) for i in range(start, min(connections, start + SOCKETS_PER_LOADGEN))],
+                "publishers": [],
+            }  # fmt: skip
+            processes.append(start_loadgen(plan))
+        connected = sum(wait_connected(process) for process in processes)
+        assert connected == connections, f"{connected} of {connections} connected"
+        time.sleep(5)  # let the servers settle (presence polls, the joins' frames)
+        during = sum(rss_kib(pid) for pid in pids)
+        idle_core = None
+        if idle_window:
+            cpu = sum(cpu_seconds(pid) for pid in pids)
+            time.sleep(idle_window)
+            idle_core = (sum(cpu_seconds(pid) for pid in pids) - cpu) / idle_window
     finally:
-        process.communicate(timeout=60)
-    return (during - before) * 1.024 / connections
+        for process in processes:
+            process.stdin.close()
+        for process in processes:
+            process.stdout.read()  # up to its result line and exit
+            process.wait(timeout=120)
+    return {
+        "connections": connections, "rooms": rooms, "nodes": 1 if one_node else 2,
+        "kb_per_connection": (during - before) * 1.024 / connections,
+        "rss_before_kib": before, "rss_during_kib": during, "idle_core": idle_core,
+    }  # fmt: skip
 
 
 def catch_up(deployment: Deployment, missed: int = 500) -> float:
