@@ -34,10 +34,9 @@ async def _timed(count: int, step: Callable[[int], Awaitable[None]]) -> float:
     return 1e6 * (time.process_time() - started) / count
 
 
-async def _measure(room_slug: str, count: int) -> dict[str, float]:
+async def _measure(room_slug: str, keys: list[str]) -> dict[str, float]:
     store = __import__(settings.SESSION_ENGINE, fromlist=["SessionStore"]).SessionStore
-    keys = list(Session.objects.values_list("session_key", flat=True)[:count])
-    keys = (keys * (count // len(keys) + 1))[:count]
+    count = len(keys)
     layer = get_channel_layer()
     users: list = [None] * count
     rooms: list = [None] * count
@@ -105,4 +104,5 @@ async def _measure(room_slug: str, count: int) -> dict[str, float]:
 
 def measure(room_slug: str, count: int = 200) -> dict[str, float]:
     """CPU microseconds per connection of each stage (module docstring)."""
-    return asyncio.run(_measure(room_slug, count))
+    keys = list(Session.objects.values_list("session_key", flat=True)[:count])
+    return asyncio.run(_measure(room_slug, (keys * (count // len(keys) + 1))[:count]))
