@@ -197,6 +197,21 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
     def stop_receiving_directly(self, channel: str) -> None:
         self.direct.pop(channel, None)
 
+    def new_local_channel(self, prefix: str = "specific.") -> str:
+        """A channel name for a consumer whose messages all come from this process: group messages
+        by direct delivery, and send_local(). Unlike new_channel(), no Redis subscription (a round
+        trip under the shard's lock, per connection, and one more subscription for Redis to hold);
+        a send() to it from another process is lost. Give it back with drop_local_channel()."""
+        channel = f"{self.prefix}{prefix}{secrets.token_hex(16)}"
+        # group_add() requires a channel of this process; the queue holds what arrives for the
+        # channel before it receives directly (nothing, for the chat's consumers).
+        self.channels[channel] = asyncio.Queue()
+        return channel
+
+    def drop_local_channel(self, channel: str) -> None:
+        self.channels.pop(channel, None)
+        self.direct.pop(channel, None)
+
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         """Hand the message to this process's members of the group, then publish it to Redis for
         the other nodes (local first, module docstring)."""
