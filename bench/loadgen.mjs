@@ -30,8 +30,69 @@ function onBody(index, body) {
   const id = `${publisher}:${n}`;
   if (seen.has(id)) { extra.duplicates += 1; return; }
   seen.add(id);
-  latencies.push(now() - Number(sentAt));
+  const latency = now() - Number(sentAt);
+  latencies.push(latency);
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
+  if (plan.storm && plan.subscribers[index].survivor) {
+    if (storm.droppedAt === null) storm.beforeLatencies.push(latency);
+    else if (now() - storm.droppedAt <= STORM_WINDOW) storm.survivorLatencies.push(latency);
+  }
+}
+
+// Reconnect storm (plan.storm): a subscriber whose node dies reconnects to its `fallback` (the
+// surviving node, as a load balancer would send it) after client.js's backoff, min(30 s, 500 ms x
+// 2^attempt) x (0.5 to 1), and resubscribes with the newest seq it received (ours; a python-socketio
+// client rejoins its room, with nothing to catch up with). `current` is, per reconnecting client, the
+// time from losing its socket to being subscribed again with its catch-up received; survivors (the
+// clients of the node that lives) have their latencies recorded for STORM_WINDOW after the first drop.
+const STORM_WINDOW = 10000;
+const storm = { droppedAt: null, drops: 0, attempts: 0, current: [], survivorLatencies: [], beforeLatencies: [] };
+
+function stormDropped(state) {
+  if (state.dropped === null) {
+    state.dropped = now();
+    storm.drops += 1;
+    storm.droppedAt ??= state.dropped;
+  }
+  const delay = Math.min(30000, 500 * 2 ** state.attempt) * (0.5 + Math.random() / 2);
+  state.attempt += 1;
+  storm.attempts += 1;
+  return delay;
+}
+
+function stormCurrent(state) {
+  if (state.dropped !== null) {
+    storm.current.push(now() - state.dropped);
+    state.dropped = null;
+    state.attempt = 0;
+  }
+}
+
+function connectOursStorm(client, index) {
+  const state = { dropped: null, attempt: 0, lastSeq: null, opened: false, closing: false, ws: null };
+  return new Promise((resolve, reject) => {
+    const open = (url, origin) => {
+      const ws = (state.ws = new WebSocket(url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: origin } }));
+      ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", room: client.room, since: state.lastSeq ?? undefined })));
+      ws.on("message", (data) => {
+        const frame = JSON.parse(data);
+        if (frame.type === "message") state.lastSeq = Math.max(state.lastSeq ?? 0, frame.seq);
+        else if (frame.type === "subscribed") state.lastSeq = Math.max(state.lastSeq ?? 0, frame.last_seq);
+        onOursFrame(frame, index, () => {
+          if (!state.opened) {
+            state.opened = true;
+            resolve({ close: () => { state.closing = true; state.ws.close(); } });
+          } else stormCurrent(state);
+        });
+      });
+      ws.on("error", (error) => { if (!state.opened) reject(error); });
+      ws.on("close", () => {
+        if (state.closing || !state.opened) return;
+        setTimeout(() => open(client.fallback.url, client.fallback.origin), stormDropped(state));
+      });
+    };
+    open(client.url, client.origin);
+  });
 }
 
 // Changes in the mixed many-rooms run (plan.mix): an edit carries the publisher's stamp in its new
@@ -217,6 +278,35 @@ function connectStomp(client, index) {
   });
 }
 
+function connectSocketIOStorm(client, index) {
+  const state = { dropped: null, attempt: 0, opened: false, closing: false, ws: null };
+  return new Promise((resolve, reject) => {
+    const open = (base) => {
+      const ws = (state.ws = new WebSocket(`${base.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket&room=${encodeURIComponent(client.room)}`));
+      ws.on("message", (data) => {
+        const text = data.toString();
+        if (text.startsWith("42")) {
+          const [event, payload] = JSON.parse(text.slice(2));
+          if (event === "chat") onBody(index, payload.body);
+        } else if (text === "2") ws.send("3");
+        else if (text[0] === "0") ws.send("40");
+        else if (text.startsWith("40")) {
+          if (!state.opened) {
+            state.opened = true;
+            resolve({ close: () => { state.closing = true; state.ws.close(); } });
+          } else stormCurrent(state);
+        }
+      });
+      ws.on("error", (error) => { if (!state.opened) reject(error); });
+      ws.on("close", () => {
+        if (state.closing || !state.opened) return;
+        setTimeout(() => open(client.fallback.url), stormDropped(state));
+      });
+    };
+    open(client.url);
+  });
+}
+
 function connectTutorial(client, index, isPublisher) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(client.url);
@@ -256,7 +346,27 @@ function connectSocketIO(client, index, isPublisher) {
   });
 }
 
-const connect = { ours: connectOurs, tutorial: connectTutorial, socketio: connectSocketIO }[plan.design];
+function stormResult() {
+  const sorted = (values) => [...values].sort((a, b) => a - b);
+  const current = sorted(storm.current);
+  const survivors = sorted(storm.survivorLatencies);
+  const before = sorted(storm.beforeLatencies);
+  const at = (values, q) => (values.length ? values[Math.min(values.length - 1, Math.floor(q * values.length))] : null);
+  return {
+    drops: storm.drops, attempts: storm.attempts, current: current.length,
+    all_current_ms: current.length ? current[current.length - 1] : null, current_p50_ms: at(current, 0.5),
+    survivor_p50_ms: at(survivors, 0.5), survivor_p99_ms: at(survivors, 0.99), survivor_deliveries: survivors.length,
+    // The same clients before the kill, for comparison.
+    before_p50_ms: at(before, 0.5), before_p99_ms: at(before, 0.99),
+  };
+}
+
+const connect = plan.storm
+  ? (client, index, isPublisher) => {
+    if (isPublisher) return { ours: connectOurs, socketio: connectSocketIO }[plan.design](client, index, true);
+    return { ours: connectOursStorm, socketio: connectSocketIOStorm }[plan.design](client, index);
+  }
+  : { ours: connectOurs, tutorial: connectTutorial, socketio: connectSocketIO }[plan.design];
 
 async function inBatches(items, size, fn) {
   const out = [];
@@ -340,5 +450,6 @@ console.log(JSON.stringify({
   connect_wall: connectWall, loadgen_cpu_connecting: (connectCpu.user + connectCpu.system) / 1e6,
   ...(sockjs.streams || sockjs.failures.length ? { sockjs } : {}),
   ...(stomp.failures.length ? { stomp } : {}),
+  ...(plan.storm ? { storm: stormResult() } : {}),
 }));
 process.exit(0);

@@ -35,9 +35,11 @@ def wait_connected(process: subprocess.Popen) -> int:
     raise RuntimeError(f"load generator ended ({process.wait()}) before it had connected")
 
 
-def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dict:
-    """Run one load-generator plan; returns its result plus the servers' CPU seconds and RSS."""
-    cpu_before = sum(cpu_seconds(pid) for pid in deployment.pids)
+def run_loadgen(deployment: Deployment, plan: dict, *, on_line=None, pids: list[int] | None = None) -> dict:
+    """Run one load-generator plan; returns its result plus the servers' CPU seconds and RSS (of
+    `pids`: the design's processes unless given). `on_line` sees every line the generator prints."""
+    pids = deployment.pids if pids is None else pids
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     redis_pid = deployment.extra.get("redis_pid")
     redis_before = cpu_seconds(redis_pid) if redis_pid else 0.0
     machine_before = machine_busy_seconds()
@@ -53,20 +55,22 @@ def run_loadgen(deployment: Deployment, plan: dict, *, on_connected=None) -> dic
         for line in process.stdout:
             lines.append(line)
             if line.startswith('{"phase"'):
-                phases[json.loads(line)["phase"]] = sum(cpu_seconds(pid) for pid in deployment.pids)
+                phases[json.loads(line)["phase"]] = sum(cpu_seconds(pid) for pid in pids)
+            if on_line is not None:
+                on_line(line)
         process.wait()
     finally:
         timer.cancel()
     if process.returncode != 0:
         raise RuntimeError(f"load generator failed ({process.returncode}): {''.join(lines)[-2000:]}")
     result = json.loads(lines[-1])
-    result["server_cpu"] = sum(cpu_seconds(pid) for pid in deployment.pids) - cpu_before
+    result["server_cpu"] = sum(cpu_seconds(pid) for pid in pids) - cpu_before
     if {"sending", "drained"} <= phases.keys():
         result["server_cpu_sending"] = phases["drained"] - phases["sending"]
     if {"connecting", "connected"} <= phases.keys():
         result["server_cpu_connecting"] = phases["connected"] - phases["connecting"]
     result["loadgen_core"] = loadgen_core(result)
-    result["server_rss_kib"] = sum(rss_kib(pid) for pid in deployment.pids)
+    result["server_rss_kib"] = sum(rss_kib(pid) for pid in pids)
     # Everything else that ran on the machine meanwhile (this script, other work): noise to report.
     redis_cpu = cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
     result["other_cpu"] = machine_busy_seconds() - machine_before - result["server_cpu"] - redis_cpu

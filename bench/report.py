@@ -201,7 +201,8 @@ def report(results: dict[str, dict]) -> None:
         if "history_1m" in results["ours"]:
             history = results["ours"]["history_1m"]
             print(
-                f"history.fetch with 1,000,000 messages (ours): p50 {history['p50']:.1f} ms, p99 {history['p99']:.1f} ms"
+                f"history.fetch with {history.get('rows', 1_000_000):,} messages (ours): "
+                f"p50 {history['p50']:.1f} ms, p99 {history['p99']:.1f} ms"
             )
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
     plot(results)
@@ -297,6 +298,32 @@ def report_connections(results: dict[str, dict]) -> None:
                 f"{scale['rss_during_kib'] / 1024:.0f} MiB), idle CPU {100 * scale['idle_core']:.1f}% of a core"
             )
     (RESULTS / "connections.json").write_text(json.dumps(results, indent=2))
+
+
+def report_storm(results: dict[str, dict]) -> None:
+    """The reconnect storm: how long the dead node's clients took to be current again, what was lost
+    or duplicated (whole run), and the survivors' latency during the 10 s after the kill."""
+    print()
+    print(
+        "| design | clients dropped, current again | all current after (p50) | lost | duplicated "
+        "| survivors during the storm: p50, p99 (before it) | survivor's CPU over the run | load generator |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for design, r in results.items():
+        storm = r["storm"]
+        lost = f"{r['lost']:,} of {r['expected']:,} ({100 * r['lost'] / max(1, r['expected']):.1f}%)"
+        after = (
+            f"{storm['all_current_ms'] / 1000:.1f} s ({storm['current_p50_ms'] / 1000:.1f} s)"
+            if storm["all_current_ms"] is not None
+            else "-"
+        )
+        print(
+            f"| {design} | {storm['drops']:,}, {storm['current']:,} | {after} | {lost} | {r['duplicates']:,} "
+            f"| {_ms(storm['survivor_p50_ms'])}, {_ms(storm['survivor_p99_ms'])} "
+            f"({_ms(storm['before_p50_ms'])}, {_ms(storm['before_p99_ms'])}) "
+            f"| {r['server_cpu']:.1f} s | {_loadgen(r)} |"
+        )
+    (RESULTS / "storm.json").write_text(json.dumps(results, indent=2))
 
 
 def report_search(result: dict, database: str) -> None:

@@ -31,7 +31,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import report, report_connections, report_search, report_transports  # noqa: E402
+from bench.report import report, report_connections, report_search, report_storm, report_transports  # noqa: E402
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
@@ -43,6 +43,7 @@ from bench.scenarios import (  # noqa: E402
     history_at_scale,
     idle_memory,
     many_rooms,
+    reconnect_storm,
     search_at_scale,
     transports,
 )
@@ -57,9 +58,10 @@ def main() -> None:
     parser.add_argument("--designs", default="ours,tutorial,socketio")
     parser.add_argument(
         "--scenarios",
-        default="designs,connections",
+        default="designs,connections,storm",
         help="designs (ours against the baselines: fan-out, many rooms), connections (every design: the "
         "cost of a connection, idle memory on fresh servers; ours: 15,000 idle sockets on one node), "
+        "storm (ours and python-socketio: a node killed, its clients reconnect to the other), "
         "transports (ours: /ws/ against SockJS), search (ours: search over 1,000,000 messages), or "
         "several, comma-separated",
     )
@@ -76,12 +78,14 @@ def main() -> None:
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        known = {"designs", "connections", "transports", "search"}
+        known = {"designs", "connections", "storm", "transports", "search"}
         assert set(scenarios) <= known, f"scenarios: {', '.join(sorted(known))}"
         if "designs" in scenarios:
             run_all(args)
         if "connections" in scenarios:
             run_connections(args)
+        if "storm" in scenarios:
+            run_storm(args)
         if "transports" in scenarios:
             run_transports(args)
         if "search" in scenarios:
@@ -111,7 +115,9 @@ def run_all(args) -> None:
                     wait_for_idle_servers(deployment)
                     results[design]["many_rooms_mixed"] = many_rooms(deployment, duration, mix=0.2)
                     results[design]["catch_up_500_s"] = catch_up(deployment)
-                    results[design]["history_1m"] = history_at_scale(deployment)
+                    results[design]["history_1m"] = history_at_scale(
+                        deployment, rows=100_000 if args.quick else 1_000_000
+                    )
             finally:
                 deployment.stop()
     report(results)
@@ -157,7 +163,33 @@ def run_connections(args) -> None:
 # The idle-scale step: this many sockets over this many rooms on one node, and the seconds over
 # which its idle CPU is read (issue #14); --quick runs a smaller one.
 IDLE_SCALE = (15_000, 500, 30)
-IDLE_SCALE_QUICK = (3_000, 100, 10)
+IDLE_SCALE_QUICK = (2_000, 100, 10)
+
+
+# The reconnect storm: clients, rooms, seconds of sending, when node 2 is killed (issue #14).
+STORM = (5000, 100, 30, 10)
+STORM_QUICK = (600, 50, 15, 5)
+
+
+def run_storm(args) -> None:
+    """Ours and python-socketio (the designs named that have reconnecting clients), each on a fresh
+    deployment: node 2 is killed mid-run and its clients reconnect to node 1."""
+    clients, rooms, duration, kill_after = STORM_QUICK if args.quick else STORM
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for design in args.designs.split(","):
+        if design not in ("ours", "socketio"):
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"bench-{design}-") as workdir:
+            progress(f"starting {design} (fresh) for the reconnect storm")
+            deployment = STARTERS[design](Path(workdir))
+            try:
+                results[design] = reconnect_storm(
+                    deployment, clients, rooms, duration=duration, kill_after=kill_after
+                )
+            finally:
+                deployment.stop()
+    report_storm(results)
 
 
 def run_transports(args) -> None:

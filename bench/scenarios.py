@@ -2,6 +2,9 @@
 
 import asyncio
 import json
+import os
+import signal
+import threading
 import time
 
 from bench.common import SUBSCRIBERS, progress
@@ -102,7 +105,7 @@ def connection_cost(deployment: Deployment, connections: int, *, history: int, r
     rooms = room_names(deployment, CONNECT_ROOMS, f"connect{history}-")
     if history and deployment.cluster is not None:
         # An author per room: client_msg_id ('seed-<n>') is unique per author.
-        authors = [name for name, _ in deployment.cluster.make_sessions(CONNECT_ROOMS, f"author{history}-")]
+        authors = [name for name, _ in deployment.cluster.make_sessions(CONNECT_ROOMS, f"author-{rooms[0]}-")]
         deployment.cluster.django(
             "from bench.seed import seed_history\n"
             f"for slug, name in {list(zip(rooms, authors, strict=True))!r}: seed_history(slug, name, {history})\n"
@@ -233,6 +236,47 @@ def idle_memory(
     }  # fmt: skip
 
 
+def reconnect_storm(
+    deployment: Deployment, clients: int, rooms: int, *, duration: float, kill_after: float
+) -> dict:
+    """Kill one of the two nodes (SIGKILL) while `clients` subscribers over `rooms` rooms receive a
+    message per room per second; the dead node's clients reconnect to the survivor (loadgen.mjs,
+    "Reconnect storm"). Publishers, one per room, are on the survivor. Returns the load generator's
+    result: lost and duplicated messages over the whole run, and `storm`: how long the reconnecting
+    clients took to be current again, and the survivors' own latencies meanwhile."""
+    progress(
+        f"{deployment.design}: reconnect storm, {clients:,} clients over {rooms} rooms, "
+        f"node 2 killed after {kill_after:g} s"
+    )
+    slugs = room_names(deployment, rooms, "storm")
+    subscribers = []
+    for i in range(clients):
+        client = deployment.clients("sub", i, slugs[i % rooms])  # client i is on node i % 2
+        if i % 2:
+            survivor = deployment.clients("sub", i - 1, slugs[i % rooms])  # the same room on node 1
+            client["fallback"] = {"url": survivor["url"], "origin": survivor.get("origin")}
+        else:
+            client["survivor"] = True
+        subscribers.append(client)
+    plan = {
+        "design": deployment.design, "run": "storm", "storm": True, "duration": duration, "drain": 30,
+        "settle": 1, "batch": 50, "subscribers": subscribers,
+        # Publisher 2k connects to node 1 (the survivor); one per room, 1 message/s each.
+        "publishers": [{**deployment.clients("pub", 2 * k, slug), "rate": 1} for k, slug in enumerate(slugs)],
+    }  # fmt: skip
+    killed = threading.Event()
+
+    def kill_at_sending(line: str) -> None:
+        if line.startswith('{"phase": "sending"}') or line.startswith('{"phase":"sending"}'):
+            threading.Timer(
+                kill_after, lambda: (os.kill(deployment.pids[1], signal.SIGKILL), killed.set())
+            ).start()
+
+    result = run_loadgen(deployment, plan, on_line=kill_at_sending, pids=deployment.pids[:1])
+    assert killed.is_set(), "node 2 was not killed during the run"
+    return result
+
+
 def catch_up(deployment: Deployment, missed: int = 500) -> float:
     """Seconds for a client to reconnect with `since` and receive `missed` messages (ours only)."""
     progress(f"{deployment.design}: catch-up of {missed} messages")
@@ -288,7 +332,7 @@ def history_at_scale(deployment: Deployment, rows: int = 1_000_000, fetches: int
         return sorted(timings)
 
     timings = asyncio.run(measure())
-    return {"p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)]}
+    return {"rows": rows, "p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)]}
 
 
 def capacity(rows: list[dict]) -> float:
