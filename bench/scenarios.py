@@ -215,7 +215,10 @@ def idle_memory(
             }  # fmt: skip
             processes.append(start_loadgen(plan))
         connected = sum(wait_connected(process) for process in processes)
-        assert connected == connections, f"{connected} of {connections} connected"
+        if connected < connections:
+            progress(
+                f"{connections - connected} of {connections:,} connections failed (counted per open one)"
+            )
         time.sleep(5)  # let the servers settle (presence polls, the joins' frames)
         during = sum(rss_kib(pid) for pid in pids)
         idle_core = None
@@ -231,7 +234,7 @@ def idle_memory(
             process.wait(timeout=120)
     return {
         "connections": connections, "rooms": rooms, "nodes": 1 if one_node else 2,
-        "kb_per_connection": (during - before) * 1.024 / connections,
+        "kb_per_connection": (during - before) * 1.024 / max(1, connected), "connected": connected,
         "rss_before_kib": before, "rss_during_kib": during, "idle_core": idle_core,
     }  # fmt: skip
 
