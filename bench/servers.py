@@ -37,6 +37,8 @@ def start_ours(workdir: Path) -> Deployment:
         "CHAT_CHANGE_RATE_LIMIT": "100000000", "CHAT_CHANGE_RATE_WINDOW": "1",
         # The idle steps hold up to 15,000 sockets with the 400 bench users' sessions.
         "CHAT_MAX_SOCKETS_PER_USER": "100",
+        # The production default (the test clusters tick twice as often): idle CPU counts these ticks.
+        "CHAT_REPAIR_INTERVAL": "1.0",
     }  # fmt: skip
     cluster = start_cluster(workdir, database_url=DATABASE["url"], LOG_LEVEL="WARNING", **limits)
     sessions = cluster.make_sessions(2 * SUBSCRIBERS, "bench")
