@@ -139,6 +139,10 @@ NAMES: tuple[Name, ...] = (
            "config/server.py: ChatServer.listen_success/shut_down_gracefully"),
     Name("daphne", "daphne.cli.CommandLineInterface", "server_class", "attribute",
          "config/server.py: ChatCommandLineInterface"),
+    Name("daphne", "daphne.server.Server.__init__", "endpoints", "uses",
+         "config/server.py: ChatServer.run (adds a listen backlog to the endpoints daphne stores)"),
+    Name("daphne", "daphne.server.Server.run", "endpoints", "uses",
+         "config/server.py: ChatServer.run (daphne listens on self.endpoints)"),
     # --- Twisted: config/server.py -----------------------------------------------------------------
     *_each("twisted", _TCP, "dataBuffer connected disconnecting TLS", "attribute", _WRITE),
     *_each("twisted", _TCP, "_tempDataBuffer socket", "assigned", _WRITE),
