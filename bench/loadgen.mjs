@@ -128,8 +128,11 @@ function connectOurs(client, index, isPublisher) {
   if (client.transport === "sockjs-websocket") return connectSockJSWebSocket(client, index);
   if (client.transport === "stomp") return connectStomp(client, index);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
+    const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin }, handshakeTimeout: 30000 });
     ws.on("error", reject);
+    // Closed by the server before the subscription was in place (a refusal, an overloaded node):
+    // a failed connect, not one that waits forever (after resolve() this does nothing).
+    ws.on("close", (code) => reject(new Error(`closed with ${code} before subscribed`)));
     let lastId = null; // the publisher's newest acked message, which its changes apply to
     let reacted = false;
     ws.on("open", () => {
