@@ -10,7 +10,6 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { WebSocket } from "ws";
-import { io } from "socket.io-client";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const now = () => performance.timeOrigin + performance.now();
@@ -38,6 +37,66 @@ function onBody(index, body, kind = "send") {
   latencies.push(latency);
   byKind[kind].push(latency);
   receivedBy.set(index, (receivedBy.get(index) || 0) + 1);
+  if (plan.storm && plan.subscribers[index].survivor) {
+    if (storm.droppedAt === null) storm.beforeLatencies.push(latency);
+    else if (now() - storm.droppedAt <= STORM_WINDOW) storm.survivorLatencies.push(latency);
+  }
+}
+
+// Reconnect storm (plan.storm): a subscriber whose node dies reconnects to its `fallback` (the
+// surviving node, as a load balancer would send it) after client.js's backoff, min(30 s, 500 ms x
+// 2^attempt) x (0.5 to 1), and resubscribes with the newest seq it received (ours; a python-socketio
+// client rejoins its room, with nothing to catch up with). `current` is, per reconnecting client, the
+// time from losing its socket to being subscribed again with its catch-up received; survivors (the
+// clients of the node that lives) have their latencies recorded for STORM_WINDOW after the first drop.
+const STORM_WINDOW = 10000;
+const storm = { droppedAt: null, drops: 0, attempts: 0, current: [], survivorLatencies: [], beforeLatencies: [] };
+
+function stormDropped(state) {
+  if (state.dropped === null) {
+    state.dropped = now();
+    storm.drops += 1;
+    storm.droppedAt ??= state.dropped;
+  }
+  const delay = Math.min(30000, 500 * 2 ** state.attempt) * (0.5 + Math.random() / 2);
+  state.attempt += 1;
+  storm.attempts += 1;
+  return delay;
+}
+
+function stormCurrent(state) {
+  if (state.dropped !== null) {
+    storm.current.push(now() - state.dropped);
+    state.dropped = null;
+    state.attempt = 0;
+  }
+}
+
+function connectOursStorm(client, index) {
+  const state = { dropped: null, attempt: 0, lastSeq: null, opened: false, closing: false, ws: null };
+  return new Promise((resolve, reject) => {
+    const open = (url, origin) => {
+      const ws = (state.ws = new WebSocket(url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: origin } }));
+      ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", room: client.room, since: state.lastSeq ?? undefined })));
+      ws.on("message", (data) => {
+        const frame = JSON.parse(data);
+        if (frame.type === "message") state.lastSeq = Math.max(state.lastSeq ?? 0, frame.seq);
+        else if (frame.type === "subscribed") state.lastSeq = Math.max(state.lastSeq ?? 0, frame.last_seq);
+        onOursFrame(frame, index, () => {
+          if (!state.opened) {
+            state.opened = true;
+            resolve({ close: () => { state.closing = true; state.ws.close(); } });
+          } else stormCurrent(state);
+        });
+      });
+      ws.on("error", (error) => { if (!state.opened) reject(error); });
+      ws.on("close", () => {
+        if (state.closing || !state.opened) return;
+        setTimeout(() => open(client.fallback.url, client.fallback.origin), stormDropped(state));
+      });
+    };
+    open(client.url, client.origin);
+  });
 }
 
 // Changes in the mixed many-rooms run (plan.mix): an edit carries the publisher's stamp in its new
@@ -100,8 +159,11 @@ function connectOurs(client, index, isPublisher) {
   if (client.transport === "sockjs-websocket") return connectSockJSWebSocket(client, index);
   if (client.transport === "stomp") return connectStomp(client, index);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin } });
+    const ws = new WebSocket(client.url, { headers: { Cookie: `sessionid=${client.cookie}`, Origin: client.origin }, handshakeTimeout: 30000 });
     ws.on("error", reject);
+    // Closed by the server before the subscription was in place (a refusal, an overloaded node):
+    // a failed connect, not one that waits forever (after resolve() this does nothing).
+    ws.on("close", (code) => reject(new Error(`closed with ${code} before subscribed`)));
     let lastId = null; // the publisher's newest acked message, which its changes apply to
     let reacted = false;
     ws.on("open", () => {
@@ -256,6 +318,35 @@ function connectStomp(client, index) {
   });
 }
 
+function connectSocketIOStorm(client, index) {
+  const state = { dropped: null, attempt: 0, opened: false, closing: false, ws: null };
+  return new Promise((resolve, reject) => {
+    const open = (base) => {
+      const ws = (state.ws = new WebSocket(`${base.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket&room=${encodeURIComponent(client.room)}`));
+      ws.on("message", (data) => {
+        const text = data.toString();
+        if (text.startsWith("42")) {
+          const [event, payload] = JSON.parse(text.slice(2));
+          if (event === "chat") onBody(index, payload.body);
+        } else if (text === "2") ws.send("3");
+        else if (text[0] === "0") ws.send("40");
+        else if (text.startsWith("40")) {
+          if (!state.opened) {
+            state.opened = true;
+            resolve({ close: () => { state.closing = true; state.ws.close(); } });
+          } else stormCurrent(state);
+        }
+      });
+      ws.on("error", (error) => { if (!state.opened) reject(error); });
+      ws.on("close", () => {
+        if (state.closing || !state.opened) return;
+        setTimeout(() => open(client.fallback.url), stormDropped(state));
+      });
+    };
+    open(client.url);
+  });
+}
+
 function connectTutorial(client, index, isPublisher) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(client.url);
@@ -265,16 +356,57 @@ function connectTutorial(client, index, isPublisher) {
   });
 }
 
+// python-socketio through a lean Socket.IO v5 client on a raw WebSocket (Engine.IO v4 framing, as
+// socket.io-client speaks it with transports: ["websocket"]): "0{...}" open, "40" connect to the
+// default namespace (the server's connect handler joins ?room= before it answers "40{sid}"),
+// "42[event, data]" events, "2"/"3" ping/pong. socket.io-client itself ran at a whole core in
+// this process at 50 msg/s (its parser, emitter and timers per packet), which made python-socketio
+// look slower than it is; this client does what the others do per message: one JSON.parse.
 function connectSocketIO(client, index, isPublisher) {
   return new Promise((resolve, reject) => {
-    const socket = io(client.url, { transports: ["websocket"], query: { room: client.room }, reconnection: false, forceNew: true });
-    socket.on("connect_error", reject);
-    socket.on("connect", () => resolve({ send: (body) => socket.emit("chat", { room: client.room, body }), close: () => socket.close() }));
-    if (!isPublisher) socket.on("chat", (data) => onBody(index, data.body));
+    const url = `${client.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket&room=${encodeURIComponent(client.room)}`;
+    const ws = new WebSocket(url);
+    ws.on("error", reject);
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text.startsWith("42")) {
+        if (!isPublisher) {
+          const [event, payload] = JSON.parse(text.slice(2));
+          if (event === "chat") onBody(index, payload.body);
+        }
+      } else if (text === "2") ws.send("3");
+      else if (text[0] === "0") ws.send("40");
+      else if (text.startsWith("40")) {
+        resolve({
+          send: (body) => ws.send(`42${JSON.stringify(["chat", { room: client.room, body }])}`),
+          close: () => ws.close(),
+        });
+      } else if (text.startsWith("44")) reject(new Error(`Socket.IO connect refused: ${text}`));
+    });
   });
 }
 
-const connect = { ours: connectOurs, tutorial: connectTutorial, socketio: connectSocketIO }[plan.design];
+function stormResult() {
+  const sorted = (values) => [...values].sort((a, b) => a - b);
+  const current = sorted(storm.current);
+  const survivors = sorted(storm.survivorLatencies);
+  const before = sorted(storm.beforeLatencies);
+  const at = (values, q) => (values.length ? values[Math.min(values.length - 1, Math.floor(q * values.length))] : null);
+  return {
+    drops: storm.drops, attempts: storm.attempts, current: current.length,
+    all_current_ms: current.length ? current[current.length - 1] : null, current_p50_ms: at(current, 0.5),
+    survivor_p50_ms: at(survivors, 0.5), survivor_p99_ms: at(survivors, 0.99), survivor_deliveries: survivors.length,
+    // The same clients before the kill, for comparison.
+    before_p50_ms: at(before, 0.5), before_p99_ms: at(before, 0.99),
+  };
+}
+
+const connect = plan.storm
+  ? (client, index, isPublisher) => {
+    if (isPublisher) return { ours: connectOurs, socketio: connectSocketIO }[plan.design](client, index, true);
+    return { ours: connectOursStorm, socketio: connectSocketIOStorm }[plan.design](client, index);
+  }
+  : { ours: connectOurs, tutorial: connectTutorial, socketio: connectSocketIO }[plan.design];
 
 async function inBatches(items, size, fn) {
   const out = [];
@@ -283,16 +415,40 @@ async function inBatches(items, size, fn) {
 }
 
 const cpuStart = process.cpuUsage();
-const subscribers = await inBatches(plan.subscribers, 50, (c, i) => connect(c, i, false));
+// bench/loadgen.py reads the servers' CPU at every phase line: "connecting" -> "connected" is the
+// cost of connecting (and authenticating and subscribing) the subscribers.
+console.log(JSON.stringify({ phase: "connecting" }));
+const connectStarted = now();
+// A holding plan (idle memory) counts a socket that fails to connect instead of failing the run:
+// the step reports how many did, and measures per connection that is open.
+const subscribers = (
+  await inBatches(plan.subscribers, plan.batch || 50, (c, i) => {
+    const connecting = connect(c, i, false);
+    return plan.hold ? connecting.catch(() => { extra.failed_connects = (extra.failed_connects || 0) + 1; return null; }) : connecting;
+  })
+).filter((s) => s !== null);
+if (plan.hold) {
+  // A socket reset by an overloaded server after it was counted is not worth a crash either
+  // (counted apart from `errors`, the publishers' refusals by code).
+  process.on("uncaughtException", (error) => { extra.hold_errors = (extra.hold_errors || 0) + 1; extra.last_error = String(error); });
+}
+const connectWall = (now() - connectStarted) / 1000;
+const connectCpu = process.cpuUsage(cpuStart);
+console.log(JSON.stringify({ phase: "connected" }));
 const publishers = await inBatches(plan.publishers, 50, (c, i) => connect(c, i, true));
 if (plan.hold) {
-  // Idle-memory runs: say that every socket is open, then keep them open while idle_memory() measures.
-  console.log(JSON.stringify({ connected: subscribers.length + publishers.length }));
-  await new Promise((r) => setTimeout(r, plan.hold * 1000));
+  // Idle-memory runs: say that every socket is open, then keep them open while idle_memory() measures,
+  // until it closes our stdin (or plan.hold seconds have passed).
+  console.log(JSON.stringify({ connected: subscribers.length + publishers.length, failed: extra.failed_connects || 0 }));
+  await new Promise((r) => {
+    setTimeout(r, plan.hold * 1000);
+    process.stdin.on("end", r).on("close", r).resume();
+  });
 }
 if (plan.settle) await new Promise((r) => setTimeout(r, plan.settle * 1000));
 
-console.log(JSON.stringify({ phase: "sending" })); // bench/loadgen.py reads the servers' CPU at both phase lines
+console.log(JSON.stringify({ phase: "sending" }));
+const sendingCpuStart = process.cpuUsage();
 const started = now();
 const deadline = started + plan.duration * 1000;
 await Promise.all(
@@ -331,6 +487,7 @@ while (now() - sentAt < plan.drain * 1000) {
 }
 const wall = (now() - started) / 1000;
 const cpu = process.cpuUsage(cpuStart);
+const sendingCpu = process.cpuUsage(sendingCpuStart);
 console.log(JSON.stringify({ phase: "drained" }));
 for (const s of [...subscribers, ...publishers]) s.close();
 latencies.sort((a, b) => a - b);
@@ -348,8 +505,12 @@ console.log(JSON.stringify({
   expected, received, lost: Math.max(0, expected - received), sent: [...sentPerRoom.values()].reduce((a, b) => a + b, 0),
   p50: pick(0.5), p99: pick(0.99), max: latencies.length ? latencies[latencies.length - 1] : null,
   wall, loadgen_cpu: (cpu.user + cpu.system) / 1e6, ...extra,
+  // This process's CPU while it sent and drained (over `wall`), and while it connected the subscribers.
+  loadgen_cpu_sending: (sendingCpu.user + sendingCpu.system) / 1e6,
+  connect_wall: connectWall, loadgen_cpu_connecting: (connectCpu.user + connectCpu.system) / 1e6,
   ...(sockjs.streams || sockjs.failures.length ? { sockjs } : {}),
   ...(stomp.failures.length ? { stomp } : {}),
   ...(plan.reads ? { reads_sent: reads.sent } : {}),
+  ...(plan.storm ? { storm: stormResult() } : {}),
 }));
 process.exit(0);

@@ -4,10 +4,17 @@ import json
 import statistics
 
 from bench.common import RESULTS, SUBSCRIBERS
+from bench.loadgen import LOADGEN_CORE_LIMIT, comparable, loadgen_core
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
+
+
+def _loadgen(result: dict) -> str:
+    """The load generator's share of a core while it sent; a step past the limit is not comparable."""
+    shown = f"{100 * loadgen_core(result):.0f}% of a core"
+    return shown if comparable(result) else f"{shown} **(not comparable: over {LOADGEN_CORE_LIMIT:.0%})**"
 
 
 def report_transports(rows: dict[str, list[dict]]) -> None:
@@ -27,7 +34,7 @@ def report_transports(rows: dict[str, list[dict]]) -> None:
                 f"| {transport} | {r['rate']}, {r['duration']:g} s | {r['deliveries_per_s']:,.0f} | {_ms(r['p50'])} | {_ms(r['p99'])} "
                 f"| {100 * r['lost'] / max(1, r['expected']):.1f}% | {r['stale']}, {r['duplicates']} "
                 f"| {1e6 * sending_cpu(r) / max(1, r['received']):.0f} us "
-                f"| {100 * r['loadgen_cpu'] / r['wall']:.0f}% of a core | {r['other_cpu']:.1f} s | {requests} |"
+                f"| {_loadgen(r)} | {r['other_cpu']:.1f} s | {requests} |"
             )
     if "ws" in rows:
         print()
@@ -184,7 +191,7 @@ def report(results: dict[str, dict]) -> None:
             at50 = f"{fifty['deliveries_per_s']:.0f}/s, {fifty['p99']:.0f} ms, {100 * fifty['lost'] / max(1, fifty['expected']):.1f}%"
             received = max(1, fifty["received"])
             cpu = f"{1e6 * sending_cpu(fifty) / received:.0f} us ({1e6 * fifty['server_cpu'] / received:.0f} us)"
-            loadgen = f"{100 * fifty['loadgen_cpu'] / fifty['wall']:.0f}% of a core"
+            loadgen = _loadgen(fifty)
         else:
             at50 = cpu = loadgen = "-"
         shown = f"{data['capacity']:.0f}"
@@ -192,15 +199,26 @@ def report(results: dict[str, dict]) -> None:
             shown += f" (highest step met, whatever the others did: {data['capacity_any_step']:.0f})"
         print(f"| {design} | {shown} | {p50} | {at50} | {cpu} | {loadgen} |")
     print()
-    print("| design | many rooms (100 x 2, 800 deliveries/s): p50, p99, lost | idle memory per connection |")
+    print(
+        "Every fan-out step (server CPU per delivery over the sending phase; the load generator's share of a core):"
+    )
+    print()
+    print("| design | msg/s | p50 | p99 | lost | server CPU per delivery | load generator |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for design, data in results.items():
+        for r in data["fanout"]:
+            print(
+                f"| {design} | {r['rate']} | {_ms(r['p50'])} | {_ms(r['p99'])} "
+                f"| {100 * r['lost'] / max(1, r['expected']):.1f}% "
+                f"| {1e6 * sending_cpu(r) / max(1, r['received']):.0f} us | {_loadgen(r)} |"
+            )
+    print()
+    print("| design | many rooms (100 x 2, 800 deliveries/s): p50, p99, lost | load generator |")
     print("| --- | --- | --- |")
     for design, data in results.items():
         rooms = data["many_rooms"]
         lost = 100 * rooms["lost"] / max(1, rooms["expected"])
-        print(
-            f"| {design} | {rooms['p50']:.1f} ms, {rooms['p99']:.1f} ms, {lost:.1f}% "
-            f"| {data['idle_kb_per_connection']:.1f} kB |"
-        )
+        print(f"| {design} | {rooms['p50']:.1f} ms, {rooms['p99']:.1f} ms, {lost:.1f}% | {_loadgen(rooms)} |")
     if "ours" in results:
         print()
         ours = results["ours"]
@@ -220,8 +238,7 @@ def report(results: dict[str, dict]) -> None:
                 f"ours / {design}: capacity {capacity}, "
                 f"server CPU per delivery at 50 msg/s {_ratio(ours, data, _cpu_per_delivery_at_50)}, "
                 f"p50 at 1 msg/s {_ratio(ours, data, _p50_at_1)}, "
-                f"many rooms p99 {_ratio(ours, data, lambda d: d['many_rooms']['p99'])}, "
-                f"idle memory per connection {_ratio(ours, data, lambda d: d['idle_kb_per_connection'])}"
+                f"many rooms p99 {_ratio(ours, data, lambda d: d['many_rooms']['p99'])}"
             )
         if "many_rooms_mixed" in ours:
             print(changes_line(ours["many_rooms"], ours["many_rooms_mixed"]))
@@ -234,7 +251,8 @@ def report(results: dict[str, dict]) -> None:
         if "history_1m" in results["ours"]:
             history = results["ours"]["history_1m"]
             print(
-                f"history.fetch with 1,000,000 messages (ours): p50 {history['p50']:.1f} ms, p99 {history['p99']:.1f} ms"
+                f"history.fetch with {history.get('rows', 1_000_000):,} messages (ours): "
+                f"p50 {history['p50']:.1f} ms, p99 {history['p99']:.1f} ms"
             )
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
     plot(results)
@@ -267,6 +285,95 @@ def plot(results: dict[str, dict]) -> None:
     figure.tight_layout()
     figure.savefig(RESULTS / "latency.png", dpi=110)
     print(f"plot: {RESULTS / 'latency.png'}")
+
+
+def report_connections(results: dict[str, dict]) -> None:
+    """The connections scenario: CPU per connection, idle memory per connection, the idle-scale step."""
+    print()
+    print(
+        "| design | server CPU per connect + subscribe: empty history, 50-message page (whole cycle with closing) | idle memory per connection (fresh servers) |"
+    )
+    print("| --- | --- | --- |")
+    for design, data in results.items():
+        cells = []
+        for history, cost in data["connect"].items():
+            median = cost["median"]
+            flag = "" if median["loadgen_core"] <= LOADGEN_CORE_LIMIT else " (load generator over 70%)"
+            cells.append(f"{median['connect_us']:,.0f} us ({median['cycle_us']:,.0f} us){flag} [{history}]")
+        idle = ", ".join(
+            f"{step['kb_per_connection']:.1f} kB ({step['connections']:,} over {step['rooms']} rooms)"
+            for step in data["idle"]
+        )
+        print(f"| {design} | {'; '.join(cells)} | {idle} |")
+    if "ours" in results:
+        ours = results["ours"]
+        for design, data in results.items():
+            if design == "ours" or 0 not in data["connect"]:
+                continue
+            theirs = data["connect"][0]["median"]["connect_us"]
+            ratios = ", ".join(
+                f"{cost['history']}-message history {cost['median']['connect_us'] / theirs:.2f}x"
+                for cost in ours["connect"].values()
+            )
+            memory = ", ".join(
+                f"{mine['connections']:,}: {mine['kb_per_connection'] / other['kb_per_connection']:.2f}x"
+                for mine, other in zip(ours["idle"], data["idle"], strict=False)
+                if other["kb_per_connection"] > 0
+            )
+            print(
+                f"ours / {design}: server CPU per connect ({ratios}); idle memory per connection ({memory})"
+            )
+        for history, cost in ours["connect"].items():
+            if not cost.get("stages"):
+                continue
+            total = cost["median"]["connect_us"]
+            staged = sum(us for name, us in cost["stages"].items() if not name.startswith("thread hop"))
+            print()
+            print(
+                f"Where ours' {total:,.0f} us per connect go, {history}-message history (bench/connect_stages.py):"
+            )
+            print()
+            print("| stage | CPU per connection |")
+            print("| --- | --- |")
+            for name, us in cost["stages"].items():
+                print(f"| {name} | {us:,.0f} us |")
+            print(
+                f"| the rest: HTTP upgrade, WebSocket handshake and frames, ASGI, consumer | {total - staged:,.0f} us |"
+            )
+        scale = ours.get("idle_scale")
+        if scale:
+            print(
+                f"idle scale (ours, one node): {scale['connections']:,} sockets over {scale['rooms']} rooms, "
+                f"{scale['kb_per_connection']:.1f} kB per connection (RSS {scale['rss_before_kib'] / 1024:.0f} -> "
+                f"{scale['rss_during_kib'] / 1024:.0f} MiB), idle CPU {100 * scale['idle_core']:.1f}% of a core"
+            )
+    (RESULTS / "connections.json").write_text(json.dumps(results, indent=2))
+
+
+def report_storm(results: dict[str, dict]) -> None:
+    """The reconnect storm: how long the dead node's clients took to be current again, what was lost
+    or duplicated (whole run), and the survivors' latency during the 10 s after the kill."""
+    print()
+    print(
+        "| design | clients dropped, current again | all current after (p50) | lost | duplicated "
+        "| survivors during the storm: p50, p99 (before it) | survivor's CPU over the run | load generator |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for design, r in results.items():
+        storm = r["storm"]
+        lost = f"{r['lost']:,} of {r['expected']:,} ({100 * r['lost'] / max(1, r['expected']):.1f}%)"
+        after = (
+            f"{storm['all_current_ms'] / 1000:.1f} s ({storm['current_p50_ms'] / 1000:.1f} s)"
+            if storm["all_current_ms"] is not None
+            else "-"
+        )
+        print(
+            f"| {design} | {storm['drops']:,}, {storm['current']:,} | {after} | {lost} | {r['duplicates']:,} "
+            f"| {_ms(storm['survivor_p50_ms'])}, {_ms(storm['survivor_p99_ms'])} "
+            f"({_ms(storm['before_p50_ms'])}, {_ms(storm['before_p99_ms'])}) "
+            f"| {r['server_cpu']:.1f} s | {_loadgen(r)} |"
+        )
+    (RESULTS / "storm.json").write_text(json.dumps(results, indent=2))
 
 
 def report_search(result: dict, database: str) -> None:

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --scenarios transports [--quick] [--transports ws,xhr-streaming]
     .venv/bin/python bench/run.py --scenarios search [--database postgres] [--quick]
     .venv/bin/python bench/run.py --scenarios reads [--database postgres] [--quick]
+    .venv/bin/python bench/run.py --scenarios connections,storm [--designs ours,socketio] [--quick]
 
 Each design runs as two server processes sharing one Redis (Valkey) on this machine, driven by the
 same Node load generator (bench/loadgen.mjs). Prints a table, the ratios ours / each baseline, and
@@ -41,17 +42,27 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import RESULTS, progress  # noqa: E402
-from bench.report import read_writes_line, report, report_changes, report_search, report_transports  # noqa: E402
+from bench.report import (  # noqa: E402
+    read_writes_line,
+    report,
+    report_changes,
+    report_connections,
+    report_search,
+    report_storm,
+    report_transports,
+)
 from bench.sampling import wait_for_idle_servers  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     TRANSPORTS,
     capacity,
     capacity_any_step,
     catch_up,
+    connection_cost,
     fanout,
     history_at_scale,
     idle_memory,
     many_rooms,
+    reconnect_storm,
     search_at_scale,
     transports,
 )
@@ -66,10 +77,13 @@ def main() -> None:
     parser.add_argument("--designs", default="ours,tutorial,socketio")
     parser.add_argument(
         "--scenarios",
-        default="designs",
-        help="designs (ours against the baselines), transports (ours: /ws/ against SockJS), search "
-        "(ours: search over 1,000,000 messages), reads (ours: many rooms with read positions), changes (ours: edits and reactions against sends), "
-        "or several, comma-separated",
+        default="designs,connections,storm",
+        help="designs (ours against the baselines: fan-out, many rooms), connections (every design: the "
+        "cost of a connection, idle memory on fresh servers; ours: 15,000 idle sockets on one node), "
+        "storm (ours and python-socketio: a node killed, its clients reconnect to the other), "
+        "transports (ours: /ws/ against SockJS), search (ours: search over 1,000,000 messages), reads "
+        "(ours: many rooms with read positions), changes (ours: edits and reactions against sends), or "
+        "several, comma-separated",
     )
     parser.add_argument("--rounds", type=int, default=3, help="for the changes scenario")
     parser.add_argument(
@@ -91,10 +105,14 @@ def main() -> None:
     DATABASE["url"] = postgres.url if postgres else None
     try:
         scenarios = args.scenarios.split(",")
-        known = {"designs", "transports", "search", "reads", "changes"}
+        known = {"designs", "connections", "storm", "transports", "search", "reads", "changes"}
         assert set(scenarios) <= known, f"scenarios: {', '.join(sorted(known))}"
         if "designs" in scenarios:
             run_all(args)
+        if "connections" in scenarios:
+            run_connections(args)
+        if "storm" in scenarios:
+            run_storm(args)
         if "transports" in scenarios:
             run_transports(args)
         if "search" in scenarios:
@@ -124,12 +142,13 @@ def run_all(args) -> None:
                 }  # fmt: skip
                 wait_for_idle_servers(deployment)
                 results[design]["many_rooms"] = many_rooms(deployment, duration)
-                results[design]["idle_kb_per_connection"] = idle_memory(deployment, 1000)
                 if design == "ours":
                     wait_for_idle_servers(deployment)
                     results[design]["many_rooms_mixed"] = many_rooms(deployment, duration, mix=0.2)
                     results[design]["catch_up_500_s"] = catch_up(deployment)
-                    results[design]["history_1m"] = history_at_scale(deployment)
+                    results[design]["history_1m"] = history_at_scale(
+                        deployment, rows=100_000 if args.quick else 1_000_000
+                    )
             finally:
                 deployment.stop()
     report(results)
@@ -153,6 +172,75 @@ def run_reads(args) -> None:
         p50, p99 = (f"{run[q]:.1f} ms" if run[q] is not None else "-" for q in ("p50", "p99"))
         print(f"many rooms {name}: p50 {p50}, p99 {p99}, lost {lost:.1f}% of {run['expected']}")
     print(read_writes_line(result))
+
+
+def run_connections(args) -> None:
+    """Per design, on fresh deployments: idle memory at each size (a deployment each), then the CPU
+    of a connection (empty history, a 50-message page) on the deployment of the smallest; for ours
+    also IDLE_SCALE (15,000 sockets over 500 rooms) on one node of a fresh deployment."""
+    sizes = [(1000, 100)] if args.quick else [(1000, 100), (10_000, 100)]
+    connects, rounds = (200, 2) if args.quick else (400, 3)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for design in args.designs.split(","):
+        results[design] = {"idle": [], "connect": {}}
+        for index, (connections, rooms) in enumerate(sizes):
+            with tempfile.TemporaryDirectory(prefix=f"bench-{design}-") as workdir:
+                progress(f"starting {design} (fresh): two server processes, one Redis")
+                deployment = STARTERS[design](Path(workdir))
+                try:
+                    results[design]["idle"].append(idle_memory(deployment, connections, rooms))
+                    if index == 0:
+                        for history in (0, 50) if design.startswith("ours") else (0,):
+                            results[design]["connect"][history] = connection_cost(
+                                deployment, connects, history=history, rounds=rounds
+                            )
+                finally:
+                    deployment.stop()
+        if design == "ours":
+            with tempfile.TemporaryDirectory(prefix="bench-ours-") as workdir:
+                progress("starting ours (fresh) for the idle-scale step")
+                deployment = STARTERS[design](Path(workdir))
+                try:
+                    connections, rooms, window = IDLE_SCALE_QUICK if args.quick else IDLE_SCALE
+                    results[design]["idle_scale"] = idle_memory(
+                        deployment, connections, rooms, one_node=True, idle_window=window
+                    )
+                finally:
+                    deployment.stop()
+    report_connections(results)
+
+
+# The idle-scale step: this many sockets over this many rooms on one node, and the seconds over
+# which its idle CPU is read (issue #14); --quick runs a smaller one.
+IDLE_SCALE = (15_000, 500, 30)
+IDLE_SCALE_QUICK = (2_000, 100, 10)
+
+
+# The reconnect storm: clients, rooms, seconds of sending, when node 2 is killed (issue #14).
+STORM = (5000, 100, 30, 10)
+STORM_QUICK = (600, 50, 15, 5)
+
+
+def run_storm(args) -> None:
+    """Ours and python-socketio (the designs named that have reconnecting clients), each on a fresh
+    deployment: node 2 is killed mid-run and its clients reconnect to node 1."""
+    clients, rooms, duration, kill_after = STORM_QUICK if args.quick else STORM
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for design in args.designs.split(","):
+        if design not in ("ours", "socketio"):
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"bench-{design}-") as workdir:
+            progress(f"starting {design} (fresh) for the reconnect storm")
+            deployment = STARTERS[design](Path(workdir))
+            try:
+                results[design] = reconnect_storm(
+                    deployment, clients, rooms, duration=duration, kill_after=kill_after
+                )
+            finally:
+                deployment.stop()
+    report_storm(results)
 
 
 def run_transports(args) -> None:

@@ -2,13 +2,16 @@
 
 import asyncio
 import json
+import os
+import signal
+import threading
 import time
 
 import httpx
 
 from bench.common import SUBSCRIBERS, progress
-from bench.loadgen import run_loadgen, start_loadgen
-from bench.sampling import rss_kib, wait_for_quiet
+from bench.loadgen import run_loadgen, start_loadgen, wait_connected
+from bench.sampling import cpu_seconds, rss_kib, wait_for_idle_servers, wait_for_quiet
 from bench.servers import Deployment, room_names
 from chat.testing.clients import WsClient
 
@@ -86,6 +89,74 @@ def transports(deployment: Deployment, names: list[str], steps: list[tuple[int, 
     return rows
 
 
+def connection_cost(deployment: Deployment, connections: int, *, history: int, rounds: int = 3) -> dict:
+    """Server CPU per connect + authenticate + subscribe, in microseconds (the median of `rounds`).
+
+    `connections` clients (over CONNECT_ROOMS rooms, each seeded with `history` messages for ours)
+    connect, 50 at a time, each until its subscription is in place: ours until the `presence`
+    frame that ends `subscribe` (after `subscribed` and the history page), the tutorial design
+    until the socket is open (its connect() joined the room's group), python-socketio until the
+    namespace's "40" answer (its connect handler entered the room). The servers' CPU (both
+    processes, from /proc) is read when the load generator starts connecting and when every
+    client is subscribed; `cycle` also counts closing them, up to when the servers are idle again.
+    """
+    what = f"{history} messages of history" if history else "empty history"
+    progress(
+        f"{deployment.design}: connection cost, {connections} connects over {CONNECT_ROOMS} rooms, {what}"
+    )
+    rooms = room_names(deployment, CONNECT_ROOMS, f"connect{history}-")
+    if history and deployment.cluster is not None:
+        # An author per room: client_msg_id ('seed-<n>') is unique per author.
+        authors = [name for name, _ in deployment.cluster.make_sessions(CONNECT_ROOMS, f"author-{rooms[0]}-")]
+        deployment.cluster.django(
+            "from bench.seed import seed_history\n"
+            f"for slug, name in {list(zip(rooms, authors, strict=True))!r}: seed_history(slug, name, {history})\n"
+            "print('ok')"
+        )
+    samples = []
+    for run in range(rounds):
+        wait_for_idle_servers(deployment)
+        plan = {
+            "design": deployment.design, "run": f"connect{history}-{run}", "duration": 0.01, "drain": 0,
+            "subscribers": [deployment.clients("sub", i, rooms[i % CONNECT_ROOMS]) for i in range(connections)],
+            "publishers": [],
+        }  # fmt: skip
+        before = sum(cpu_seconds(pid) for pid in deployment.pids)
+        result = run_loadgen(deployment, plan)
+        wait_for_idle_servers(deployment)
+        cycle = sum(cpu_seconds(pid) for pid in deployment.pids) - before
+        samples.append(
+            {
+                "connect_us": 1e6 * result["server_cpu_connecting"] / connections,
+                "cycle_us": 1e6 * cycle / connections,
+                "connect_wall_s": result["connect_wall"],
+                "loadgen_core": result["loadgen_cpu_connecting"] / max(result["connect_wall"], 1e-3),
+                "other_cpu": result["other_cpu"],
+            }
+        )
+    samples.sort(key=lambda sample: sample["connect_us"])
+    stages = None
+    if deployment.cluster is not None:
+        # Where ours' time goes, stage by stage (bench/connect_stages.py), in a process of its own.
+        stages = json.loads(
+            deployment.cluster.django(
+                "import json; from bench.connect_stages import measure\n"
+                f"print(json.dumps(measure({rooms[0]!r})))"
+            )
+        )
+    return {
+        "connections": connections,
+        "history": history,
+        "median": samples[len(samples) // 2],
+        "rounds": samples,
+        "stages": stages,
+    }
+
+
+# Rooms the connection-cost clients are spread over (a presence set and a group each).
+CONNECT_ROOMS = 10
+
+
 # How often a subscriber of ours reports its read position in many rooms, at most (seconds): as
 # chat/static/chat/reads.js does.
 READ_INTERVAL = 1.0
@@ -157,24 +228,109 @@ def read_metrics(deployment: Deployment) -> dict[str, float]:
     return totals
 
 
-def idle_memory(deployment: Deployment, connections: int) -> float:
-    """Server RSS per idle connection in kB: both nodes, before and while `connections` are open."""
-    progress(f"{deployment.design}: idle memory, {connections} connections")
-    [room] = room_names(deployment, 1, "idle")
-    before = sum(rss_kib(pid) for pid in deployment.pids)
-    plan = {
-        "design": deployment.design, "run": "idle", "duration": 0.01, "drain": 0, "hold": 8,
-        "subscribers": [deployment.clients("sub", i % SUBSCRIBERS, room) for i in range(connections)],
-        "publishers": [],
-    }  # fmt: skip
-    process = start_loadgen(plan)
+# Sockets per load-generator process in the idle-memory steps (the machine allows 20,000 open files
+# per process; several processes also keep connecting from being bound by one client core).
+SOCKETS_PER_LOADGEN = 4000
+
+
+def idle_memory(
+    deployment: Deployment, connections: int, rooms: int, *, one_node: bool = False, idle_window: float = 0
+) -> dict:
+    """Server RSS per idle connection in kB: `connections` spread over `rooms` rooms (client i in
+    room i % rooms), on both nodes (or all on node 0 with `one_node`), held open by load-generator
+    processes of SOCKETS_PER_LOADGEN sockets each. Run on a fresh deployment: RSS is read after
+    20 warm-up connections have come and gone (what a node loads once, on its first connection, is
+    not a cost per connection), then 5 s after the last connection is in place. With `idle_window`,
+    the nodes' CPU is then read over that many seconds: what idle connections cost (heartbeats,
+    presence, the repair loop)."""
+    where = "node 0" if one_node else "both nodes"
+    progress(f"{deployment.design}: idle memory, {connections:,} connections over {rooms} rooms on {where}")
+    slugs = room_names(deployment, rooms, f"idle{connections}-")
+    pids = deployment.pids[:1] if one_node else deployment.pids
+
+    def client(i: int) -> dict:
+        # Client index 2k goes to node 0 (deployment.clients spreads index i to node i % 2).
+        return deployment.clients("sub", 2 * i if one_node else i, slugs[i % rooms])
+
+    warm = {"design": deployment.design, "run": "warm", "duration": 0.01, "drain": 0,
+            "subscribers": [client(i) for i in range(20)], "publishers": []}  # fmt: skip
+    run_loadgen(deployment, warm)
+    wait_for_idle_servers(deployment)
+    before = sum(rss_kib(pid) for pid in pids)
+    processes = []
     try:
-        assert json.loads(process.stdout.readline())["connected"] == connections
-        time.sleep(4)  # let the servers settle
-        during = sum(rss_kib(pid) for pid in deployment.pids)
+        for start in range(0, connections, SOCKETS_PER_LOADGEN):
+            plan = {
+                "design": deployment.design, "run": f"idle{start}", "duration": 0.01, "drain": 0,
+                "hold": 3600, "batch": 25,
+                "subscribers": [client(i) for i in range(start, min(connections, start + SOCKETS_PER_LOADGEN))],
+                "publishers": [],
+            }  # fmt: skip
+            processes.append(start_loadgen(plan))
+        connected = sum(wait_connected(process) for process in processes)
+        if connected < connections:
+            progress(
+                f"{connections - connected} of {connections:,} connections failed (counted per open one)"
+            )
+        time.sleep(5)  # let the servers settle (presence polls, the joins' frames)
+        during = sum(rss_kib(pid) for pid in pids)
+        idle_core = None
+        if idle_window:
+            cpu = sum(cpu_seconds(pid) for pid in pids)
+            time.sleep(idle_window)
+            idle_core = (sum(cpu_seconds(pid) for pid in pids) - cpu) / idle_window
     finally:
-        process.communicate(timeout=60)
-    return (during - before) * 1.024 / connections
+        for process in processes:
+            process.stdin.close()
+        for process in processes:
+            process.stdout.read()  # up to its result line and exit
+            process.wait(timeout=120)
+    return {
+        "connections": connections, "rooms": rooms, "nodes": 1 if one_node else 2,
+        "kb_per_connection": (during - before) * 1.024 / max(1, connected), "connected": connected,
+        "rss_before_kib": before, "rss_during_kib": during, "idle_core": idle_core,
+    }  # fmt: skip
+
+
+def reconnect_storm(
+    deployment: Deployment, clients: int, rooms: int, *, duration: float, kill_after: float
+) -> dict:
+    """Kill one of the two nodes (SIGKILL) while `clients` subscribers over `rooms` rooms receive a
+    message per room per second; the dead node's clients reconnect to the survivor (loadgen.mjs,
+    "Reconnect storm"). Publishers, one per room, are on the survivor. Returns the load generator's
+    result: lost and duplicated messages over the whole run, and `storm`: how long the reconnecting
+    clients took to be current again, and the survivors' own latencies meanwhile."""
+    progress(
+        f"{deployment.design}: reconnect storm, {clients:,} clients over {rooms} rooms, "
+        f"node 2 killed after {kill_after:g} s"
+    )
+    slugs = room_names(deployment, rooms, "storm")
+    subscribers = []
+    for i in range(clients):
+        client = deployment.clients("sub", i, slugs[i % rooms])  # client i is on node i % 2
+        if i % 2:
+            survivor = deployment.clients("sub", i - 1, slugs[i % rooms])  # the same room on node 1
+            client["fallback"] = {"url": survivor["url"], "origin": survivor.get("origin")}
+        else:
+            client["survivor"] = True
+        subscribers.append(client)
+    plan = {
+        "design": deployment.design, "run": "storm", "storm": True, "duration": duration, "drain": 30,
+        "settle": 1, "batch": 50, "subscribers": subscribers,
+        # Publisher 2k connects to node 1 (the survivor); one per room, 1 message/s each.
+        "publishers": [{**deployment.clients("pub", 2 * k, slug), "rate": 1} for k, slug in enumerate(slugs)],
+    }  # fmt: skip
+    killed = threading.Event()
+
+    def kill_at_sending(line: str) -> None:
+        if line.startswith('{"phase": "sending"}') or line.startswith('{"phase":"sending"}'):
+            threading.Timer(
+                kill_after, lambda: (os.kill(deployment.pids[1], signal.SIGKILL), killed.set())
+            ).start()
+
+    result = run_loadgen(deployment, plan, on_line=kill_at_sending, pids=deployment.pids[:1])
+    assert killed.is_set(), "node 2 was not killed during the run"
+    return result
 
 
 def catch_up(deployment: Deployment, missed: int = 500) -> float:
@@ -232,7 +388,7 @@ def history_at_scale(deployment: Deployment, rows: int = 1_000_000, fetches: int
         return sorted(timings)
 
     timings = asyncio.run(measure())
-    return {"p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)]}
+    return {"rows": rows, "p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99)]}
 
 
 def capacity(rows: list[dict]) -> float:

@@ -139,6 +139,10 @@ NAMES: tuple[Name, ...] = (
            "config/server.py: ChatServer.listen_success/shut_down_gracefully"),
     Name("daphne", "daphne.cli.CommandLineInterface", "server_class", "attribute",
          "config/server.py: ChatCommandLineInterface"),
+    Name("daphne", "daphne.server.Server.__init__", "endpoints", "uses",
+         "config/server.py: ChatServer.run (adds a listen backlog to the endpoints daphne stores)"),
+    Name("daphne", "daphne.server.Server.run", "endpoints", "uses",
+         "config/server.py: ChatServer.run (daphne listens on self.endpoints)"),
     # --- Twisted: config/server.py -----------------------------------------------------------------
     *_each("twisted", _TCP, "dataBuffer connected disconnecting TLS", "attribute", _WRITE),
     *_each("twisted", _TCP, "_tempDataBuffer socket", "assigned", _WRITE),
@@ -174,8 +178,10 @@ NAMES: tuple[Name, ...] = (
     *_each("channels-redis", _LOOP_LAYER, "_shards channels groups channel_layer prefix", "instance",
            "chat/realtime/layer.py: ClusterLoopLayer",
            make=lambda cls: cls(hosts=[dict(_REDIS_HOST)], prefix="compat", channel_layer=None)),
-    *_each("channels-redis", _LOOP_LAYER, "_deliver _enqueue _dispatch _dispatch_queue _dispatcher",
-           "absent", "chat/realtime/layer.py: ClusterLoopLayer defines its own"),
+    *_each("channels-redis", _LOOP_LAYER, "_deliver _enqueue _dispatch _dispatch_queue _dispatcher "
+           "new_local_channel drop_local_channel", "absent", "chat/realtime/layer.py: ClusterLoopLayer defines its own"),
+    Name("channels-redis", f"{_LOOP_LAYER}.group_add", "channels", "uses",
+         "chat/realtime/layer.py: ClusterLoopLayer.new_local_channel (group_add accepts the channels in it)"),
     Name("channels-redis", _PROXY_LAYER, "_get_layer", "attribute",
          "chat/realtime/layer.py: ClusterChannelLayer overrides it"),
     Name("channels-redis", f"{_PROXY_LAYER}.__getattr__", "_get_layer", "uses",
@@ -214,6 +220,12 @@ NAMES: tuple[Name, ...] = (
          "chat/transports/websocket.py: ChatWebsocketConsumer.dispatch overrides it"),
     Name("channels", "channels.consumer.AsyncConsumer", "base_send", "assigned",
          "chat/transports/websocket.py: ChatConsumer._send_text"),
+    # ChatWebsocketConsumer.__call__ (direct delivery) sets what AsyncConsumer.__call__ sets, minus
+    # the Redis channel and the receive tasks: it must still be all that the base class sets up.
+    *_each("channels", "channels.consumer.AsyncConsumer.__call__",
+           "scope channel_layer_alias channel_layer new_channel channel_name channel_receive base_send "
+           "await_many_dispatch StopConsumer", "uses",
+           "chat/transports/websocket.py: ChatWebsocketConsumer.__call__ (does the same set-up)"),
     Name("channels", "channels.security.websocket.OriginValidator", "valid_origin", "attribute",
          "chat/transports/sockjs/http.py: SockJSHttpApp.origin_allowed"),
     # --- prometheus-client: chat metrics -------------------------------------------------------------

@@ -390,13 +390,29 @@ class DeadlineHTTPChannel(http.HTTPChannel):
         self.timeoutConnection()  # closes, and aborts after abortTimeout if the client does not read
 
 
+# Connections the kernel queues for accept() (listen(2)'s backlog). Twisted's default is 50: when a node
+# dies, its clients reconnect to the others within a second, and every SYN past the 50th was dropped
+# and retried by the client's kernel 1, 3, 7 ... s later (in the bench's storm, half the reconnects
+# took two attempts). The kernel caps it at net.core.somaxconn (4096 on current Linux).
+LISTEN_BACKLOG = 1024
+
+
+def with_backlog(endpoint: str) -> str:
+    """A Twisted `tcp:` endpoint description with LISTEN_BACKLOG, unless it sets a backlog itself."""
+    if endpoint.startswith("tcp:") and ":backlog=" not in endpoint:
+        return f"{endpoint}:backlog={LISTEN_BACKLOG}"
+    return endpoint
+
+
 class ChatServer(Server):
-    """daphne's server with the protocol options and class above, and a graceful SIGTERM."""
+    """daphne's server with the protocol options and class above, a graceful SIGTERM, and a listen
+    backlog for reconnect storms."""
 
     shutting_down = False
 
     def run(self) -> None:
         self.listening_ports = []
+        self.endpoints = [with_backlog(endpoint) for endpoint in self.endpoints]
 
         # run() creates ws_factory and then blocks in reactor.run(); this runs in between,
         # before the first connection is accepted, after Twisted installed its signal handlers.

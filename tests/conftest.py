@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat.devcluster import start_redis
+from chat.protocol import framecache
 from config.redis_url import parse_redis_url
 
 ORIGIN = b"http://127.0.0.1:8000"
@@ -33,6 +34,12 @@ def redis_server():
 def _real_redis(redis_server):
     """Every test runs against the real server (no in-memory layer anywhere)."""
     return redis_server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_frame_cache():
+    """Tests in this process reuse room ids and seqs on a flushed database: no cached frames across them."""
+    framecache.clear()
 
 
 @pytest.fixture

@@ -88,8 +88,9 @@ class ChatSession:
         # The users this connection fetched (users.fetch), whose `user.updated` it is sent; None:
         # it fetched so many that it is sent every user's (chat/protocol/handlers/users.py).
         self.watched_user_ids: set[int] | None = set()
-        # When the last FLOOD_STRIKES + 1 refusals happened (time.monotonic()).
-        self.refusals: deque[float] = deque(maxlen=FLOOD_STRIKES + 1)
+        # When the last FLOOD_STRIKES + 1 refusals happened (time.monotonic()); made at the first
+        # refusal (a deque is 0.8 kB, and most connections never have a frame refused).
+        self.refusals: deque[float] | None = None
         self.closing = False  # closed for flooding: later frames are ignored
         self.closed = False
         self.opened = False
@@ -160,6 +161,8 @@ class ChatSession:
         frame = {"type": "error", "code": error.code, "detail": error.detail, "ref": ref}
         await self.send({**frame, **error.frame_fields()})
         now = time.monotonic()
+        if self.refusals is None:
+            self.refusals = deque(maxlen=FLOOD_STRIKES + 1)
         self.refusals.append(now)
         if len(self.refusals) > FLOOD_STRIKES and now - self.refusals[0] <= FLOOD_WINDOW and not self.closing:
             self.closing = True

@@ -145,11 +145,15 @@ class DirectReceiver:
 
     def __init__(self, handle: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         self.handle = handle
-        self.inbox: collections.deque[dict[str, Any]] = collections.deque()
+        # Messages that wait while the consumer is busy; made when the first has to wait (a deque is
+        # 0.8 kB, held by every idle connection otherwise).
+        self.inbox: collections.deque[dict[str, Any]] | None = None
         self.lock = asyncio.Lock()
 
     async def deliver(self, message: dict[str, Any]) -> None:
         if self.lock.locked() or self.inbox:
+            if self.inbox is None:
+                self.inbox = collections.deque()
             self.inbox.append(message)
             return
         async with self.lock:  # free, so taken without suspending
@@ -170,6 +174,23 @@ class DirectReceiver:
             await self.handle(message)
         except Exception:
             logger.exception("consumer failed on a %r message", message.get("type"))
+
+
+class _Unread:
+    """The queue of a local channel (new_local_channel): its consumer receives directly, so what
+    reaches the queue instead (a group message after the consumer stopped receiving, while it leaves
+    its groups) is dropped, as a queue that is never read would keep it."""
+
+    __slots__ = ()
+
+    def put_nowait(self, message: Any) -> None:
+        pass
+
+    def qsize(self) -> int:
+        return 0
+
+
+_UNREAD = _Unread()
 
 
 class ClusterLoopLayer(RedisPubSubLoopLayer):
@@ -195,6 +216,21 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
         return receiver
 
     def stop_receiving_directly(self, channel: str) -> None:
+        self.direct.pop(channel, None)
+
+    def new_local_channel(self, prefix: str = "specific.") -> str:
+        """A channel name for a consumer whose messages all come from this process: group messages
+        by direct delivery, and send_local(). Unlike new_channel(), no Redis subscription (a round
+        trip under the shard's lock, per connection, and one more subscription for Redis to hold);
+        a send() to it from another process is lost. Give it back with drop_local_channel()."""
+        channel = f"{self.prefix}{prefix}{secrets.token_hex(16)}"
+        # group_add() requires a channel of this process in self.channels, where channels-redis keeps
+        # an asyncio.Queue (3.3 kB per connection) that nobody would read.
+        self.channels[channel] = _UNREAD
+        return channel
+
+    def drop_local_channel(self, channel: str) -> None:
+        self.channels.pop(channel, None)
         self.direct.pop(channel, None)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
@@ -269,7 +305,7 @@ class ClusterLoopLayer(RedisPubSubLoopLayer):
         """Messages waiting for this process's consumer of a channel (0 if unknown)."""
         receiver = self.direct.get(channel)
         if receiver is not None:
-            return len(receiver.inbox)
+            return len(receiver.inbox) if receiver.inbox is not None else 0
         queue = self.channels.get(channel)
         return queue.qsize() if queue is not None else 0
 

@@ -3,20 +3,47 @@
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from chat.protocol import closecodes
 from chat.protocol.session import ChatSession
 
 
 class ChatWebsocketConsumer(AsyncWebsocketConsumer):
-    """AsyncWebsocketConsumer without channels' thread hop before every client frame.
+    """AsyncWebsocketConsumer without channels' thread hop before every client frame, and (with
+    `direct_delivery`) without a channel of its own in Redis or tasks that read it.
 
     channels' dispatch() runs close_old_connections() through sync_to_async before each handler:
     a hop to a thread and back per frame, about 0.5 ms of a send's 5 ms on an idle node. Our consumers
     reach the database only through database_sync_to_async, whose thread handler closes old
     connections itself, before and after every call.
+
+    channels' __call__ subscribes the consumer's channel in Redis (new_channel(): a round trip under
+    the layer's lock per connection, and a subscription Redis holds for it) and reads it and the
+    client in two tasks through asyncio.wait(), a new task per frame. A consumer whose group messages
+    all come by direct delivery (chat/realtime/layer.py: it calls receive_directly() before it joins
+    a group) never reads its channel: it gets a channel name of this process only, and reads the
+    client's frames in this coroutine.
     """
+
+    direct_delivery = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        if not self.direct_delivery:
+            return await super().__call__(scope, receive, send)
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = self.channel_layer.new_local_channel()
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            self.channel_layer.drop_local_channel(self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -28,6 +55,7 @@ class ChatWebsocketConsumer(AsyncWebsocketConsumer):
 class ChatConsumer(ChatWebsocketConsumer):
     """One client's multiplexed socket at /ws/: any number of rooms over one connection."""
 
+    direct_delivery = True
     session: ChatSession | None = None
     direct = None  # chat/realtime/layer.py's DirectReceiver for this socket's group messages
 

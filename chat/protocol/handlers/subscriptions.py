@@ -12,7 +12,7 @@ from django.conf import settings
 from chat.domain import room_info, selectors
 from chat.domain.errors import NotSubscribed, TooManySubscriptions
 from chat.models import Room
-from chat.protocol import fields
+from chat.protocol import fields, framecache
 from chat.protocol.handlers.history import frame_dicts, stored_frames
 from chat.realtime import events, presence
 
@@ -59,21 +59,28 @@ def catch_up(room: Room, since: int | None, viewer=None) -> tuple[list[str], int
     The room's last seq is read first: every change up to it is committed, and the frames read
     after it show messages in their current state, so the client has seen everything up to it; a
     change committed meanwhile also comes live, and the client applies it again by message id.
+    The frames after `subscribed` are the same for every subscriber at that seq: this node reads
+    and encodes them once (chat/protocol/framecache.py).
     """
     info = events.room_frame(room) if viewer is None else room_info.room_object_for(room=room, user=viewer)
     last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
     if since is None:
-        messages, has_more = selectors.messages_before(
-            room=room, before_seq=None, limit=settings.CHAT_HISTORY_PAGE
-        )
-        history = {
-            "type": "history",
-            "room": room.slug,
-            "messages": frame_dicts(messages, room.slug),
-            "has_more": has_more,
-        }
+
+        def history_page() -> list[str]:
+            messages, has_more = selectors.messages_before(
+                room=room, before_seq=None, limit=settings.CHAT_HISTORY_PAGE
+            )
+            history = {
+                "type": "history",
+                "room": room.slug,
+                "messages": frame_dicts(messages, room.slug),
+                "has_more": has_more,
+            }
+            return [events.encode(history)]
+
         subscribed = {"type": "subscribed", "room": room.slug, "last_seq": last_seq, "info": info}
-        return [events.encode(subscribed), events.encode(history)], last_seq
+        page = framecache.frames((room.pk, room.slug, None, last_seq), history_page)
+        return [events.encode(subscribed), *page], last_seq
 
     if since > last_seq or last_seq - since > settings.CHAT_CATCHUP_LIMIT:
         # Too far behind (or ahead of the server): the client pages with history.fetch.
@@ -92,7 +99,10 @@ def catch_up(room: Room, since: int | None, viewer=None) -> tuple[list[str], int
         "recovered": True,
         "info": info,
     }
-    return [events.encode(subscribed), *stored_frames(room.pk, room.slug, since, last_seq)], last_seq
+    missed = framecache.frames(
+        (room.pk, room.slug, since, last_seq), lambda: stored_frames(room.pk, room.slug, since, last_seq)
+    )
+    return [events.encode(subscribed), *missed], last_seq
 
 
 async def unsubscribe(session: ChatSession, frame: dict[str, Any]) -> None:

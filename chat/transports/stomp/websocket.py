@@ -11,6 +11,7 @@ SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
 class StompConsumer(ChatWebsocketConsumer):
     """One STOMP connection per socket; one STOMP frame per WebSocket message."""
 
+    direct_delivery = True  # it receives directly before it joins a group (ChatWebsocketConsumer)
     handler: StompHandler | None = None
     direct = None  # chat/realtime/layer.py's DirectReceiver, as for /ws/
 

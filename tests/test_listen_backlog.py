@@ -1,0 +1,26 @@
+"""A node listens with a backlog large enough for a reconnect storm (config/server.py, LISTEN_BACKLOG),
+not Twisted's 50: the clients of a dead node all reconnect within a second."""
+
+import subprocess
+
+import pytest
+
+from chat.testing.cluster import start_cluster
+from config.server import LISTEN_BACKLOG
+
+pytestmark = pytest.mark.cluster
+
+
+def test_a_node_listens_with_the_storm_backlog(tmp_path):
+    cluster = start_cluster(tmp_path, nodes=1)
+    try:
+        port = cluster.nodes[0].port
+        # For a listening socket, `ss` shows the backlog as Send-Q.
+        lines = subprocess.run(
+            ["ss", "-Hltn", f"sport = :{port}"], check=True, capture_output=True, text=True
+        ).stdout.split("\n")
+        backlogs = {int(line.split()[2]) for line in lines if line.strip()}
+        assert backlogs == {LISTEN_BACKLOG}
+    finally:
+        cluster.stop()
+    cluster.assert_no_tracebacks()
