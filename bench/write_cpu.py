@@ -36,6 +36,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from chat.domain import message_changes, services  # noqa: E402
+from chat.domain import rooms as room_services  # noqa: E402
 from chat.realtime import events  # noqa: E402
 
 WRITES = 300
@@ -46,7 +47,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     events.publish = lambda group, event: None  # the database thread's work only
     users = [get_user_model().objects.create_user(f"u{i}", password="x") for i in range(4)]
-    rooms = [services.room_create(creator=None, title=f"r{i}", limit_rate=False) for i in range(4)]
+    rooms = [room_services.room_create(creator=None, title=f"r{i}", limit_rate=False) for i in range(4)]
     ids = iter(range(10**9))
 
     def request(i: int) -> services.MessageRequest:

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.utils import timezone
 
-from chat.domain import search, selectors, services
+from chat.domain import rooms, search, selectors
 from chat.models import Message
 
 PHRASE = '"vermilion kettle"'
@@ -32,10 +32,10 @@ def check() -> dict:
     member, removed, outsider = (
         users.create_user(username=f"paths-{n}") for n in ("member", "removed", "outsider")
     )
-    public = services.room_create(creator=member, title="Paths public")
-    private = services.room_create(creator=member, title="Paths private", is_private=True)
-    services.room_member_add(room=private, user=removed)
-    services.room_member_remove(room=private, user=removed)
+    public = rooms.room_create(creator=member, title="Paths public")
+    private = rooms.room_create(creator=member, title="Paths private", is_private=True)
+    rooms.room_member_add(room_slug=private.slug, actor=None, username=removed.username, as_admin=True)
+    rooms.room_member_remove(room_slug=private.slug, actor=None, username=removed.username, as_admin=True)
     now = timezone.now()
     rows = []
     for i in range(120):

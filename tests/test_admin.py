@@ -115,7 +115,7 @@ def _admin_lists_files(make_user) -> None:
     client = Client()
     client.force_login(admin_user)
     alice = make_user("alice")
-    room = services.room_create(creator=alice, title="Secret files", is_private=True)
+    room = rooms.room_create(creator=alice, title="Secret files", is_private=True)
     notes = attachments.attachment_upload(
         uploader=alice, upload=SimpleUploadedFile("minutes.txt", b"the minutes"), name="minutes.txt"
     )

@@ -35,9 +35,8 @@ def cluster(request, tmp_path_factory):
 def membership(cluster: Cluster, room: str, username: str, *, add: bool) -> None:
     verb = "room_member_add" if add else "room_member_remove"
     cluster.django(
-        "from chat.domain import services, selectors; from django.contrib.auth import get_user_model\n"
-        f"services.{verb}(room=selectors.room_get(slug={room!r}), "
-        f"user=get_user_model().objects.get(username={username!r})); print('ok')"
+        "from chat.domain import rooms\n"
+        f"rooms.{verb}(room_slug={room!r}, actor=None, username={username!r}, as_admin=True); print('ok')"
     )
 
 
