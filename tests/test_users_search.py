@@ -52,7 +52,9 @@ def test_like_wildcards_in_the_query_match_themselves_only(make_user):
 
 
 @pytest.mark.asyncio
-async def test_the_frame_answers_users_with_its_ref_and_hides_deactivated_accounts(alice, bob, make_user, socket_for):
+async def test_the_frame_answers_users_with_its_ref_and_hides_deactivated_accounts(
+    alice, bob, make_user, socket_for
+):
     await db(make_user)("bobby")
     await db(make_user)("bobgone", is_active=False)
     await db(profiles.profile_update)(user=bob, display_name="Bob Ross", status_text="painting")

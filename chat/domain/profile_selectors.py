@@ -118,11 +118,7 @@ def users_search(*, query: str, limit: int) -> list[dict[str, Any]]:
         | Q(chat_profile__display_name__istartswith=query)
         | Q(chat_profile__display_name__icontains=" " + query)
     )
-    found = (
-        User.objects.filter(match, is_active=True)
-        .select_related("chat_profile")
-        .order_by(field)[:limit]
-    )
+    found = User.objects.filter(match, is_active=True).select_related("chat_profile").order_by(field)[:limit]
     return [user_dict(user=user, profile=profile_of(user)) for user in found]
 
 
