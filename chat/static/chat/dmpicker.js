@@ -8,6 +8,7 @@
 (function () {
   const gettext = window.gettext || ((s) => s);
   const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
   const SEARCH_DELAY = 150; // ms after the last key before asking the server
 
   class DmPicker {
@@ -142,7 +143,7 @@
       this.input.setAttribute("aria-expanded", open ? "true" : "false");
       this.setActive(open ? 0 : -1);
       if (query && this.searchRef && !open) this.status.textContent = interpolate(gettext("No one found for “%s”."), [query]);
-      else if (open) this.status.textContent = interpolate(ngettextOf("%s person found", "%s people found", this.found.length), [this.found.length]);
+      else if (open) this.status.textContent = interpolate(ngettext("%s person found", "%s people found", this.found.length), [this.found.length]);
       else this.status.textContent = "";
     }
 
@@ -239,8 +240,6 @@
       this.setBusy(true);
     }
   }
-
-  const ngettextOf = (one, many, n) => (window.ngettext ? window.ngettext(one, many, n) : (n === 1 ? one : many));
 
   window.ChatDmPicker = { DmPicker };
 })();
