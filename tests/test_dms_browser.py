@@ -250,7 +250,7 @@ def test_a_member_added_shows_a_system_line_that_is_never_unread(browser, cluste
         "from django.contrib.auth import get_user_model; from chat.domain import rooms\n"
         f"o = get_user_model().objects.get(username={owner!r})\n"
         f"rooms.room_role_set(room_slug={slug!r}, actor=o, username={bob!r}, role='moderator')\n"
-        f"rooms.room_update(room_slug={slug!r}, actor=o, changes={{'title': 'Renamed', 'description': 'New'}})\n"
+        f"rooms.room_update(room_slug={slug!r}, actor=o, title='Renamed', description='New')\n"
         "print('ok')"
     )
     expected = {

@@ -10,7 +10,7 @@
   const locale = document.documentElement.lang || undefined;
   const list = typeof Intl.ListFormat === "function" ? new Intl.ListFormat(locale, { type: "conjunction" }) : { format: (items) => items.join(", ") };
 
-  // What a room.updated line names.
+  // What a room.updated line names, in this order.
   const FIELDS = {
     title: () => gettext("title"),
     description: () => gettext("description"),
@@ -38,7 +38,9 @@
     const sentence = SENTENCES[key];
     const actor = system.actor || gettext("An admin"); // null: a script or an operator without an account
     const target = system.target || actor;
-    const fields = (system.fields || []).map((name) => (FIELDS[name] ? FIELDS[name]() : name));
+    const order = Object.keys(FIELDS); // title first, whatever order the server lists them in
+    const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+    const fields = [...(system.fields || [])].sort((a, b) => rank(a) - rank(b)).map((name) => (FIELDS[name] ? FIELDS[name]() : name));
     if (!sentence || (system.event === "room.updated" && !fields.length)) return message.body || "";
     return interpolate(sentence(), { actor, target, fields: list.format(fields) }, true);
   }
