@@ -337,6 +337,12 @@ def test_screenshots_of_direct_messages_and_the_picker(browser, cluster, lang):
             expect(page.locator("#dm-new")).to_be_focused()
             dm_item(page, one).locator("a").click()
             expect(page.locator("#messages li.message .body").last).to_have_text(line)
+            expect(page.locator("#history-status")).to_have_text(
+                {"en": "This is the beginning of the conversation.", "ko": "대화의 처음입니다."}[lang]
+            )
+            if width < 640:
+                expect(page.locator("#sidebar")).to_be_hidden()  # the drawer has slid away
+            page.mouse.move(1, height - 1)  # no hover actions in the picture
             screenshot(page, f"dm-open-{width}-{scheme}-{lang}")
             assert page.errors == []
             page.context.close()

@@ -438,7 +438,7 @@
     into.hasMore = frame.has_more;
     into.loadingHistory = false;
     into.loaded = true;
-    into.status = into.hasMore ? "" : gettext("This is the beginning of the room.");
+    into.status = into.hasMore ? "" : isDm(frame.room) ? gettext("This is the beginning of the conversation.") : gettext("This is the beginning of the room.");
     if (!open) return;
     if (wasTop) scroller.scrollTop += scroller.scrollHeight - before; // keep the view steady
     historyStatus.textContent = into.status;

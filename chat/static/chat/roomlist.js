@@ -41,7 +41,7 @@
     for (const old of link.querySelectorAll(".counts")) old.remove();
     const unread = counts.unread || 0;
     const mentions = dm ? unread : counts.mentions || 0;
-    item.classList.toggle("unread", unread > 0);
+    item.classList.toggle("unread", unread > 0 || mentions > 0);
     item.dataset.unread = String(unread);
     item.dataset.mentions = String(mentions);
     if (!unread && !mentions) return;
