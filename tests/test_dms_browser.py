@@ -128,7 +128,9 @@ def test_a_dm_opened_from_the_picker_reaches_a_browser_on_the_other_node(browser
     expect(bob_page.locator("#messages li.message .body")).to_have_text(["hello bob"])
     expect(badge).to_have_count(0)
     send(bob_page, "hi alice")
-    expect(alice_page.locator("#messages li.message:not(.outgoing) .body")).to_have_text(["hello bob", "hi alice"])
+    expect(alice_page.locator("#messages li.message:not(.outgoing) .body")).to_have_text(
+        ["hello bob", "hi alice"]
+    )
     # Opening the same person again answers the same conversation.
     alice_page.locator("#dm-new").click()
     pick(alice_page, bob, bob)
@@ -172,7 +174,9 @@ READS_SENT = """() => {
 }"""
 
 
-def test_a_read_in_one_browser_clears_the_badge_in_another_on_the_other_node_within_a_second(browser, cluster):
+def test_a_read_in_one_browser_clears_the_badge_in_another_on_the_other_node_within_a_second(
+    browser, cluster
+):
     [slug] = cluster.make_rooms(["Badges"])
     (alice, alice_key), (bob, bob_key) = cluster.make_users(["badgealice", "badgebob"])
 
@@ -255,9 +259,14 @@ def test_a_member_added_shows_a_system_line_that_is_never_unread(browser, cluste
     )
     expected = {
         "en": [f"{owner} made {bob} a moderator", f"{owner} changed the room's title and description"],
-        "ko": [f"{owner}가 {bob}을(를) 운영자로 지정했습니다", f"{owner}가 방의 제목 및 설명을(를) 바꿨습니다"],
+        "ko": [
+            f"{owner}가 {bob}을(를) 운영자로 지정했습니다",
+            f"{owner}가 방의 제목 및 설명을(를) 바꿨습니다",
+        ],
     }[lang]
-    expect(owner_page.locator("#messages li.message.system .body")).to_have_text([added_carol, added_bob, *expected])
+    expect(owner_page.locator("#messages li.message.system .body")).to_have_text(
+        [added_carol, added_bob, *expected]
+    )
     expect(item.locator(".unread-badge")).to_have_text("1")
     screenshot(owner_page, f"dm-system-lines-{lang}")
     for page in (owner_page, carol_page):
@@ -324,6 +333,8 @@ def test_screenshots_of_direct_messages_and_the_picker(browser, cluster, lang):
             page.goto("/")
             wait_connected(page)
             expect(dm_item(page, one).locator(".mention-badge")).to_have_text("1")
+            # The other person's initials from their profile (users.fetch), not the username's letter.
+            expect(dm_item(page, one).locator(".dm-avatar")).to_have_text({"en": "AL", "ko": "김"}[lang])
             screenshot(page, f"dm-list-{width}-{scheme}-{lang}")
             page.locator("#dm-new").click()
             page.fill("#dm-picker-input", f"shot{lang}")
