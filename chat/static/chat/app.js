@@ -36,8 +36,8 @@
   function renderUnread(slug) {
     const item = slug && roomItem(slug);
     if (item) ChatRoomList.renderCounts(item, reads.counts(slug), { dm: isDm(slug) });
-    let total = 0;
-    for (const s of rooms.keys()) total += reads.counts(s).unread;
+    let total = 0; // a public room never read counts only its mentions (docs/protocol.md, `read`)
+    for (const s of rooms.keys()) { const counts = reads.counts(s); total += Math.max(counts.unread, counts.mentions); }
     const base = document.title.replace(/^\(\d+\+?\) /, "");
     document.title = total > 0 ? `(${total > 99 ? "99+" : total}) ${base}` : base;
   }
