@@ -232,6 +232,8 @@ CHAT_AVATAR_MAX_BYTES = env_int("CHAT_AVATAR_MAX_BYTES", 5 * 1024 * 1024)
 CHAT_AVATAR_SIZES = (256, 64)
 CHAT_USERS_FETCH_MAX = 100
 CHAT_USERS_WATCH_MAX = 1000
+# At most this many users answer a `users.search` (the direct-message picker's suggestions).
+CHAT_USERS_SEARCH_MAX = 20
 # Types accepted, as detected from the content (never from the name or the client's header). The
 # images among them are shown inline; everything else is served as a download.
 CHAT_UPLOAD_TYPES = [

@@ -1,9 +1,9 @@
 """chat/static/chat/reads.js in headless Chromium against two real nodes: a read in one browser
 clears the count in a second browser of the same user on the other node within a second.
 
-app.js does not load reads.js yet (the lead wires it); each page here adds it as the page would, a
-script from the site's own origin (the CSP allows nothing else), and starts a ReadTracker on the
-page's own ChatClient.
+The page runs its own tracker (app.js; the badges it draws: tests/test_dms_browser.py); each page
+here also starts a second ReadTracker on the page's own ChatClient, to read its counts and the
+`read` frames directly.
 """
 
 import pytest

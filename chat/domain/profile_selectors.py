@@ -12,6 +12,7 @@ import regex
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
 from django.urls import reverse
 
 from chat.models import Profile, attachment_storage
@@ -104,6 +105,21 @@ def users_by_username(*, usernames: Iterable[str]) -> list[tuple[int, dict[str, 
         if user is not None:
             result.append((user.pk, user_dict(user=user, profile=profile_of(user))))
     return result
+
+
+def users_search(*, query: str, limit: int) -> list[dict[str, Any]]:
+    """The active users whose username, display name or a word of it starts with `query` (case
+    aside), at most `limit`, by username. One query; a prefix of the username uses its index, a
+    display name is scanned (profiles are few next to messages; docs/protocol.md, `users.search`)."""
+    User = get_user_model()
+    field = User.USERNAME_FIELD
+    match = (
+        Q(**{f"{field}__istartswith": query})
+        | Q(chat_profile__display_name__istartswith=query)
+        | Q(chat_profile__display_name__icontains=" " + query)
+    )
+    found = User.objects.filter(match, is_active=True).select_related("chat_profile").order_by(field)[:limit]
+    return [user_dict(user=user, profile=profile_of(user)) for user in found]
 
 
 def profile_of(user: AbstractBaseUser) -> Profile | None:

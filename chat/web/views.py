@@ -39,7 +39,13 @@ def _app(
         listed.title = titles[listed.slug]
     if active is not None and active.slug in titles:
         active.title = titles[active.slug]
-    context = {"rooms": visible, "active": active, "form": form or RoomCreateForm()}
+    context = {
+        "rooms": [listed for listed in visible if listed.kind != Room.Kind.DM],
+        "dms": dms,
+        "dm_max_others": settings.CHAT_DM_MAX_MEMBERS - 1,
+        "active": active,
+        "form": form or RoomCreateForm(),
+    }
     return render(request, "chat/app.html", context, status=status or (400 if form and form.errors else 200))
 
 

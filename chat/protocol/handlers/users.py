@@ -1,4 +1,5 @@
-"""Users' profiles: `users.fetch` -> `users`, and `user.updated` to the connections that fetched them.
+"""Users' profiles: `users.fetch` -> `users`, `users.search` -> `users` (the people a client may
+pick, e.g. for a direct message), and `user.updated` to the connections that fetched them.
 
 Who receives `user.updated`: a profile change is one event to the lobby group (one publish, every
 node), and each connection forwards it only if it fetched that user with `users.fetch` (it shows
@@ -42,6 +43,15 @@ def _usernames(frame: dict[str, Any]) -> list[str]:
     return value
 
 
+def _query(frame: dict[str, Any]) -> str:
+    value = frame.get("query")
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= USERNAME_MAX:
+        raise InvalidField(f"query must be a string of 1 to {USERNAME_MAX} characters.")
+    if _UNSTORABLE.search(value):
+        raise InvalidField("query must not hold control characters or lone surrogates.")
+    return value.strip()
+
+
 def _watch(session: ChatSession, user_ids: list[int]) -> None:
     if session.watched_user_ids is None:
         return  # already watching everyone
@@ -59,6 +69,17 @@ async def users_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
     await session.send({"type": "users", "ref": fields.ref(frame), "users": [user for _, user in found]})
 
 
+async def users_search(session: ChatSession, frame: dict[str, Any]) -> None:
+    """`users.search {query}` -> `users {users: [user objects]}`: active users whose username or
+    display name starts with the query, at most CHAT_USERS_SEARCH_MAX. Not watched: a client
+    fetches the ones it goes on showing."""
+    query = _query(frame)
+    found = await database_sync_to_async(profile_selectors.users_search)(
+        query=query, limit=settings.CHAT_USERS_SEARCH_MAX
+    )
+    await session.send({"type": "users", "ref": fields.ref(frame), "users": found})
+
+
 async def user_updated(session: ChatSession, event: dict[str, Any]) -> None:
     """A user's profile changed: forward the frame if this connection fetched that user."""
     watched = session.watched_user_ids
@@ -66,5 +87,5 @@ async def user_updated(session: ChatSession, event: dict[str, Any]) -> None:
         await session.send_text(event["text"])
 
 
-FRAMES = {"users.fetch": users_fetch}
+FRAMES = {"users.fetch": users_fetch, "users.search": users_search}
 EVENTS = {"chat.user_updated": user_updated}

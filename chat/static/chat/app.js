@@ -1,4 +1,5 @@
-// The web UI: rooms sidebar with unread counts, the open room (its messages are drawn by
+// The web UI: rooms sidebar with unread counts (reads.js, from the server), direct messages
+// (dms.js, dmpicker.js), the open room (its messages are drawn by
 // messages.js), the thread panel, composers, notifications. User text goes into the page with
 // textContent; the one exception is a message's body, the server's sanitized `html` (messages.js).
 //
@@ -21,72 +22,59 @@
 
   const el = (id) => document.getElementById(id);
   const roomsList = el("rooms");
+  const dmsList = el("dms");
   const statusEl = el("status");
   const rooms = new Map(); // slug -> room object from the server, plus lastSeq
   const roomStates = new Map(); // slug -> RoomState of the rooms opened on this page, most recent last
   // The open room's member list (members.js) and settings (roomsettings.js); set up below, once
   // the page's people exist.
   const roomPanels = {};
+  const people = new ChatPeople.People(client); // user objects (names, pictures) of the people shown
 
-  // --- read markers and unread counts (per browser) -------------------------------------
+  // --- unread and mention counts: the server's, for every browser of the user (reads.js) -------
 
-  const readKey = (slug) => "chat:read:" + me + ":" + slug;
-  const readSeq = (slug) => Number(localStorage.getItem(readKey(slug)) || 0);
-  function markRead(slug, seq) {
-    if (seq > readSeq(slug) || localStorage.getItem(readKey(slug)) === null) localStorage.setItem(readKey(slug), String(seq));
-    renderUnread(slug);
-  }
-  function unread(slug) {
-    const room = rooms.get(slug);
-    return room ? Math.max(0, (room.last_seq || 0) - readSeq(slug)) : 0;
-  }
+  const reads = new ChatReads.ReadTracker(client, { me, onChange: (slug) => renderUnread(slug) });
+  const readSeq = (slug) => reads.counts(slug).readSeq || 0;
+  const isDm = (slug) => rooms.has(slug) && rooms.get(slug).kind === "dm";
   function renderUnread(slug) {
-    const item = roomItem(slug);
-    if (item) {
-      let badge = item.querySelector(".badge");
-      const count = slug === active && document.visibilityState === "visible" && atBottom() ? 0 : unread(slug);
-      if (count > 0) {
-        if (!badge) {
-          badge = document.createElement("span");
-          badge.className = "badge";
-          item.querySelector("a").append(" ", badge);
-        }
-        badge.textContent = count > 99 ? "99+" : String(count);
-        badge.setAttribute("aria-label", interpolate(gettext("%s unread"), [count]));
-      } else if (badge) {
-        badge.remove();
-      }
-    }
-    let total = 0;
-    for (const s of rooms.keys()) total += s === active && document.visibilityState === "visible" ? 0 : unread(s);
+    const item = slug && roomItem(slug);
+    if (item) ChatRoomList.renderCounts(item, reads.counts(slug), { dm: isDm(slug) });
+    let total = 0; // a public room never read counts only its mentions (docs/protocol.md, `read`)
+    for (const s of rooms.keys()) { const counts = reads.counts(s); total += Math.max(counts.unread, counts.mentions); }
     const base = document.title.replace(/^\(\d+\+?\) /, "");
     document.title = total > 0 ? `(${total > 99 ? "99+" : total}) ${base}` : base;
   }
 
-  // --- sidebar ----------------------------------------------------------------------------
+  // --- sidebar: rooms, then direct messages --------------------------------------------------
 
-  const roomItem = (slug) => roomsList.querySelector(`li[data-slug="${CSS.escape(slug)}"]`);
+  const roomItem = (slug) => app.querySelector(`#rooms li[data-slug="${CSS.escape(slug)}"], #dms li[data-slug="${CSS.escape(slug)}"]`);
+  const listedRooms = () => new Map([...rooms].filter(([, room]) => room.kind !== "dm")); // DMs have no duplicate titles
 
   function upsertRoom(room) {
     const known = rooms.get(room.slug);
-    // A room seen for the first time starts with nothing unread: its old messages are history.
-    if (localStorage.getItem(readKey(room.slug)) === null) markRead(room.slug, room.slug === active ? 0 : room.last_seq || 0);
     rooms.set(room.slug, Object.assign(known || {}, room));
+    const list = room.kind === "dm" ? dmsList : roomsList;
     let item = roomItem(room.slug);
     if (!item) {
       item = document.createElement("li");
       item.dataset.slug = room.slug;
-      roomsList.append(item);
-      const empty = roomsList.querySelector(".empty");
+      list.append(item);
+      const empty = list.querySelector(".empty");
       if (empty) empty.remove();
     }
-    ChatRoomList.renderItem(item, room);
+    if (room.kind === "dm") ChatDMs.renderItem(item, room, { me, people });
+    else ChatRoomList.renderItem(item, room);
     if (room.slug === active) {
       item.setAttribute("aria-current", "page");
       applyRoomHeader(room);
     }
     renderUnread(room.slug);
   }
+  const refreshList = () => ChatRoomList.markDuplicates(roomsList, listedRooms());
+  // A DM shows the other person's picture: drawn again when it arrives or changes.
+  people.onChange((usernames) => {
+    for (const slug of ChatDMs.showing(rooms, me, usernames)) upsertRoom(rooms.get(slug));
+  });
 
   // The open room subscribes below (with its history); other rooms are followed for their unread
   // counts, but a connection may hold 200 subscriptions (docs/protocol.md), and anyone may create
@@ -127,16 +115,31 @@
   client.on("rooms", (frame) => {
     const visible = new Set(frame.rooms.map((r) => r.slug));
     for (const slug of [...rooms.keys()]) if (!visible.has(slug)) removeRoom(slug);
-    for (const li of roomsList.querySelectorAll("li[data-slug]")) if (!visible.has(li.dataset.slug)) li.remove();
+    for (const li of app.querySelectorAll("#rooms li[data-slug], #dms li[data-slug]")) if (!visible.has(li.dataset.slug)) li.remove();
     for (const room of frame.rooms) upsertRoom(room);
-    ChatRoomList.markDuplicates(roomsList, rooms);
+    people.want(frame.rooms.filter((room) => room.kind === "dm").flatMap((room) => ChatDMs.others(room, me)));
+    refreshList();
     followBusiestRooms();
   });
   for (const type of ["room.created", "room.updated", "room.archived"]) {
-    client.on(type, (f) => { upsertRoom(f.room); ChatRoomList.markDuplicates(roomsList, rooms); followBusiestRooms(); });
+    client.on(type, (f) => { upsertRoom(f.room); refreshList(); followBusiestRooms(); });
   }
-  client.on("room.removed", (f) => { removeRoom(f.room); ChatRoomList.markDuplicates(roomsList, rooms); followBusiestRooms(); });
-  ChatRoomList.warnDuplicateTitle(document.querySelector(".create form"), () => rooms.values());
+  client.on("room.removed", (f) => { removeRoom(f.room); refreshList(); followBusiestRooms(); });
+  ChatRoomList.warnDuplicateTitle(document.querySelector(".create form"), () => listedRooms().values());
+
+  // A new direct message (the "New message" dialog): listed, then opened in place.
+  const dmPicker = new ChatDmPicker.DmPicker(el("dm-picker"), {
+    client,
+    me,
+    people,
+    max: Number(app.dataset.dmMax) || 8,
+    onOpened: (room) => {
+      upsertRoom(room);
+      followBusiestRooms();
+      if (openRoom(room.slug)) focusRoom();
+    },
+  });
+  el("dm-new").addEventListener("click", (event) => dmPicker.open(event.currentTarget));
 
   // --- connection status --------------------------------------------------------------------
 
@@ -175,20 +178,21 @@
     notifyButton.hidden = false;
     notifyButton.addEventListener("click", () => Notification.requestPermission().then(() => { notifyButton.hidden = true; }));
   }
+  // A mention, or a message in a direct message (every one notifies its other members).
   client.on("notification", (frame) => {
     if (frame.room === active && document.visibilityState === "visible") return;
-    const text = interpolate(gettext("%s mentioned you"), [frame.from || "?"]) + ": " + frame.body;
-    showToast(text, ChatRouter.roomPath(frame.room, rooms.has(frame.room) ? rooms.get(frame.room).kind : undefined));
+    const who = frame.from || "?";
+    const title = frame.kind === "dm" ? interpolate(gettext("%s sent you a message"), [who]) : interpolate(gettext("%s mentioned you"), [who]);
+    showToast(title + ": " + frame.body, ChatRouter.roomPath(frame.room, frame.kind === "dm" ? "dm" : rooms.has(frame.room) ? rooms.get(frame.room).kind : undefined));
     if ("Notification" in window && Notification.permission === "granted") {
-      new Notification(interpolate(gettext("%s mentioned you"), [frame.from || "?"]), { body: frame.body, tag: frame.room + ":" + frame.seq });
+      new Notification(title, { body: frame.body, tag: frame.room + ":" + frame.seq });
     }
   });
 
-  // Messages of other rooms only move their unread counts.
+  // Messages of other rooms move their unread counts (reads.js).
   client.on("message", (frame) => {
     const room = rooms.get(frame.room);
     if (room) room.last_seq = Math.max(room.last_seq || 0, frame.seq);
-    if (frame.room !== active) renderUnread(frame.room);
   });
 
   // --- the open room ---------------------------------------------------------------------------
@@ -209,7 +213,6 @@
   const authors = new Set(); // who wrote the messages seen, for @mention suggestions
   const presenceByRoom = new Map(); // slug -> usernames online (the last `presence` frame)
   const picker = new ReactionPicker();
-  const people = new window.ChatPeople.People(client); // authors' and members' names and faces
   roomPanels.members = new window.ChatMembers.MemberPanel({
     client, people, me, panel: el("members"), toggle: el("members-toggle"),
     onOpen: () => closeThread(false),
@@ -235,7 +238,7 @@
       this.loadingHistory = false;
       this.loaded = false; // its first page arrived
       this.markerPlaced = false;
-      this.readAtOpen = readSeq(slug);
+      this.readAtOpen = reads.rooms.has(slug) ? readSeq(slug) : null; // null: the server's `rooms` is on its way
       this.unseen = 0; // messages that arrived below while the list was scrolled up
       this.scrollTop = null;
       this.status = "";
@@ -263,8 +266,8 @@
   function applyRoomHeader(room) {
     el("room-title").textContent = room.title;
     el("room-slug").textContent = room.slug;
-    const sameTitle = [...rooms.values()].filter((r) => r.title.trim().toLocaleLowerCase() === room.title.trim().toLocaleLowerCase());
-    el("room-slug").hidden = sameTitle.length < 2; // told apart from a room of the same title
+    const sameTitle = [...listedRooms().values()].filter((r) => r.title.trim().toLocaleLowerCase() === room.title.trim().toLocaleLowerCase());
+    el("room-slug").hidden = room.kind === "dm" || sameTitle.length < 2; // told apart from a room of the same title
     el("room-description").textContent = room.description || "";
     el("thread-room").textContent = room.title;
     document.title = room.title + " · " + gettext("Chat");
@@ -311,6 +314,7 @@
     if (slug === null) {
       roomPanels.settings.setRoom(null);
       state = null;
+      reads.watch(null);
       roomPane.hidden = true;
       welcome.hidden = false;
       document.title = gettext("Chat");
@@ -323,6 +327,7 @@
     welcome.hidden = true;
     state = stateOf(slug);
     scroller.querySelector(".messages").replaceWith(state.list);
+    reads.watch(slug, scroller, state.list); // what is seen of it goes to the server
     historyStatus.textContent = state.status;
     const item = roomItem(slug);
     if (item) item.setAttribute("aria-current", "page");
@@ -354,7 +359,6 @@
     closeDrawer();
     followBusiestRooms();
     renderJump();
-    maybeMarkRead();
     return true;
   }
 
@@ -375,7 +379,9 @@
   // --- messages in, by id: a new one, a history item or a change all carry the whole state ---
 
   function placeMarker() {
-    if (!state || state.markerPlaced || state.readAtOpen === 0) return;
+    if (!state || state.markerPlaced) return;
+    if (state.readAtOpen === null) state.readAtOpen = readSeq(state.slug); // the server's, once `rooms` came
+    if (!state.readAtOpen) return;
     const first = state.view.items().find(({ message }) => message.seq > state.readAtOpen);
     if (!first) return;
     const marker = document.createElement("li");
@@ -417,8 +423,9 @@
     if (!open) return;
     if (added && fresh) {
       const item = into.view.element(message.id);
-      live.textContent = (message.author ? people.name(message.author) : "") + ": " + item.querySelector(".body").textContent;
-      if (!stick && message.author !== me) state.unseen += 1;
+      const text = item.querySelector(".body").textContent;
+      live.textContent = message.kind === "system" ? text : (message.author ? people.name(message.author) : "") + ": " + text;
+      if (!stick && message.author !== me && message.kind !== "system") state.unseen += 1;
     }
     if (stick) scroller.scrollTop = scroller.scrollHeight;
     renderJump();
@@ -449,7 +456,7 @@
     into.hasMore = frame.has_more;
     into.loadingHistory = false;
     into.loaded = true;
-    into.status = into.hasMore ? "" : gettext("This is the beginning of the room.");
+    into.status = into.hasMore ? "" : isDm(frame.room) ? gettext("This is the beginning of the conversation.") : gettext("This is the beginning of the room.");
     if (!open) return;
     if (wasTop) scroller.scrollTop += scroller.scrollHeight - before; // keep the view steady
     historyStatus.textContent = into.status;
@@ -458,7 +465,6 @@
     if (into.markerPlaced && !wasTop) el("new-marker").scrollIntoView({ block: "center" });
     loadOlderIfShort();
     renderJump();
-    maybeMarkRead();
   });
   client.on("message", (frame) => {
     const into = roomStates.get(frame.room);
@@ -469,13 +475,11 @@
       renderTyping();
     }
     receive(into, frame, { fresh: true });
-    if (into === state) maybeMarkRead();
   });
   client.on("message.changed", (frame) => {
     const into = roomStates.get(frame.room);
     if (!into) return;
     receive(into, frame.message);
-    if (into === state) maybeMarkRead();
   });
   client.on("message.ack", (frame) => {
     const item = pending.get(frame.client_msg_id);
@@ -736,20 +740,12 @@
   scroller.addEventListener("scroll", () => {
     if (scroller.scrollTop < 80) loadOlder();
     renderJump();
-    maybeMarkRead();
   });
   scroller.addEventListener("keydown", (event) => {
     // Escape on a message goes back to the list itself, where arrows scroll.
     if (event.key === "Escape" && event.target.matches("li.message")) { event.preventDefault(); scroller.focus(); }
   });
 
-  function maybeMarkRead() {
-    if (!state) return;
-    if (document.visibilityState !== "visible" || !atBottom()) { renderUnread(active); return; }
-    const room = client.rooms.get(active);
-    markRead(active, Math.max((room && room.lastSeq) || 0, state.view.lastSeq() || 0));
-  }
-  document.addEventListener("visibilitychange", maybeMarkRead);
   setInterval(() => { for (const kept of roomStates.values()) kept.view.refreshDays(); threadView.refreshDays(); }, 60000); // Today -> Yesterday
 
   // Presence and typing.
@@ -817,9 +813,11 @@
     openRoom(first, { push: false });
   }
 
-  // For the other scripts of the page (attachments.js): the open room, and a room's list of messages.
+  // For the other scripts of the page (attachments.js): the open room, and a room's list of
+  // messages; the read tracker, for debugging and the browser tests.
   window.chatApp = {
     active: () => active,
     listOf: (slug) => { const kept = roomStates.get(slug); return kept ? kept.list : null; },
+    reads,
   };
 })();

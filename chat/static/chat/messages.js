@@ -292,6 +292,7 @@
     // --- one message's content ---
 
     render(li, message) {
+      if (message.kind === "system") { this.renderSystem(li, message); return; }
       const focused = li.contains(document.activeElement) && document.activeElement !== li
         ? document.activeElement.dataset.key || null : null;
       const editor = this.editing && this.editing.id === message.id ? this.editing.form : null;
@@ -383,6 +384,21 @@
         const again = li.querySelector(`[data-key="${CSS.escape(focused)}"]`);
         (again || li).focus({ preventScroll: true });
       }
+    }
+
+    // A system line ("alice added bob", chat/static/chat/systemlines.js): one centred, muted line
+    // with its time; no author, no actions (it cannot be edited, reacted to or replied to).
+    renderSystem(li, message) {
+      li.textContent = "";
+      li.classList.add("system");
+      const line = document.createElement("p");
+      line.className = "system-line";
+      const text = document.createElement("span");
+      text.className = "body";
+      text.textContent = window.ChatSystemLines ? window.ChatSystemLines.text(message) : message.body;
+      line.append(text, " ", timeElement(message.created_at));
+      li.append(line);
+      this.setTabbable(li, li === this.current);
     }
 
     reactionsRow(message) {

@@ -67,6 +67,8 @@
       this.rooms = new Map(); // slug -> RoomReads
       this.active = null;
       this.visible = new Set(); // the open room's message elements on screen now
+      this.list = null;
+      this.observers = []; // of the open room's list (watch)
       client.on("rooms", (frame) => {
         for (const room of frame.rooms) {
           const state = this.room(room.slug);
@@ -75,6 +77,11 @@
           this.changed(room.slug);
         }
       });
+      // A room that appears later (a DM opened by someone else, an invitation) counts by its kind.
+      for (const type of ["room.created", "room.updated", "room.archived"]) {
+        client.on(type, (frame) => { this.room(frame.room.slug).private = Boolean(frame.room.private); });
+      }
+      client.on("dm.opened", (frame) => { this.room(frame.room).private = true; });
       client.on("read.updated", (frame) => {
         const state = this.room(frame.room);
         if (state.readSeq !== null && frame.seq < state.readSeq) return; // older than what we know
@@ -168,9 +175,15 @@
     // Follow the open room's messages (`li[data-seq]` in `list`, scrolled in `scroller`): those on
     // screen while the page is attended are seen; the newest on screen also covers the room's
     // later changes (edits, reactions), which share its seq.
+    // Called again on every room switch (the page's one scroller shows each room's list in turn);
+    // watch(null) while no room is open.
     watch(slug, scroller, list) {
+      for (const observer of this.observers) observer.disconnect();
+      this.observers = [];
+      this.visible.clear(); // the previous room's messages say nothing of this one
       this.active = slug;
       this.list = list;
+      if (!slug) return;
       const observer = new IntersectionObserver((entries) => {
         for (const entry of entries) {
           if (entry.isIntersecting) this.visible.add(entry.target);
@@ -184,20 +197,22 @@
         for (const child of node.querySelectorAll("li[data-seq]")) observer.observe(child);
       };
       observe(list);
-      new MutationObserver((records) => {
+      const mutations = new MutationObserver((records) => {
         for (const record of records) {
           for (const node of record.addedNodes) observe(node);
           for (const node of record.removedNodes) {
             if (node.nodeType === 1) { observer.unobserve(node); this.visible.delete(node); }
           }
         }
-      }).observe(list, { childList: true, subtree: true });
+      });
+      mutations.observe(list, { childList: true, subtree: true });
+      this.observers = [observer, mutations];
     }
 
     reportVisible() {
       if (!this.active || !this.attending() || this.visible.size === 0) return;
       let highest = 0;
-      for (const node of this.visible) highest = Math.max(highest, Number(node.dataset.seq) || 0);
+      for (const node of this.visible) if (this.list.contains(node)) highest = Math.max(highest, Number(node.dataset.seq) || 0);
       const items = this.list.querySelectorAll("li[data-seq]");
       const newest = items.length ? items[items.length - 1] : null;
       const room = this.client.rooms.get(this.active);

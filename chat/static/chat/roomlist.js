@@ -1,14 +1,15 @@
-// The room list's items (app.js keeps the list itself, with unread counts): a room's link, its
-// tags, its slug beside the title where two rooms share a title; and the create form's warning
-// when the title typed is already taken. All text goes in with textContent.
+// The room list's items (app.js keeps the list itself): a room's link, its tags, its slug beside
+// the title where two rooms share a title, its unread and mention counts (from reads.js); and the
+// create form's warning when the title typed is already taken. All text goes in with textContent.
 "use strict";
 
 (function () {
   const gettext = window.gettext || ((s) => s);
   const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
   const sameTitle = (title) => (title || "").trim().toLocaleLowerCase();
 
-  // Fill the <li> of one room (its badge is added by app.js).
+  // Fill the <li> of one room (its counts: renderCounts).
   function renderItem(item, room) {
     item.textContent = "";
     const link = document.createElement("a");
@@ -26,6 +27,50 @@
       link.append(" ", tag);
     }
     item.append(link);
+  }
+
+  const shortCount = (n) => (n > 99 ? "99+" : String(n));
+
+  // A room's unread messages and mentions ({unread, mentions}, reads.js), as Slack shows them: an
+  // unread room's name in bold with its count, and mentions in a red badge of their own ("@2"). In
+  // a direct message every message is for you: its count is the red badge. The numbers are read
+  // out as words ("3 unread, 1 mention"); the badges themselves are hidden from screen readers.
+  function renderCounts(item, counts, { dm = false } = {}) {
+    const link = item.querySelector("a");
+    if (!link) return;
+    for (const old of link.querySelectorAll(".counts")) old.remove();
+    const unread = counts.unread || 0;
+    const mentions = dm ? unread : counts.mentions || 0;
+    item.classList.toggle("unread", unread > 0 || mentions > 0);
+    item.dataset.unread = String(unread);
+    item.dataset.mentions = String(mentions);
+    if (!unread && !mentions) return;
+    const box = document.createElement("span");
+    box.className = "counts";
+    const spoken = [];
+    if (unread && !dm) {
+      const badge = document.createElement("span");
+      badge.className = "badge unread-badge";
+      badge.setAttribute("aria-hidden", "true");
+      badge.textContent = shortCount(unread);
+      box.append(badge);
+      spoken.push(interpolate(ngettext("%s unread message", "%s unread messages", unread), [shortCount(unread)]));
+    }
+    if (mentions) {
+      const badge = document.createElement("span");
+      badge.className = "badge mention-badge";
+      badge.setAttribute("aria-hidden", "true");
+      badge.textContent = (dm ? "" : "@") + shortCount(mentions);
+      box.append(badge);
+      spoken.push(dm
+        ? interpolate(ngettext("%s unread message", "%s unread messages", mentions), [shortCount(mentions)])
+        : interpolate(ngettext("%s mention", "%s mentions", mentions), [shortCount(mentions)]));
+    }
+    const words = document.createElement("span");
+    words.className = "visually-hidden";
+    words.textContent = ", " + spoken.join(", ");
+    box.append(words);
+    link.append(box);
   }
 
   // Rooms with the same title show their slug after it, so that they can be told apart.
@@ -74,5 +119,5 @@
     check();
   }
 
-  window.ChatRoomList = { renderItem, markDuplicates, warnDuplicateTitle };
+  window.ChatRoomList = { renderItem, renderCounts, markDuplicates, warnDuplicateTitle };
 })();
