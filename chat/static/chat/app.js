@@ -122,10 +122,7 @@
     followBusiestRooms();
   });
   for (const type of ["room.created", "room.updated", "room.archived"]) {
-    client.on(type, (f) => {
-      if (f.room.kind === "dm") people.want(ChatDMs.others(f.room, me)); // its title: their display names
-      upsertRoom(f.room); refreshList(); followBusiestRooms();
-    });
+    client.on(type, (f) => { upsertRoom(f.room); refreshList(); followBusiestRooms(); });
   }
   client.on("room.removed", (f) => { removeRoom(f.room); refreshList(); followBusiestRooms(); });
   ChatRoomList.warnDuplicateTitle(document.querySelector(".create form"), () => listedRooms().values());
@@ -267,14 +264,13 @@
   }
 
   function applyRoomHeader(room) {
-    const title = room.kind === "dm" ? ChatDMs.title(room, me, people) : room.title;
-    el("room-title").textContent = title;
+    el("room-title").textContent = room.title;
     el("room-slug").textContent = room.slug;
     const sameTitle = [...listedRooms().values()].filter((r) => r.title.trim().toLocaleLowerCase() === room.title.trim().toLocaleLowerCase());
     el("room-slug").hidden = room.kind === "dm" || sameTitle.length < 2; // told apart from a room of the same title
     el("room-description").textContent = room.description || "";
-    el("thread-room").textContent = title;
-    document.title = title + " · " + gettext("Chat");
+    el("thread-room").textContent = room.title;
+    document.title = room.title + " · " + gettext("Chat");
     setComposerEnabled(!room.archived);
     el("archived-note").hidden = !room.archived;
     roomPanels.settings.setRoom(room);

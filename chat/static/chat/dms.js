@@ -22,25 +22,17 @@
     return group;
   }
 
-  // A DM's title: the other people's display names (people.js), else the server's title (their
-  // usernames), so that a conversation reads as the people in it.
-  function title(room, me, people) {
-    const rest = others(room, me);
-    return people && rest.length ? rest.map((name) => people.name(name)).join(", ") : room.title;
-  }
-
   // Fill the <li> of one DM (its counts: ChatRoomList.renderCounts).
   function renderItem(item, room, { me, people }) {
     item.textContent = "";
     item.dataset.kind = "dm";
     const link = document.createElement("a");
     link.href = ChatRouter.roomPath(room.slug, "dm");
-    const name = title(room, me, people);
-    link.title = name;
-    const label = document.createElement("span");
-    label.className = "room-title";
-    label.textContent = name;
-    link.append(face(room, me, people), label);
+    link.title = room.title;
+    const title = document.createElement("span");
+    title.className = "room-title";
+    title.textContent = room.title;
+    link.append(face(room, me, people), title);
     const rest = others(room, me);
     if (rest.length > 1) {
       const size = document.createElement("span");
@@ -57,13 +49,13 @@
     item.append(link);
   }
 
-  // The DMs (slugs) that show one of these users (name or face): to draw again when they change.
+  // The DMs (slugs) whose face shows one of these usernames: to draw again when they change.
   function showing(rooms, me, usernames) {
     const changed = new Set(usernames);
     return [...rooms.values()]
-      .filter((room) => room.kind === "dm" && others(room, me).some((name) => changed.has(name)))
+      .filter((room) => room.kind === "dm" && others(room, me).length === 1 && changed.has(others(room, me)[0]))
       .map((room) => room.slug);
   }
 
-  window.ChatDMs = { renderItem, others, showing, title };
+  window.ChatDMs = { renderItem, others, showing };
 })();
