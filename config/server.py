@@ -1,4 +1,6 @@
 """daphne with a few protocol changes; `python -m config.server` takes daphne's own arguments.
+(~490 lines kept in one module: each numbered change below patches daphne/autobahn/Twisted at start-up,
+checked by config/compat.py, and they share one server factory.)
 
 1. autobahn fails a connection that breaks a limit (a frame above
    --websocket-max-message-size, invalid UTF-8 in a text frame) by dropping TCP, so a

@@ -1,5 +1,8 @@
 """Message search: the query language, the vendor-specific SQL, and highlighting.
 
+(~470 lines, one concept: the three parts change together whenever the query language does, and
+the SQL of each vendor is written next to the rule it must keep; a split would spread one query.)
+
 One selector (`selectors.messages_search`) calls `search_ids` here, which runs one SQL statement
 (on PostgreSQL, for a phrase, up to three: `_postgres_words`), each with the access rule inside it
 (public rooms, and private rooms the user is a member of), so a message the user may not read is
