@@ -130,3 +130,44 @@ def test_reads_js_counts_live_messages_and_mentions_between_server_updates(brows
     )
     assert page.errors == []
     page.context.close()
+
+
+def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_never_my_own(
+    browser, cluster
+):
+    [slug] = cluster.make_rooms(["New line"])
+    (alice, alice_key), (bob, bob_key) = cluster.make_users(["linealice", "linebob"])
+
+    async def talk() -> None:
+        writer = await WsClient.connect(cluster.nodes[0].port, alice_key)
+        reader = await WsClient.connect(cluster.nodes[1].port, bob_key)
+        first = await writer.send_message(slug, "seen before", "n1")
+        await reader.send({"type": "read", "room": slug, "seq": first["seq"]})
+        await reader.recv_type("read.updated")
+        # Bob's own message after his read position is not new to him; Alice's after it are.
+        own = await reader.send_message(slug, "bob wrote this", "n2")
+        await writer.send({"type": "read", "room": slug, "seq": own["seq"]})  # Alice read up to it
+        await writer.recv_type("read.updated")
+        await writer.send_message(slug, "new to bob", "n3")
+        await writer.send_message(slug, "also new", "n4")
+        await writer.close(), await reader.close()
+
+    run_async(talk())
+    page = page_for(browser, cluster, 1, bob_key)
+    page.goto(f"/rooms/{slug}/")
+    wait_connected(page)
+    marker = page.locator("#messages #new-marker")
+    playwright_api.expect(marker).to_have_count(1)
+    playwright_api.expect(marker).to_have_text("New messages")
+    after = page.locator("#messages #new-marker + li.message .body")
+    playwright_api.expect(after).to_have_text("new to bob")
+    # Alice read up to Bob's message and then wrote two: nothing after her read position is new to her.
+    mine = page_for(browser, cluster, 0, alice_key)
+    mine.goto(f"/rooms/{slug}/")
+    wait_connected(mine)
+    playwright_api.expect(mine.locator("#messages li.message").nth(3)).to_be_visible()
+    playwright_api.expect(mine.locator(f'#rooms li[data-slug="{slug}"]')).to_have_count(1)  # `rooms` came
+    assert mine.locator("#new-marker").count() == 0
+    for p in (page, mine):
+        assert p.errors == []
+        p.context.close()

@@ -382,7 +382,9 @@
     if (!state || state.markerPlaced) return;
     if (state.readAtOpen === null) state.readAtOpen = readSeq(state.slug); // the server's, once `rooms` came
     if (!state.readAtOpen) return;
-    const first = state.view.items().find(({ message }) => message.seq > state.readAtOpen);
+    // The first message someone else wrote after it: my own and system lines are never unread.
+    const first = state.view.items().find(({ message }) =>
+      message.seq > state.readAtOpen && message.author !== me && message.kind !== "system");
     if (!first) return;
     const marker = document.createElement("li");
     marker.className = "new-marker";
