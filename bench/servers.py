@@ -35,6 +35,8 @@ def start_ours(workdir: Path) -> Deployment:
     limits = {
         "CHAT_RATE_LIMIT_MESSAGES": "100000000", "CHAT_RATE_LIMIT_WINDOW": "1",
         "CHAT_CHANGE_RATE_LIMIT": "100000000", "CHAT_CHANGE_RATE_WINDOW": "1",
+        # The search scenario's one searcher makes 2,400 searches in a few minutes.
+        "CHAT_SEARCH_RATE_LIMIT": "100000000",
         # The idle steps hold up to 15,000 sockets with the 400 bench users' sessions.
         "CHAT_MAX_SOCKETS_PER_USER": "100",
         # The production default (the test clusters tick twice as often): idle CPU counts these ticks.

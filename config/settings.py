@@ -337,6 +337,13 @@ CHAT_SEARCH_MAX_OFFSET = env_int("CHAT_SEARCH_MAX_OFFSET", 1000)
 # (chat/domain/search.py says why).
 CHAT_SEARCH_RANKED = env_int("CHAT_SEARCH_RANKED", 100)
 CHAT_SEARCH_TIMEOUT_MS = env_int("CHAT_SEARCH_TIMEOUT_MS", 2000)
+# Searches per user per window, across nodes (chat/protocol/searching.py): of messages, and of people
+# (the "New message" picker asks as the user types); and the threads each node runs them on, apart
+# from its database thread (each holds a database connection).
+CHAT_SEARCH_RATE_LIMIT = env_int("CHAT_SEARCH_RATE_LIMIT", 30)
+CHAT_USERS_SEARCH_RATE_LIMIT = env_int("CHAT_USERS_SEARCH_RATE_LIMIT", 120)
+CHAT_SEARCH_RATE_WINDOW = env_int("CHAT_SEARCH_RATE_WINDOW", 60)
+CHAT_SEARCH_THREADS = env_int("CHAT_SEARCH_THREADS", 2)
 # Seconds between the per-node checks that repair a lost broadcast from the database.
 CHAT_REPAIR_INTERVAL = float(os.environ.get("CHAT_REPAIR_INTERVAL", "1.0"))
 # Seconds a live message that arrived ahead of a missing one waits for it before the gap is read

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import socket
+import textwrap
 import time
 
 import httpx
@@ -245,3 +246,79 @@ async def test_a_chunked_body_is_refused_once_it_passes_the_limit(cluster):
     status, _, body = answer.partition(b"\r\n\r\n")
     assert status.startswith(b"HTTP/1.1 413") and json.loads(body)["code"] == "too_large", answer[:300]
     assert stored_files(cluster) == before
+
+
+async def test_the_search_rate_counts_every_node_and_transport_of_a_user_and_no_one_else(cluster):
+    """CHAT_SEARCH_RATE_LIMIT (30 a minute) for one user, over sockets and HTTP on both nodes; the
+    refusal is `rate_limited` with `retry_after` (HTTP 429 and Retry-After), and other users search on."""
+    _, http_busy = new_user(cluster, node=0)
+    _, http_other = new_user(cluster, node=1)
+    ws0, ws1 = await connect(cluster, http_busy, 0), await connect(cluster, http_busy, 1)
+    # The same login on node 2 over HTTP (session cookies are valid on every node).
+    http_busy_1 = httpx.Client(
+        base_url=cluster.nodes[1].http_url, cookies={"sessionid": http_busy.session_cookie}
+    )
+    for i in range(30):
+        if i % 3 == 2:
+            client = http_busy.client if i % 2 else http_busy_1
+            assert client.get("/api/search", params={"q": "x"}).status_code == 200
+        else:
+            ws = ws0 if i % 2 else ws1
+            await ws.send({"type": "search", "query": f"q{i}", "ref": f"r{i}"})
+            assert (await ws.recv_type("search.results"))["ref"] == f"r{i}"
+    for ws in (ws0, ws1):
+        await ws.send({"type": "search", "query": "one more", "ref": "late"})
+        refused = await ws.recv_type("error")
+        assert (refused["code"], refused["ref"]) == ("rate_limited", "late")
+        assert 1 <= refused["retry_after"] <= 60
+    answer = http_busy_1.get("/api/search", params={"q": "x"})
+    assert answer.status_code == 429 and answer.json()["code"] == "rate_limited"
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    assert http_other.client.get("/api/search", params={"q": "x"}).status_code == 200
+    http_busy_1.close()
+    for ws in (ws0, ws1):
+        await ws.close()
+
+
+async def test_a_search_past_its_time_bound_is_refused_as_search_timeout_on_either_database(cluster):
+    """CHAT_SEARCH_TIMEOUT_MS bounds a search's statements on both databases (statement_timeout on
+    PostgreSQL, a progress handler on SQLite): past it, SearchTimedOut (`search_timeout`, HTTP 503),
+    not a server error; the same connection then searches on. Slow searches of 30,000 messages: on
+    SQLite a two-letter Korean word none has (a scan), on PostgreSQL a phrase of their words in an
+    order none has (every match of the words read back)."""
+    result = cluster.django(
+        textwrap.dedent(
+            """
+            from django.contrib.auth import get_user_model
+            from django.db import connection
+            from django.test.utils import override_settings
+            from chat.domain import rooms, selectors
+            from chat.domain.errors import SearchTimedOut
+
+            user = get_user_model().objects.create_user("timeout-searcher", password="x")
+            room = rooms.room_create(creator=user, title="Timeout")
+            pg = connection.vendor == "postgresql"
+            series = (
+                "generate_series(1, 30000) AS t(n)" if pg else
+                "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 30000) SELECT n FROM s) t"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO chat_message (room_id, seq, author_id, body, body_html, client_msg_id, created_at, "
+                    "reply_count) SELECT %s, n + 100, %s, 'see you tomorrow at the review ' || n, '', 'to' || n, "
+                    f"CURRENT_TIMESTAMP, 0 FROM {series}",
+                    [room.pk, user.pk],
+                )
+            slow = '"review tomorrow"' if pg else "회의"
+            with override_settings(CHAT_SEARCH_TIMEOUT_MS=1):
+                try:
+                    selectors.messages_search(user=user, query=slow)
+                    timed_out = "answered"
+                except SearchTimedOut as error:
+                    timed_out = error.code
+            after = selectors.messages_search(user=user, query='"tomorrow at the review"').results
+            print(timed_out, len(after))
+            """
+        )
+    )
+    assert result == "search_timeout 20", result

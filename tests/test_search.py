@@ -185,6 +185,7 @@ def test_the_sqlite_index_triggers_exist_after_all_migrations():
         ]
 
 
+@pytest.mark.django_db(transaction=True)  # the search runs on a thread of its own: committed rows only
 def test_the_http_endpoint_answers_json_and_refuses_strangers(alice, rooms):
     assert Client().get("/api/search", {"q": "report"}).status_code == 401
     client = Client()

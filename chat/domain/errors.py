@@ -56,6 +56,11 @@ class BodyTooLong(ChatError):
     default_detail = "The message body is too long."
 
 
+class SearchTimedOut(ChatError):
+    code = "search_timeout"
+    default_detail = "The search took too long; narrow it with a room, an author or dates."
+
+
 class RateLimited(ChatError):
     code = "rate_limited"
     default_detail = "Too many messages; slow down."

@@ -26,17 +26,20 @@ Client text never reaches FTS5's query syntax: each term is quoted by us, so `"`
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from time import monotonic as time_monotonic
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from chat.domain.errors import InvalidField, InvalidQuery
+from chat.domain.errors import InvalidField, InvalidQuery, SearchTimedOut
 from chat.models import Attachment, Membership, Message, Room
 
 ORDERS = ("newest", "relevance")
@@ -121,7 +124,42 @@ class Filters:
 def search_ids(
     *, user_id: int, query: SearchQuery, filters: Filters, order: str, limit: int, offset: int
 ) -> list[int]:
-    """Ids of up to `limit` matching messages the user may read, in order, from `offset`."""
+    """Ids of up to `limit` matching messages the user may read, in order, from `offset`, within
+    CHAT_SEARCH_TIMEOUT_MS of database time per statement (SearchTimedOut past it, on either database)."""
+    try:
+        with _sqlite_time_bound():
+            return _search_ids(
+                user_id=user_id, query=query, filters=filters, order=order, limit=limit, offset=offset
+            )
+    except OperationalError as error:
+        cause = error.__cause__
+        # PostgreSQL's statement_timeout: SQLSTATE 57014 (query_canceled); SQLite: our progress handler.
+        if getattr(cause, "sqlstate", None) == "57014" or str(cause) == "interrupted":
+            raise SearchTimedOut() from None
+        raise
+
+
+@contextmanager
+def _sqlite_time_bound() -> Iterator[None]:
+    """On SQLite, interrupt a statement that runs past CHAT_SEARCH_TIMEOUT_MS (sqlite3's progress
+    handler, called every 10,000 virtual-machine instructions, about a millisecond); on PostgreSQL the
+    bound is statement_timeout (_search_ids)."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    deadline = time_monotonic() + settings.CHAT_SEARCH_TIMEOUT_MS / 1000
+    raw.set_progress_handler(lambda: time_monotonic() > deadline, 10_000)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _search_ids(
+    *, user_id: int, query: SearchQuery, filters: Filters, order: str, limit: int, offset: int
+) -> list[int]:
     if not query.terms:
         return []
     where, where_params = _common_where(user_id, filters)

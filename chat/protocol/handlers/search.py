@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
-
-from chat.domain import search, selectors
+from chat.domain import search
 from chat.domain.errors import InvalidField
-from chat.protocol import fields
+from chat.protocol import fields, searching
 
 if TYPE_CHECKING:
     from chat.protocol.session import ChatSession
@@ -32,9 +30,10 @@ def _optional_bool(frame: dict[str, Any], name: str) -> bool | None:
 
 async def message_search(session: ChatSession, frame: dict[str, Any]) -> None:
     """`search {query, room?, author?, before?, after?, has_file?, order?, limit?, cursor?}` ->
-    `search.results {query, results, next}`."""
+    `search.results {query, results, next}`; rate-limited, on the node's search threads
+    (chat/protocol/searching.py)."""
     room = fields.room_slug(frame) if frame.get("room") is not None else None
-    page = await database_sync_to_async(selectors.messages_search)(
+    page = await searching.messages_search(
         user=session.user,
         query=frame.get("query"),
         room=room,

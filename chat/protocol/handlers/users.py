@@ -18,7 +18,7 @@ from django.conf import settings
 
 from chat.domain import profile_selectors
 from chat.domain.errors import InvalidField
-from chat.protocol import fields
+from chat.protocol import fields, searching
 
 if TYPE_CHECKING:
     from chat.protocol.session import ChatSession
@@ -71,12 +71,10 @@ async def users_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
 
 async def users_search(session: ChatSession, frame: dict[str, Any]) -> None:
     """`users.search {query}` -> `users {users: [user objects]}`: active users whose username or
-    display name starts with the query, at most CHAT_USERS_SEARCH_MAX. Not watched: a client
-    fetches the ones it goes on showing."""
-    query = _query(frame)
-    found = await database_sync_to_async(profile_selectors.users_search)(
-        query=query, limit=settings.CHAT_USERS_SEARCH_MAX
-    )
+    display name starts with the query, at most CHAT_USERS_SEARCH_MAX; rate-limited, on the node's
+    search threads (chat/protocol/searching.py). Not watched: a client fetches the ones it goes on
+    showing."""
+    found = await searching.users_search(user=session.user, query=_query(frame))
     await session.send({"type": "users", "ref": fields.ref(frame), "users": found})
 
 

@@ -60,7 +60,11 @@
       });
       client.on("error", (frame) => {
         if (!frame.ref) return;
-        if (frame.ref === this.searchRef) { this.searchRef = null; this.showFound([]); }
+        if (frame.ref === this.searchRef) {
+          this.searchRef = null;
+          this.showFound([]);
+          if (frame.code === "rate_limited") this.error.textContent = this.errorText(frame);
+        }
         if (frame.ref === this.openRef) { this.openRef = null; this.setBusy(false); this.error.textContent = this.errorText(frame); }
       });
     }

@@ -48,6 +48,15 @@
     return item;
   }
 
+  // Why a search was refused (docs/protocol.md, "search"), in the page's language where we know it.
+  function refusal(answer) {
+    if (answer.code === "rate_limited") {
+      return interpolate(gettext("Too many searches: try again in %s s."), [Math.ceil(answer.retry_after || 1)]);
+    }
+    if (answer.code === "search_timeout") return gettext("The search took too long: add a room, a person or dates.");
+    return answer.detail || gettext("The search failed.");
+  }
+
   async function run(params, append) {
     status.textContent = gettext("Searching…");
     more.hidden = true;
@@ -57,7 +66,7 @@
       const response = await fetch("/api/search?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } });
       answer = await response.json();
       if (!response.ok) {
-        status.textContent = answer.detail || gettext("The search failed.");
+        status.textContent = refusal(answer);
         return;
       }
     } catch (e) {
