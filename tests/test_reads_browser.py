@@ -132,9 +132,7 @@ def test_reads_js_counts_live_messages_and_mentions_between_server_updates(brows
     page.context.close()
 
 
-def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_never_my_own(
-    browser, cluster
-):
+def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_never_my_own(browser, cluster):
     [slug] = cluster.make_rooms(["New line"])
     (alice, alice_key), (bob, bob_key) = cluster.make_users(["linealice", "linebob"])
 
