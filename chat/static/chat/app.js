@@ -120,6 +120,7 @@
     people.want(frame.rooms.filter((room) => room.kind === "dm").flatMap((room) => ChatDMs.others(room, me)));
     refreshList();
     followBusiestRooms();
+    placeMarker(); // the open room's read position is known now (reads.js took this frame first)
   });
   for (const type of ["room.created", "room.updated", "room.archived"]) {
     client.on(type, (f) => { upsertRoom(f.room); refreshList(); followBusiestRooms(); });
@@ -238,7 +239,7 @@
       this.loadingHistory = false;
       this.loaded = false; // its first page arrived
       this.markerPlaced = false;
-      this.readAtOpen = reads.rooms.has(slug) ? readSeq(slug) : null; // null: the server's `rooms` is on its way
+      this.readAtOpen = reads.serverSeq(slug); // null: the server's `rooms` is on its way (or never read)
       this.unseen = 0; // messages that arrived below while the list was scrolled up
       this.scrollTop = null;
       this.status = "";
@@ -380,7 +381,8 @@
 
   function placeMarker() {
     if (!state || state.markerPlaced) return;
-    if (state.readAtOpen === null) state.readAtOpen = readSeq(state.slug); // the server's, once `rooms` came
+    // The server's, once `rooms` came (not this page's reads since: they may already cover the room).
+    if (state.readAtOpen === null) state.readAtOpen = reads.serverSeq(state.slug); // stays null until then
     if (!state.readAtOpen) return;
     // The first message someone else wrote after it: my own and system lines are never unread.
     const first = state.view.items().find(({ message }) =>

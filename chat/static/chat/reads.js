@@ -19,7 +19,8 @@
 
   class RoomReads {
     constructor() {
-      this.readSeq = null; // the server's read position (null: never read)
+      this.readSeq = null; // the read position: the server's, or further if read here since (null: never read)
+      this.serverSeq = null; // the server's alone, as it last said (`rooms`, `read.updated`)
       this.private = false; // a private room (or DM) counts unread from its start if never read
       // The server's counts, as of the room's seq `asOf`; `live`: messages after it, counted here.
       this.base = { unread: 0, mentions: 0, asOf: 0 };
@@ -31,7 +32,10 @@
     }
 
     fromServer(readSeq, unread, mentions, asOf) {
-      if (readSeq !== null && readSeq !== undefined) this.readSeq = Math.max(this.readSeq || 0, readSeq);
+      if (readSeq !== null && readSeq !== undefined) {
+        this.readSeq = Math.max(this.readSeq || 0, readSeq);
+        this.serverSeq = Math.max(this.serverSeq || 0, readSeq);
+      }
       this.base = { unread, mentions, asOf: asOf || 0 };
       for (const seq of [...this.live.keys()]) if (seq <= this.base.asOf) this.live.delete(seq);
       // Counts made before this page's latest `read` was stored: what was read here stays read.
@@ -114,6 +118,12 @@
     }
 
     changed(slug) { this.onChange(slug, this.counts(slug)); }
+
+    // The read position the server last reported for the room, without this page's reads since.
+    serverSeq(slug) {
+      const state = this.rooms.get(slug);
+      return state ? state.serverSeq : null;
+    }
 
     counts(slug) {
       const state = this.rooms.get(slug);
