@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
+from chat.domain import rawsql
 from chat.models import Attachment, Message, MessageChange, MessageEdit, Reaction, Room
 
 
@@ -126,10 +127,7 @@ def _limit_th_recent_statement(vendor: str) -> str:
 
 def _created_at_from_db(value: object) -> datetime:
     """A created_at value read with raw SQL, as the ORM would convert it (SQLite returns text)."""
-    column = Message._meta.get_field("created_at").get_col(Message._meta.db_table)
-    for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-        value = converter(value, column, connection)
-    return value
+    return rawsql.convert(value, rawsql.field_converters(Message._meta.get_field("created_at")))
 
 
 def room_take_next_seq(slug: str) -> Room | None:
@@ -195,7 +193,9 @@ def message_for_change(*, room_id: int, message_id: int) -> tuple[Message, bool,
         row = cursor.fetchone()
     if row is None:
         return None
-    values = [_convert(value, convert) for value, convert in zip(row[: len(names)], converters, strict=True)]
+    values = [
+        rawsql.convert(value, convert) for value, convert in zip(row[: len(names)], converters, strict=True)
+    ]
     message = Message.from_db(connection.alias, names, values)
     username, has_reactions, has_attachments = row[len(names) :]
     if message.author_id is not None:
@@ -224,7 +224,7 @@ def _message_for_change_statement(vendor: str) -> tuple[str, list[str], list[lis
         f"ON u.{quote(User._meta.pk.column)} = m.{quote(Message._meta.get_field('author').column)} "
         f"WHERE m.{pk} = %s AND m.{quote(Message._meta.get_field('room').column)} = %s"
     )
-    return sql, [field.attname for field in fields], [_field_converters(field) for field in fields]
+    return sql, [field.attname for field in fields], [rawsql.field_converters(field) for field in fields]
 
 
 def message_update(message: Message, fields: tuple[str, ...]) -> None:
@@ -276,19 +276,3 @@ def reaction_delete(*, message_id: int, user_id: int, emoji: str) -> int:
             [message_id, user_id, emoji],
         )
         return cursor.rowcount
-
-
-def _field_converters(field) -> list:
-    """What the ORM applies to a value of this field read from the database (SQLite returns text
-    for datetimes)."""
-    column = field.get_col(field.model._meta.db_table)
-    return [
-        (converter, column)
-        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-    ]
-
-
-def _convert(value: object, converters: list) -> object:
-    for converter, column in converters:
-        value = converter(value, column, connection)
-    return value

@@ -83,6 +83,14 @@ def room_object_for(*, room: Room, user: User) -> dict[str, Any]:
     return frame
 
 
+def room_object_with_role(*, room: Room, user: User, role: str | None) -> dict[str, Any]:
+    """room_object_for() when the viewer's role is known (selectors.room_get_readable_with_role):
+    a query only for a DM's members."""
+    dm_members = dm_members_of(room_ids=[room.pk]).get(room.pk) if room.kind == Room.Kind.DM else None
+    viewer = user.get_username() if user.is_authenticated else None
+    return room_object(room, role=role, dm_members=dm_members, viewer=viewer)
+
+
 def room_members(*, room: Room) -> list[tuple[int, str, str]]:
     """A room's members as (user id, username, role), owners first, then moderators, then by name;
     at most MAX_MEMBERS_LISTED. The caller checked that the viewer may read the room."""

@@ -28,6 +28,11 @@ from django.core.exceptions import ValidationError
 from django.http import parse_cookie
 from django.utils.crypto import constant_time_compare
 
+from chat.domain import connection_reads
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+DB_SESSIONS = "django.contrib.sessions.backends.db"
+
 
 def session_user(session):
     """The active user a session authenticates, or AnonymousUser; reads only.
@@ -45,7 +50,12 @@ def session_user(session):
         return AnonymousUser()
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return AnonymousUser()
-    user = load_backend(backend_path).get_user(user_id)
+    if backend_path == MODEL_BACKEND:
+        # ModelBackend.get_user, in one cached statement (connection_reads: this runs on every
+        # connect); the is_active check below is its user_can_authenticate.
+        user = connection_reads.user_by_pk(user_id)
+    else:
+        user = load_backend(backend_path).get_user(user_id)
     if user is None or not getattr(user, "is_active", False):
         return AnonymousUser()
     session_hash = session.get(HASH_SESSION_KEY)
@@ -78,8 +88,18 @@ class SessionAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin1"))
                 break
         session = self.store(cookies.get(settings.SESSION_COOKIE_NAME))
-        user = await database_sync_to_async(session_user)(session)
+        user = await database_sync_to_async(self.user_of)(session)
         return await self.app(dict(scope, cookies=cookies, session=session, user=user), receive, send)
+
+    def user_of(self, session):
+        """session_user(session); with the database session backend, the session row is read by one
+        cached statement (connection_reads.session_data) and decoded by the store's own decode(),
+        as its load() would, without the ORM query compiled anew on every connect."""
+        if settings.SESSION_ENGINE != DB_SESSIONS:
+            return session_user(session)
+        key = session.session_key
+        data = connection_reads.session_data(key) if key else None
+        return session_user({} if data is None else session.decode(data))
 
 
 def SessionAuthMiddlewareStack(app):  # noqa: N802 (named like channels' AuthMiddlewareStack)

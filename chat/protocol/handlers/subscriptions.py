@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import room_info, selectors
-from chat.domain.errors import NotSubscribed, TooManySubscriptions
+from chat.domain import connection_reads, room_info, selectors
+from chat.domain.errors import NotSubscribed, TooManySubscriptions, UnknownRoom
 from chat.models import Room
 from chat.protocol import fields, framecache
 from chat.protocol.handlers.history import frame_dicts, stored_frames
@@ -25,7 +25,9 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
     slug = fields.room_slug(frame)
     since = fields.optional_int(frame, "since", minimum=0)
     checked_at = time.monotonic()
-    room = await database_sync_to_async(selectors.room_get_readable)(slug=slug, user=session.user)
+    room, role = await database_sync_to_async(selectors.room_get_readable_with_role)(
+        slug=slug, user=session.user
+    )
     subscription = session.subscriptions.get(room.pk)
     created = subscription is None
     if created:
@@ -34,7 +36,7 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
         subscription = await session.add_subscription(room.pk, room.slug)
     subscription.access_checked_at = checked_at
     try:
-        texts, position = await database_sync_to_async(catch_up)(room, since, session.user)
+        texts, position = await database_sync_to_async(catch_up)(room, since, session.user, role=role)
     except Exception:
         if created:  # a new subscription that never started: undo it
             await session.drop_subscription(room.pk)
@@ -53,7 +55,7 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
         await session.send({"type": "presence", "room": room.slug, "users": online, "joined": [], "left": []})
 
 
-def catch_up(room: Room, since: int | None, viewer=None) -> tuple[list[str], int]:
+def catch_up(room: Room, since: int | None, viewer=None, *, role: str | None = None) -> tuple[list[str], int]:
     """Frames that bring a (re)subscribing client up to date, and the seq they reach.
 
     The room's last seq is read first: every change up to it is committed, and the frames read
@@ -62,8 +64,14 @@ def catch_up(room: Room, since: int | None, viewer=None) -> tuple[list[str], int
     The frames after `subscribed` are the same for every subscriber at that seq: this node reads
     and encodes them once (chat/protocol/framecache.py).
     """
-    info = events.room_frame(room) if viewer is None else room_info.room_object_for(room=room, user=viewer)
-    last_seq = selectors.room_last_seqs(room_ids=[room.pk])[room.pk]
+    info = (
+        events.room_frame(room)
+        if viewer is None
+        else room_info.room_object_with_role(room=room, user=viewer, role=role)
+    )
+    last_seq = connection_reads.room_last_seq(room.pk)
+    if last_seq is None:  # deleted since it was looked up
+        raise UnknownRoom(f"No room {room.slug!r}.")
     if since is None:
 
         def history_page() -> list[str]:
