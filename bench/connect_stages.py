@@ -23,7 +23,7 @@ from chat.domain import selectors
 from chat.protocol import repair
 from chat.protocol.handlers.subscriptions import catch_up
 from chat.realtime import groups, presence, slots
-from chat.transports.auth import session_user
+from chat.transports.auth import SessionAuthMiddleware
 
 
 async def _timed(count: int, step: Callable[[int], Awaitable[None]]) -> float:
@@ -46,8 +46,10 @@ async def _measure(room_slug: str, keys: list[str]) -> dict[str, float]:
     async def hop(i: int) -> None:
         await database_sync_to_async(lambda: None)()
 
+    middleware = SessionAuthMiddleware(None)
+
     async def user(i: int) -> None:
-        users[i] = await database_sync_to_async(session_user)(store(keys[i]))
+        users[i] = await database_sync_to_async(middleware.user_of)(store(keys[i]))
 
     async def channel(i: int) -> None:
         channels[i] = await layer.new_channel()
@@ -62,17 +64,20 @@ async def _measure(room_slug: str, keys: list[str]) -> dict[str, float]:
         await layer.group_add(groups.LOBBY_GROUP, channels[i])
 
     async def room(i: int) -> None:
-        rooms[i] = await database_sync_to_async(selectors.room_get_readable)(slug=room_slug, user=users[i])
+        rooms[i] = await database_sync_to_async(selectors.room_get_readable_with_role)(
+            slug=room_slug, user=users[i]
+        )
 
     async def room_group(i: int) -> None:
-        await layer.group_add(groups.room_group(rooms[i].pk), channels[i])
+        await layer.group_add(groups.room_group(rooms[i][0].pk), channels[i])
 
     async def history(i: int) -> None:
-        await database_sync_to_async(catch_up)(rooms[i], None, users[i])
+        room, role = rooms[i]
+        await database_sync_to_async(catch_up)(room, None, users[i], role=role)
 
     async def present(i: int) -> None:
         entry = presence.Presence(
-            room_id=rooms[i].pk,
+            room_id=rooms[i][0].pk,
             user_id=users[i].pk,
             username=users[i].get_username(),
             connection_id=channels[i],

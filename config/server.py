@@ -474,8 +474,22 @@ async def _close_sockjs_sessions() -> None:
     await relay.close_all(closecodes.SERVICE_RESTART, "Node restarting")
 
 
+# daphne's default (5 s) is both how long a WebSocket may take to be accepted by the application and
+# autobahn's opening-handshake timeout. When a node dies, thousands of its clients reconnect to the
+# others within a second or two, and a node works through their connects in turn (about 4 ms of CPU
+# each: docs/benchmarks.md, "Reconnect storm"): with 5 s, every connect still queued after 5 s was
+# refused after part of its work was done, and its client came back later to queue again (14,461
+# attempts for 2,500 clients, 62.6% of messages not delivered in time). A connect that waits is
+# served; `--websocket_connect_timeout` still sets it.
+WEBSOCKET_CONNECT_TIMEOUT = 60
+
+
 class ChatCommandLineInterface(CommandLineInterface):
     server_class = ChatServer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parser.set_defaults(websocket_connect_timeout=WEBSOCKET_CONNECT_TIMEOUT)
 
 
 def main() -> None:

@@ -1,12 +1,13 @@
-"""A node listens with a backlog large enough for a reconnect storm (config/server.py, LISTEN_BACKLOG),
-not Twisted's 50: the clients of a dead node all reconnect within a second."""
+"""A node is ready for a reconnect storm (config/server.py): it listens with a backlog large enough
+(LISTEN_BACKLOG, not Twisted's 50: the clients of a dead node all reconnect within a second), and
+a WebSocket connect queued behind thousands of others is served, not refused after daphne's 5 s."""
 
 import subprocess
 
 import pytest
 
 from chat.testing.cluster import start_cluster
-from config.server import LISTEN_BACKLOG
+from config.server import LISTEN_BACKLOG, WEBSOCKET_CONNECT_TIMEOUT, ChatCommandLineInterface
 
 pytestmark = pytest.mark.cluster
 
@@ -24,3 +25,11 @@ def test_a_node_listens_with_the_storm_backlog(tmp_path):
     finally:
         cluster.stop()
     cluster.assert_no_tracebacks()
+
+
+def test_a_queued_websocket_connect_waits_a_minute_unless_told_otherwise():
+    parse = ChatCommandLineInterface().parser.parse_args
+    assert parse(["config.asgi:application"]).websocket_connect_timeout == WEBSOCKET_CONNECT_TIMEOUT == 60
+    assert (
+        parse(["--websocket_connect_timeout", "7", "config.asgi:application"]).websocket_connect_timeout == 7
+    )
