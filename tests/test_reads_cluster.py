@@ -77,6 +77,33 @@ async def test_a_read_on_one_node_clears_the_count_on_the_other_node_within_a_se
     await phone.close(), await laptop.close(), await alice.close()
 
 
+async def test_one_flush_of_many_users_reaches_each_users_connections_and_nobody_elses(cluster):
+    """A node's flush announces every moved position in one publish (chat/realtime/userbatch.py):
+    each user's connections on both nodes get their own `read.updated`, never another user's."""
+    _, owner_http = new_user(cluster)
+    slug = owner_http.create_room("One flush")
+    owner = await connect(cluster, owner_http, 0)
+    await owner.send_message(slug, "read me", "f1")
+    last = await owner.send_message(slug, "and me", "f2")
+    users = [new_user(cluster)[1] for _ in range(3)]
+    sockets = [[await connect(cluster, http, 0), await connect(cluster, http, 1)] for http in users]
+    outsider = await connect(cluster, new_user(cluster)[1], 1)
+    for i, (reader, _) in enumerate(sockets):  # within one flush interval, on node 1
+        await reader.send({"type": "read", "room": slug, "seq": last["seq"] - i % 2})
+    for i, pair in enumerate(sockets):
+        for sock in pair:
+            frame = await sock.recv_type("read.updated")
+            assert (frame["room"], frame["seq"]) == (slug, last["seq"] - i % 2)
+    with pytest.raises(TimeoutError):  # nothing more for anyone: not another user's, not twice
+        await outsider.recv_type("read.updated", timeout=1.5)
+    for pair in sockets:
+        for sock in pair:
+            with pytest.raises(TimeoutError):
+                await sock.recv_type("read.updated", timeout=0.2)
+            await sock.close()
+    await owner.close(), await outsider.close()
+
+
 async def bob_http_send(cluster: Cluster, http: HttpUser, slug: str, body: str) -> None:
     client = await connect(cluster, http, 1)
     await client.send_message(slug, body, f"own-{time.monotonic_ns()}")

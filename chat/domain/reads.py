@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat.domain import unread
 from chat.models import Membership, Mention, Message, ReadPosition, Room
-from chat.realtime import events, groups, metrics
+from chat.realtime import events, metrics, userbatch
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,10 @@ def _upsert_statement(vendor: str, count: int) -> str:
 
 
 def _announce(moved: list[tuple[int, int, int]]) -> None:
-    """After commit: each moved position's counts (one query), as `read.updated` to its user's group."""
+    """After commit: each moved position's counts (one query), as `read.updated` to its user's
+    connections on every node, all in one publish (chat/realtime/userbatch.py)."""
     states = unread.read_states(pairs=[(user_id, room_id) for user_id, room_id, _ in moved])
+    frames = []
     for (user_id, _), state in states.items():
         frame = {
             "type": "read.updated",
@@ -87,9 +89,8 @@ def _announce(moved: list[tuple[int, int, int]]) -> None:
             "last_seq": state.last_seq,
         }
         frame.update(unread=state.unread, mentions=state.mentions)
-        events.publish(
-            groups.user_group(user_id), {"type": "chat.read_updated", "text": events.encode(frame)}
-        )
+        frames.append((user_id, events.encode(frame)))
+    userbatch.publish("chat.read_updated", frames)
 
 
 def mentions_record(*, message: Message, user_ids: list[int]) -> None:

@@ -22,7 +22,7 @@ from chat.domain.errors import ChatError, InternalError, InvalidFrame, InvalidJs
 from chat.protocol import closecodes, fields, repair
 from chat.protocol.cursor import Cursor
 from chat.protocol.handlers import CLIENT_FRAMES, LAYER_EVENTS
-from chat.realtime import events, groups, metrics, presence, slots
+from chat.realtime import events, groups, metrics, presence, slots, userbatch
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ class ChatSession:
             self.closed = True
             return closecodes.TOO_MANY_CONNECTIONS
         self.slot = slot
+        await userbatch.ensure_receiving()  # this node's receiver of frames batched for many users
         await self.layer.group_add(groups.user_group(self.user.pk), self.channel_name)
         await self.layer.group_add(groups.LOBBY_GROUP, self.channel_name)
         repair.watch(self)
