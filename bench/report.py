@@ -242,8 +242,14 @@ def report(results: dict[str, dict]) -> None:
             )
         if "many_rooms_mixed" in ours:
             print(changes_line(ours["many_rooms"], ours["many_rooms_mixed"]))
-        if "read_writes" in ours["many_rooms"]:
-            print(read_writes_line(ours["many_rooms"]))
+        if "many_rooms_reads" in ours:
+            reads = ours["many_rooms_reads"]
+            print(
+                f"many rooms with read positions (ours, as the web UI: a `read` frame per subscriber "
+                f"per second): p50 {reads['p50']:.1f} ms, p99 {reads['p99']:.1f} ms, lost "
+                f"{100 * reads['lost'] / max(1, reads['expected']):.1f}%"
+            )
+            print(read_writes_line(reads))
         if "catch_up_500_s" in results["ours"]:
             print(
                 f"catch-up of 500 missed messages (ours): {results['ours']['catch_up_500_s'] * 1000:.0f} ms"

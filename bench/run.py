@@ -141,10 +141,16 @@ def run_all(args) -> None:
                     "fanout": rows, "capacity": capacity(rows), "capacity_any_step": capacity_any_step(rows)
                 }  # fmt: skip
                 wait_for_idle_servers(deployment)
-                results[design]["many_rooms"] = many_rooms(deployment, duration)
+                # The same workload for every design (ours' clients send no `read` frames here).
+                results[design]["many_rooms"] = many_rooms(deployment, duration, reads=False)
                 if design == "ours":
                     wait_for_idle_servers(deployment)
-                    results[design]["many_rooms_mixed"] = many_rooms(deployment, duration, mix=0.2)
+                    results[design]["many_rooms_mixed"] = many_rooms(
+                        deployment, duration, mix=0.2, reads=False
+                    )
+                    wait_for_idle_servers(deployment)
+                    # As the web UI is used: every subscriber also reports its read position.
+                    results[design]["many_rooms_reads"] = many_rooms(deployment, duration)
                     results[design]["catch_up_500_s"] = catch_up(deployment)
                     results[design]["history_1m"] = history_at_scale(
                         deployment, rows=100_000 if args.quick else 1_000_000
