@@ -24,12 +24,10 @@ from chat.models import Membership, Room
 def session_data(session_key: str) -> str | None:
     """The encoded data of an unexpired database session (django.contrib.sessions' `db` backend),
     as its SessionStore.load() reads it, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _session_statement(connection.vendor),
-            [session_key, connection.ops.adapt_datetimefield_value(timezone.now())],
-        )
-        row = cursor.fetchone()
+    row = rawsql.fetch_one(
+        _session_statement(connection.vendor),
+        [session_key, connection.ops.adapt_datetimefield_value(timezone.now())],
+    )
     return None if row is None else row[0]
 
 
@@ -47,9 +45,7 @@ def user_by_pk(pk: object) -> AbstractBaseUser | None:
     """The user with this primary key, all fields loaded (as `_default_manager.get(pk=...)`), or None."""
     User = get_user_model()
     sql, names, converters = _user_statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
+    row = rawsql.fetch_one(sql, [pk])
     return None if row is None else rawsql.instance(User, names, converters, row)
 
 
@@ -66,9 +62,7 @@ def room_with_role(*, slug: str, user_id: int) -> tuple[Room, str | None] | None
     """The room with this slug and the user's role in it (None: not a member), in one statement; None
     if there is no such room."""
     sql, names, converters = _room_statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, slug])
-        row = cursor.fetchone()
+    row = rawsql.fetch_one(sql, [user_id, slug])
     if row is None:
         return None
     return rawsql.instance(Room, names, converters, row[:-1]), row[-1]
@@ -90,9 +84,7 @@ def _room_statement(vendor: str) -> tuple[str, list[str], list[list]]:
 
 def room_last_seq(room_id: int) -> int | None:
     """The room's newest seq (None for a room that is gone)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_last_seq_statement(connection.vendor), [room_id])
-        row = cursor.fetchone()
+    row = rawsql.fetch_one(_last_seq_statement(connection.vendor), [room_id])
     return None if row is None else row[0]
 
 

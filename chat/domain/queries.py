@@ -188,15 +188,10 @@ def message_for_change(*, room_id: int, message_id: int) -> tuple[Message, bool,
     """A message of this room with its author's username loaded, and whether it has reactions and
     attachments (so that a change reads them only when there are some); None if there is none."""
     sql, names, converters = _message_for_change_statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [message_id, room_id])
-        row = cursor.fetchone()
+    row = rawsql.fetch_one(sql, [message_id, room_id])
     if row is None:
         return None
-    values = [
-        rawsql.convert(value, convert) for value, convert in zip(row[: len(names)], converters, strict=True)
-    ]
-    message = Message.from_db(connection.alias, names, values)
+    message = rawsql.instance(Message, names, converters, row[: len(names)])
     username, has_reactions, has_attachments = row[len(names) :]
     if message.author_id is not None:
         User = get_user_model()

@@ -35,3 +35,10 @@ def instance(model: type[Model], names: list[str], converters: list[list], value
     """The model instance of one row's values (in select_list's order), as the ORM loads it."""
     converted = [convert(value, convert_with) for value, convert_with in zip(values, converters, strict=True)]
     return model.from_db(connection.alias, names, converted)
+
+
+def fetch_one(sql: str, params: list) -> tuple | None:
+    """The first row of a statement, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
