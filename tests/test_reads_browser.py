@@ -10,7 +10,7 @@ import pytest
 
 from chat.testing.clients import WsClient
 from tests import test_browser
-from tests.test_browser import page_for, playwright_api, run_async, wait_connected
+from tests.test_browser import page_for, playwright_api, run_async, screenshot, wait_connected
 from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
@@ -159,6 +159,7 @@ def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_n
     playwright_api.expect(marker).to_have_text("New messages")
     after = page.locator("#messages #new-marker + li.message .body")
     playwright_api.expect(after).to_have_text("new to bob")
+    screenshot(page, "new-messages-line")
     # Alice read up to Bob's message and then wrote two: nothing after her read position is new to her.
     mine = page_for(browser, cluster, 0, alice_key)
     mine.goto(f"/rooms/{slug}/")
