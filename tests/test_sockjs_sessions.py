@@ -56,3 +56,53 @@ async def test_client_messages_and_events_are_handled_one_at_a_time_in_order(mon
     finally:
         await session.close(3000, "done")
         await session._teardown()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_session_closed_during_a_subscribe_leaves_no_presence_behind(alice, room, monkeypatch):
+    """A SockJS session handles client messages in one task and closes from another: a close that
+    came while a subscribe read the database used to find no presence entry to remove, and the
+    subscribe then joined presence for a connection that was gone; the node's heartbeat kept that
+    entry alive for ever (the user "online" with no connection)."""
+    import json
+    import threading
+
+    from chat.protocol import handlers
+    from chat.protocol.handlers import subscriptions
+    from chat.realtime import presence
+    from chat.realtime.redisclient import redis_client
+
+    started, release = threading.Event(), threading.Event()
+    real = subscriptions.catch_up
+
+    def held_catch_up(*args, **kwargs):
+        started.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions, "catch_up", held_catch_up)
+    handled = asyncio.Event()
+
+    async def subscribe_then_note(chat, frame):
+        try:
+            await subscriptions.subscribe(chat, frame)
+        finally:
+            handled.set()
+
+    monkeypatch.setitem(handlers.CLIENT_FRAMES, "subscribe", subscribe_then_note)
+    session = relay.OwnedSession(
+        Endpoint("chat", "/sockjs", chat=True), "s-close", user=alice, session_key=None, transport="xhr"
+    )
+    assert await session.claim()
+    receiver = sessions.LocalReceiver(polling=False, overhead=1, limit=1 << 20)
+    await session.attach(receiver)
+    assert session.take([json.dumps({"type": "subscribe", "room": room.slug})])
+    await wait_until(started.is_set, "the subscribe is reading the database")
+    await session.close(3000, "gone")  # the client went away meanwhile
+    release.set()
+    await asyncio.wait_for(handled.wait(), 10)  # the subscribe ran to its end
+    try:
+        assert room.pk not in presence._nodes.get().local
+        assert await redis_client().zrange(presence._key(room.pk), 0, -1) == []
+    finally:
+        await session._teardown()

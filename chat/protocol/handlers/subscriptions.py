@@ -28,6 +28,8 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
     room, role = await database_sync_to_async(selectors.room_get_readable_with_role)(
         slug=slug, user=session.user
     )
+    if session.closed:
+        return  # the connection went away while the room was read: its shutdown is done or under way
     subscription = session.subscriptions.get(room.pk)
     created = subscription is None
     if created:
@@ -44,6 +46,10 @@ async def subscribe(session: ChatSession, frame: dict[str, Any]) -> None:
     subscription.cursor.position = position
     for text in texts:
         await session.send_text(text)
+    if session.closed or session.subscriptions.get(room.pk) is not subscription:
+        # Closed (or unsubscribed) while this subscribe awaited: shutdown found no presence entry to
+        # remove, so joining now would leave one behind that the heartbeat keeps alive for ever.
+        return
     if subscription.presence_entry is None:
         subscription.presence_entry = presence.Presence(
             room_id=room.pk,
