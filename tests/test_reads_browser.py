@@ -134,7 +134,9 @@ def test_reads_js_counts_live_messages_and_mentions_between_server_updates(brows
 
 def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_never_my_own(browser, cluster):
     [slug] = cluster.make_rooms(["New line"])
-    (alice, alice_key), (bob, bob_key) = cluster.make_users(["linealice", "linebob"])
+    (alice, alice_key), (bob, bob_key), (_, carol_key) = cluster.make_users(
+        ["linealice", "linebob", "linecarol"]
+    )
 
     async def talk() -> None:
         writer = await WsClient.connect(cluster.nodes[0].port, alice_key)
@@ -142,6 +144,10 @@ def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_n
         first = await writer.send_message(slug, "seen before", "n1")
         await reader.send({"type": "read", "room": slug, "seq": first["seq"]})
         await reader.recv_type("read.updated")
+        carol = await WsClient.connect(cluster.nodes[0].port, carol_key)  # read as far as bob, for a phone
+        await carol.send({"type": "read", "room": slug, "seq": first["seq"]})
+        await carol.recv_type("read.updated")
+        await carol.close()
         # Bob's own message after his read position is not new to him; Alice's after it are.
         own = await reader.send_message(slug, "bob wrote this", "n2")
         await writer.send({"type": "read", "room": slug, "seq": own["seq"]})  # Alice read up to it
@@ -160,6 +166,15 @@ def test_the_new_messages_line_marks_what_others_wrote_since_the_read_position_n
     after = page.locator("#messages #new-marker + li.message .body")
     playwright_api.expect(after).to_have_text("new to bob")
     screenshot(page, "new-messages-line")
+    # The same line on a phone, in Korean (carol read as far as bob: bob's own message is new to her).
+    phone = page_for(browser, cluster, 0, carol_key, locale="ko-KR")
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(f"/rooms/{slug}/")
+    wait_connected(phone)
+    playwright_api.expect(phone.locator("#messages #new-marker")).to_have_text("새 메시지")
+    screenshot(phone, "new-messages-line-phone-ko")
+    assert phone.errors == []
+    phone.context.close()
     # Alice read up to Bob's message and then wrote two: nothing after her read position is new to her.
     mine = page_for(browser, cluster, 0, alice_key)
     mine.goto(f"/rooms/{slug}/")
