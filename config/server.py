@@ -1,5 +1,5 @@
 """daphne with a few protocol changes; `python -m config.server` takes daphne's own arguments.
-(~490 lines kept in one module: each numbered change below patches daphne/autobahn/Twisted at start-up,
+(~510 lines kept in one module: each numbered change below patches daphne/autobahn/Twisted at start-up,
 checked by config/compat.py, and they share one server factory.)
 
 1. autobahn fails a connection that breaks a limit (a frame above
@@ -29,6 +29,9 @@ checked by config/compat.py, and they share one server factory.)
 9. A request body larger than CHAT_REQUEST_MAX_BYTES (the upload limit and 64 KiB) is answered
    413 as soon as its Content-Length says so, or once a chunked body passes it, and what follows is
    dropped as it arrives: it never reaches a temporary file or the application (DeadlineHTTPChannel).
+10. A WebSocket connect queued behind others (a reconnect storm) waits up to 60 s to be accepted,
+   not daphne's 5 s (WEBSOCKET_CONNECT_TIMEOUT, a CLI default that `--websocket_connect_timeout`
+   still overrides).
 
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is

@@ -1,6 +1,6 @@
 """Message search: the query language, the vendor-specific SQL, and highlighting.
 
-(~470 lines, one concept: the three parts change together whenever the query language does, and
+(~510 lines, one concept: the three parts change together whenever the query language does, and
 the SQL of each vendor is written next to the rule it must keep; a split would spread one query.)
 
 One selector (`selectors.messages_search`) calls `search_ids` here, which runs one SQL statement
