@@ -42,6 +42,16 @@ def _fresh_frame_cache():
     framecache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _close_the_pages_a_test_leaves(request):
+    """A browser test that fails leaves its pages open (their users online, subscribed to every new
+    public room): close them, so that the next test of the module starts alone in the browser."""
+    yield
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, **extra):

@@ -63,3 +63,29 @@ async def test_typing_needs_a_subscription(alice, room, socket_for):
     a = await socket_for(alice)
     await a.send({"type": "typing", "room": "general"})
     assert (await a.recv())["code"] == "not_subscribed"
+
+
+async def test_a_user_seen_online_in_an_answer_is_announced_gone_even_between_polls(
+    alice, bob, socket_for, settings
+):
+    # Bob joins and leaves between two polls; alice's room.members answer saw him meanwhile. The
+    # node takes that answer as told to its subscribers, so the next poll announces him gone (the
+    # member panel showed him online for good before: the poll had never seen him).
+    settings.CHAT_PRESENCE_POLL = 3.0
+    club = await database_sync_to_async(rooms.room_create)(creator=alice, title="Club", is_private=True)
+    await database_sync_to_async(rooms.room_member_add)(room_slug=club.slug, actor=alice, username="bob")
+    a = await socket_for(alice)
+    assert (await subscribe(a, club.slug))["users"] == ["alice"]
+    b = await socket_for(bob)
+    assert (await subscribe(b, club.slug))["users"] == ["alice", "bob"]
+    await a.send({"type": "room.members", "room": club.slug})
+    members = {m["username"]: m["presence"] for m in (await a.recv_type("room.members"))["members"]}
+    assert members["bob"] == "online"
+    await b.close()
+    seen = await a.recv_type("presence")  # sent with the answer, not by a poll
+    assert (seen["users"], seen["joined"]) == (["alice", "bob"], ["bob"])
+    gone = await a.recv_type("presence", timeout=10)
+    assert (gone["users"], gone["left"]) == (["alice"], ["bob"])
+    await a.send({"type": "room.members", "room": club.slug})
+    members = {m["username"]: m["presence"] for m in (await a.recv_type("room.members"))["members"]}
+    assert members["bob"] == "offline"

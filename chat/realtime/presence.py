@@ -94,6 +94,7 @@ async def join(entry: Presence) -> list[str]:
     except Exception as exc:  # presence is best effort; chat goes on without it
         logger.warning("presence join failed: %r", exc)
         return [entry.username]
+    await _remove_if_left(node, [entry])
     if known is not None:
         return sorted({*known, entry.username})
     online = _usernames(results[3])
@@ -102,14 +103,24 @@ async def join(entry: Presence) -> list[str]:
 
 
 async def room_online(room_id: int) -> set[str]:
-    """The usernames online in a room now (on every node), read from Redis; empty if it is away."""
+    """The usernames online in a room now (on every node), read from Redis; empty if it is away.
+
+    What this node tells one client, it takes as told to all its subscribers of the room: when the
+    answer differs from the list it last sent, it sends the new one (a `presence` frame) and keeps
+    it. Otherwise a user who joined and left between two polls, seen online in an answer, would
+    never be announced gone: the poll compares with the last list sent, which never had them.
+    """
     key = _key(room_id)
     try:
         members = await redis_client().zrangebyscore(key, time.time(), "+inf")
     except Exception as exc:  # presence is best effort
         logger.warning("presence read failed: %r", exc)
         return set()
-    return set(_usernames(members))
+    online = _usernames(members)
+    node = _nodes.get()
+    if room_id in node.local:
+        await _announce_if_changed(get_channel_layer(), node, room_id, online)
+    return set(online)
 
 
 async def leave(entry: Presence) -> None:
@@ -156,13 +167,32 @@ async def _poll_forever(node: _NodePresence) -> None:
 async def _heartbeat(node: _NodePresence, room_ids: list[int], now: float) -> None:
     """Push this node's entries' expiry forward."""
     expires = now + settings.CHAT_PRESENCE_TTL
+    refreshed: list[Presence] = []
     async with redis_client().pipeline(transaction=False) as pipe:
         for room_id in room_ids:
-            members = {entry.member: expires for entry in node.local.get(room_id, ())}
-            if members:
-                pipe.zadd(_key(room_id), members)
+            entries = list(node.local.get(room_id, ()))
+            if entries:
+                pipe.zadd(_key(room_id), {entry.member: expires for entry in entries})
                 pipe.expire(_key(room_id), settings.CHAT_PRESENCE_TTL * 2)
+                refreshed.extend(entries)
         await pipe.execute()
+    await _remove_if_left(node, refreshed)
+
+
+async def _remove_if_left(node: _NodePresence, written: list[Presence]) -> None:
+    """Remove again the entries just written that left meanwhile: their leave's ZREM may have
+    reached Redis before the write (another connection of the pool), which would bring the entry
+    back until it expires (CHAT_PRESENCE_TTL)."""
+    gone = [entry for entry in written if entry not in node.local.get(entry.room_id, ())]
+    if not gone:
+        return
+    try:
+        async with redis_client().pipeline(transaction=False) as pipe:
+            for entry in gone:
+                pipe.zrem(_key(entry.room_id), entry.member)
+            await pipe.execute()
+    except Exception as exc:
+        logger.warning("presence leave failed: %r", exc)
 
 
 async def _announce_if_changed(layer: Any, node: _NodePresence, room_id: int, online: list[str]) -> None:
