@@ -76,9 +76,6 @@ class ChatSession:
         # The password hash the session's auth hash was checked against when the connection was
         # authenticated (chat/transports/auth.py); the repair loop compares it with the stored one.
         self.password_hash: str = user.password
-        # When the repair loop last confirmed the session and the user (time.monotonic()); the
-        # connection was authenticated just now.
-        self.checked_at = time.monotonic()
         self.layer = layer
         self.channel_name = channel_name
         self.send_text = send_text
