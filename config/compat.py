@@ -143,6 +143,10 @@ NAMES: tuple[Name, ...] = (
          "config/server.py: ChatServer.run (adds a listen backlog to the endpoints daphne stores)"),
     Name("daphne", "daphne.server.Server.run", "endpoints", "uses",
          "config/server.py: ChatServer.run (daphne listens on self.endpoints)"),
+    *_each("daphne", "daphne.server.Server", "application_checker timeout_checker", "attribute",
+           "config/server.py: ChatServer overrides them (item 11: a walk every CHECKER_PERIOD)"),
+    *_each("daphne", "daphne.server.Server.run", "application_checker timeout_checker", "uses",
+           "config/server.py: ChatServer (daphne's run starts the two loops it slows down)"),
     # --- Twisted: config/server.py -----------------------------------------------------------------
     *_each("twisted", _TCP, "dataBuffer connected disconnecting TLS", "attribute", _WRITE),
     *_each("twisted", _TCP, "_tempDataBuffer socket", "assigned", _WRITE),

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from chat.testing.cluster import start_cluster
-from config.server import LISTEN_BACKLOG, WEBSOCKET_CONNECT_TIMEOUT, ChatCommandLineInterface
+from config.server import LISTEN_BACKLOG, PING_INTERVAL, WEBSOCKET_CONNECT_TIMEOUT, ChatCommandLineInterface
 
 pytestmark = pytest.mark.cluster
 
@@ -33,3 +33,9 @@ def test_a_queued_websocket_connect_waits_a_minute_unless_told_otherwise():
     assert (
         parse(["--websocket_connect_timeout", "7", "config.asgi:application"]).websocket_connect_timeout == 7
     )
+
+
+def test_an_open_websocket_is_pinged_every_30_seconds_unless_told_otherwise():
+    parse = ChatCommandLineInterface().parser.parse_args
+    assert parse(["config.asgi:application"]).ping_interval == PING_INTERVAL == 30
+    assert parse(["--ping-interval", "12", "config.asgi:application"]).ping_interval == 12
