@@ -43,6 +43,10 @@ checked by config/compat.py, and they share one server factory.)
    of a core at 15,000 sockets every 20 s. A dead peer is still dropped within 30 s of a ping it
    does not answer (--ping-timeout); proxies in front need a read timeout above 35 s (docs/deploy.md).
 
+12. A node whose event loop falls behind stops accepting connections until it catches up
+   (config/admission.py; CHAT_ADMISSION_CONTROL=0 turns it off): a reconnect storm waits in the
+   kernel's backlog, not in the loop ahead of the deliveries of the clients the node already has.
+
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
 still there in the installed versions (config/compat.py), and exits with the list if one is not.
@@ -70,11 +74,13 @@ from twisted.web import http
 from zope.interface import implementer
 
 from chat.protocol import closecodes
-from config import compat
+from config import admission, compat
 
 logger = logging.getLogger("chat.server")
 
 SHUTDOWN_GRACE = float(os.environ.get("CHAT_SHUTDOWN_GRACE", "10"))
+# Item 12; 0 turns it off (the bench compares both).
+ADMISSION_CONTROL = os.environ.get("CHAT_ADMISSION_CONTROL", "1") != "0"
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
 # Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
 SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
@@ -459,6 +465,11 @@ class ChatServer(Server):
 
     def run(self) -> None:
         self.listening_ports = []
+        self.admission = (
+            admission.Admission(reactor.callLater, on_pause=_count_accept_pause)
+            if ADMISSION_CONTROL
+            else None
+        )
         self.endpoints = [with_backlog(endpoint) for endpoint in self.endpoints]
 
         # run() creates ws_factory and then blocks in reactor.run(); this runs in between,
@@ -474,12 +485,16 @@ class ChatServer(Server):
             gc.collect()
             gc.freeze()
             gc.set_threshold(*GC_THRESHOLDS)
+            if self.admission is not None:
+                self.admission.start()
 
         reactor.callWhenRunning(configure)
         super().run()
 
     def listen_success(self, port) -> None:
         self.listening_ports.append(port)
+        if self.admission is not None:
+            self.admission.add_port(port)
         super().listen_success(port)
 
     def _open_websockets(self) -> list[WebSocketProtocol]:
@@ -493,6 +508,8 @@ class ChatServer(Server):
         logger.warning(
             "SIGTERM: closing %d WebSocket(s) with %d, then exiting", len(sockets), closecodes.SERVICE_RESTART
         )
+        if self.admission is not None:
+            self.admission.stop()
         for port in self.listening_ports:
             port.stopListening()
         sockjs_closed = asyncio.ensure_future(_close_sockjs_sessions())
@@ -511,6 +528,13 @@ class ChatServer(Server):
                 reactor.callLater(0.5, self.stop)
 
         wait_then_stop()
+
+
+def _count_accept_pause() -> None:
+    # Imported late: Django is set up by the application, after this module is loaded.
+    from chat.realtime import metrics
+
+    metrics.ACCEPT_PAUSES.inc()
 
 
 async def _close_sockjs_sessions() -> None:

@@ -56,6 +56,10 @@ RATE_LIMITED = Counter("chat_rate_limited_total", "Messages refused by the rate 
 CONNECTIONS_REFUSED = Counter(
     "chat_connections_refused_total", "Connections closed at once: the user held too many (4409)", ["kind"]
 )
+ACCEPT_PAUSES = Counter(
+    "chat_accept_pauses_total",
+    "Times this node stopped accepting connections for a moment: its event loop fell behind (config/admission.py)",
+)
 REPAIRED = Counter("chat_repaired_messages_total", "Messages sent from the database to fill a gap")
 READ_FRAMES = Counter("chat_read_frames_total", "`read` frames accepted from clients")
 READ_FLUSH_STATEMENTS = Counter(
