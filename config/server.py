@@ -351,6 +351,12 @@ class DeadlineHTTPChannel(http.HTTPChannel):
         self._in_body = False
         self._set_read_deadline(None)
         super().allContentReceived()
+        if self.transport is not None and getattr(self.transport, "protocol", self) is not self:
+            # daphne handed the connection to a WebSocket protocol: this channel and its request
+            # are done, but refer to each other (a cycle only a full collection would free).
+            for request in self.requests:
+                request.channel = None
+            self.requests = []
 
     def _refuse_too_large(self) -> None:
         """Answer 413 with the uploads' JSON error, and drop the rest of the body as it comes (the
