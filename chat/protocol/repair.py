@@ -90,11 +90,14 @@ class _Repair:
         # The connections whose access is re-checked this tick: all of them up to CHECK_BATCH, else
         # those checked longest ago, so that each is checked every ceil(connections / CHECK_BATCH)
         # ticks and a tick's cost stays bounded.
-        batch = [
-            session
-            for session in itertools.islice(_sessions.get(), CHECK_BATCH)
-            if not (session.closed or session.ended)
-        ]
+        due = _sessions.get()
+        batch = []
+        for session in list(itertools.islice(due, CHECK_BATCH)):
+            if session.closed or session.ended:  # its transport's shutdown unwatches it; until then, last
+                del due[session]
+                due[session] = None
+            else:
+                batch.append(session)
         as_of = time.monotonic()  # before the reads: what they say is at least this recent
         room_ids = _local_room_ids(self.layer)
         user_ids = sorted({session.user.pk for session in batch if session.subscriptions})

@@ -10,7 +10,7 @@ and, when the set of online users changed, sends a `presence` frame to its local
 Every change of a room's set (a join, a leave, an entry expired) also increments the room's
 version key, so a poll is one script that expires entries and returns the members of the rooms
 whose version moved since this node last read them: an idle node reads numbers, not every
-member of every room each second (at 15,000 sockets in 500 rooms, that read was a third of the
+member of every room each second (at 15,000 sockets in 500 rooms, that read was a quarter of the
 node's idle CPU; docs/benchmarks.md).
 The registry of local connections below is per process by design: it lists this process's
 sockets, which only this process can refresh.
