@@ -1,6 +1,7 @@
 """daphne with a few protocol changes; `python -m config.server` takes daphne's own arguments.
-(~530 lines kept in one module: each numbered change below patches daphne/autobahn/Twisted at start-up,
-checked by config/compat.py, and they share one server factory.)
+(~450 lines kept in one module: each numbered change below patches daphne/autobahn/Twisted at start-up,
+checked by config/compat.py, and they share one server factory; the HTTP channel of items 8 and 9 is
+config/http_channel.py, admission control config/admission.py.)
 
 1. autobahn fails a connection that breaks a limit (a frame above
    --websocket-max-message-size, invalid UTF-8 in a text frame) by dropping TCP, so a
@@ -28,10 +29,11 @@ checked by config/compat.py, and they share one server factory.)
 8. A request must arrive in time: its headers within CHAT_HEADER_TIMEOUT seconds (default 10) of
    the connection's start (or of their first byte on a kept-alive connection), its body within
    CHAT_BODY_TIMEOUT (default 30) of its headers; otherwise 408 and the connection is closed
-   (DeadlineHTTPChannel).
+   (config/http_channel.py). After a WebSocket upgrade, the channel lets go of its request (daphne
+   left the two in a cycle that only a full collection freed).
 9. A request body larger than CHAT_REQUEST_MAX_BYTES (the upload limit and 64 KiB) is answered
    413 as soon as its Content-Length says so, or once a chunked body passes it, and what follows is
-   dropped as it arrives: it never reaches a temporary file or the application (DeadlineHTTPChannel).
+   dropped as it arrives: it never reaches a temporary file or the application (config/http_channel.py).
 10. A WebSocket connect queued behind others (a reconnect storm) waits up to 60 s to be accepted,
    not daphne's 5 s (WEBSOCKET_CONNECT_TIMEOUT, a CLI default that `--websocket_connect_timeout`
    still overrides).
@@ -55,7 +57,6 @@ still there in the installed versions (config/compat.py), and exits with the lis
 import asyncio
 import functools
 import gc
-import json
 import logging
 import os
 import signal
@@ -70,11 +71,11 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from twisted.internet import reactor
 from twisted.internet.interfaces import IPushProducer
-from twisted.web import http
 from zope.interface import implementer
 
 from chat.protocol import closecodes
 from config import admission, compat
+from config.http_channel import DeadlineHTTPChannel
 
 logger = logging.getLogger("chat.server")
 
@@ -84,11 +85,6 @@ ADMISSION_CONTROL = os.environ.get("CHAT_ADMISSION_CONTROL", "1") != "0"
 SEND_BUFFER_LIMIT = int(os.environ.get("CHAT_SEND_BUFFER_LIMIT", str(1024 * 1024)))
 # Optional kernel send buffer per socket (bytes); 0 keeps the kernel's autotuning.
 SOCKET_SNDBUF = int(os.environ.get("CHAT_SOCKET_SNDBUF", "0"))
-# Seconds a client has to send a request's headers, and then its body (DeadlineHTTPChannel).
-HEADER_TIMEOUT = float(os.environ.get("CHAT_HEADER_TIMEOUT", "10"))
-BODY_TIMEOUT = float(os.environ.get("CHAT_BODY_TIMEOUT", "30"))
-# A chunked body is counted with its framing (the chunks' size lines), at most this much of it.
-CHUNKED_FRAMING_SLACK = 64 * 1024
 # STOMP answers a frame over its 64 KiB limit with an ERROR frame (docs/stomp.md), so WebSocket
 # messages up to twice the node's limit reach it on that path; beyond, autobahn closes with 1009.
 STOMP_PATH = "/" + os.environ.get("CHAT_STOMP_PATH", "/stomp").strip("/")
@@ -292,131 +288,6 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         super().onClose(wasClean, code, reason)
 
 
-class DeadlineHTTPChannel(http.HTTPChannel):
-    """twisted.web's HTTP/1.1 channel with deadlines for reading each request.
-
-    Twisted's only read timeout (timeOut, 60 s) is an idle timeout that every byte resets: a client
-    that sent one byte of its headers (or of its body) every few seconds held its connection for
-    ever (slowloris), and a few thousand such clients held every descriptor of a node. Here the
-    headers must all be in within HEADER_TIMEOUT of the connection's start (on a kept-alive
-    connection: of the next request's first byte; an idle kept-alive connection still gets
-    Twisted's 60 s, which proxies' upstream pools expect), and the body within BODY_TIMEOUT of the
-    headers; otherwise the client gets 408 and the connection is closed (aborted if the client does
-    not read it). A request being answered (a streaming response, a WebSocket) has no deadline.
-
-    The factory builds this channel directly rather than through twisted's HTTP/2-negotiating
-    wrapper: daphne here serves HTTP/1.1 and WebSocket only (no `h2`, no TLS; nginx terminates TLS).
-    """
-
-    _read_deadline = None
-    _between_requests = False  # a kept-alive connection waiting for its next request
-    body_limit: int | None = None  # CHAT_REQUEST_MAX_BYTES, set by ChatServer.run
-    _in_body = False  # between a request's headers and the end of its body
-    _body_bytes = 0  # of that body, as received (with chunked framing)
-    _refused = False  # answered 413: the rest of the body is dropped, then the connection closed
-    _tail = b""
-
-    def connectionMade(self) -> None:
-        super().connectionMade()
-        self._set_read_deadline(HEADER_TIMEOUT)
-
-    def dataReceived(self, data: bytes) -> None:
-        if self._between_requests:
-            self._between_requests = False
-            self._set_read_deadline(HEADER_TIMEOUT)
-        super().dataReceived(data)
-
-    def allHeadersReceived(self) -> None:
-        self._between_requests = False
-        self._set_read_deadline(BODY_TIMEOUT)
-        self._in_body, self._body_bytes = True, 0
-        if self.body_limit is not None and self.length is not None and self.length > self.body_limit:
-            self._refuse_too_large()  # before Twisted opens a file for it, and without 100 Continue
-            return
-        super().allHeadersReceived()
-
-    def rawDataReceived(self, data: bytes) -> None:
-        if self._refused:
-            self._drop(data)
-            return
-        if self._in_body and self.body_limit is not None:
-            self._body_bytes += len(data)
-            if self._body_bytes > self.body_limit + CHUNKED_FRAMING_SLACK:  # only a chunked body gets here
-                self._refuse_too_large()
-                self._drop(data)
-                return
-        super().rawDataReceived(data)
-
-    def allContentReceived(self) -> None:
-        self._in_body = False
-        self._set_read_deadline(None)
-        super().allContentReceived()
-        if self.transport is not None and getattr(self.transport, "protocol", self) is not self:
-            # daphne handed the connection to a WebSocket protocol: this channel and its request
-            # are done, but refer to each other (a cycle only a full collection would free).
-            for request in self.requests:
-                request.channel = None
-            self.requests = []
-
-    def _refuse_too_large(self) -> None:
-        """Answer 413 with the uploads' JSON error, and drop the rest of the body as it comes (the
-        client reads the answer once it has sent its body; closing at once could reset the
-        connection before it does): up to its Content-Length, or a chunked body's last chunk, or
-        the body's deadline."""
-        self._refused = True
-        self._body_bytes = 0
-        peer = self.transport.getPeer()
-        logger.info(
-            "refusing a request body from %s:%s over %s bytes (413)", peer.host, peer.port, self.body_limit
-        )
-        body = json.dumps(
-            {"code": "too_large", "detail": f"The request body is larger than {self.body_limit} bytes."}
-        ).encode()
-        self.transport.write(
-            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
-            b"X-Content-Type-Options: nosniff\r\nConnection: close\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-        )
-        self.persistent = False
-        if self.length == 0:
-            self.loseConnection()
-
-    def _drop(self, data: bytes) -> None:
-        self._body_bytes += len(data)
-        self._tail = (self._tail + data)[-5:]
-        if (self.length is not None and self._body_bytes >= self.length) or (
-            self.length is None and self._tail == b"0\r\n\r\n"
-        ):
-            self._set_read_deadline(None)
-            self.loseConnection()
-
-    def requestDone(self, request) -> None:
-        # Set before the base class parses a pipelined next request (whose headers clear it).
-        self._between_requests = self.persistent
-        super().requestDone(request)
-
-    def connectionLost(self, reason) -> None:
-        self._set_read_deadline(None)
-        super().connectionLost(reason)
-
-    def _set_read_deadline(self, seconds: float | None) -> None:
-        if self._read_deadline is not None and self._read_deadline.active():
-            self._read_deadline.cancel()
-        self._read_deadline = self.callLater(seconds, self._read_too_slow) if seconds else None
-
-    def _read_too_slow(self) -> None:
-        self._read_deadline = None
-        if self._refused:  # already answered
-            self.timeoutConnection()
-            return
-        peer = self.transport.getPeer()
-        logger.info("closing %s:%s: request not received in time (408)", peer.host, peer.port)
-        self.transport.write(
-            b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-        )
-        self.timeoutConnection()  # closes, and aborts after abortTimeout if the client does not read
-
-
 # Connections the kernel queues for accept() (listen(2)'s backlog). Twisted's default is 50: when a node
 # dies, its clients reconnect to the others within a second, and every SYN past the 50th was dropped
 # and retried by the client's kernel 1, 3, 7 ... s later (in the bench's storm, half the reconnects
@@ -445,12 +316,10 @@ class ChatServer(Server):
     backlog for reconnect storms, and housekeeping loops that walk the connections less often."""
 
     shutting_down = False
-    _walked: dict[str, float] | None = None
+    _walked: dict[str, float]  # when each housekeeping loop last walked the connections (set by run)
 
     def _walk_due(self, name: str) -> bool:
         now = time.monotonic()
-        if self._walked is None:
-            self._walked = {}
         if now - self._walked.get(name, 0.0) < CHECKER_PERIOD:
             return False
         self._walked[name] = now
@@ -471,6 +340,7 @@ class ChatServer(Server):
 
     def run(self) -> None:
         self.listening_ports = []
+        self._walked = {}
         self.admission = (
             admission.Admission(reactor.callLater, on_pause=_count_accept_pause)
             if ADMISSION_CONTROL
