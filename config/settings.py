@@ -223,6 +223,8 @@ CHAT_UPLOAD_QUOTA_BYTES = env_int("CHAT_UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
 CHAT_REQUEST_MAX_BYTES = env_int("CHAT_REQUEST_MAX_BYTES", CHAT_UPLOAD_MAX_BYTES + 64 * 1024)
 CHAT_ATTACHMENTS_PER_MESSAGE = 10
 CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 50_000_000)
+# An animated GIF or WebP is re-encoded frame by frame (to drop its metadata): pixels over all frames.
+CHAT_UPLOAD_MAX_ANIMATION_PIXELS = env_int("CHAT_UPLOAD_MAX_ANIMATION_PIXELS", 100_000_000)
 CHAT_THUMBNAIL_SIZE = 400
 CHAT_UPLOAD_ORPHAN_HOURS = env_int("CHAT_UPLOAD_ORPHAN_HOURS", 24)
 # Profiles (chat/domain/profiles.py): an avatar upload's limit (the other upload rules are the

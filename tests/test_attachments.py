@@ -98,6 +98,47 @@ def test_a_decompression_bomb_is_refused(alice, settings):
     assert Attachment.objects.count() == 0
 
 
+def animation(fmt: str, frames: int = 3, size=(32, 24)) -> bytes:
+    """An animation with a comment, EXIF and XMP that name a secret place."""
+    images = [Image.new("RGB", size, (40 * i, 90, 200 - 40 * i)) for i in range(frames)]
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"
+    options = {"save_all": True, "append_images": images[1:], "duration": [70, 120, 90][:frames], "loop": 2}
+    if fmt == "GIF":
+        options["comment"] = b"SecretPlace"
+    else:
+        options.update(exif=exif.tobytes(), xmp=b"<x:xmpmeta>SecretPlace</x:xmpmeta>", lossless=True)
+    images[0].save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_an_animation_keeps_its_frames_and_timing_and_loses_its_metadata(alice, fmt):
+    client = client_for(alice)
+    source = animation(fmt)
+    assert b"Secret" in source  # the metadata is there to lose
+    answer = upload(client, f"dance.{fmt.lower()}", source)
+    assert answer.status_code == 201, answer.content
+    body = b"".join(client.get(answer.json()["url"]).streaming_content)
+    assert b"SecretCam" not in body and b"SecretPlace" not in body
+    stored = Image.open(io.BytesIO(body))
+    assert stored.format == fmt and stored.n_frames == 3 and stored.info.get("loop") == 2
+    durations = []
+    for index in range(stored.n_frames):
+        stored.seek(index)
+        stored.load()  # WebP sets a frame's duration as it decodes it
+        durations.append(stored.info["duration"])
+    assert durations == [70, 120, 90]
+
+
+def test_an_animation_too_long_to_re_encode_is_refused(alice, settings):
+    settings.CHAT_UPLOAD_MAX_ANIMATION_PIXELS = 32 * 24 * 2
+    answer = upload(client_for(alice), "long.gif", animation("GIF"))
+    assert answer.status_code == 415 and "frames" in answer.json()["detail"]
+    assert Attachment.objects.count() == 0
+
+
 def test_size_limit_and_quota_give_413_and_store_nothing(alice, settings, tmp_path):
     settings.CHAT_UPLOAD_MAX_BYTES = 1000
     client = client_for(alice)

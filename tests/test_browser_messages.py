@@ -249,6 +249,16 @@ MARKDOWN_XSS = [
     '<https://example.com" onmouseover="window.__xss=1>',
     '![i](x" onerror="window.__xss=1)',
     "@<img src=x onerror=window.__xss=1> **@x<script>window.__xss=1</script>**",
+    # Nested brackets: a link inside a link's text, an image inside a link, unbalanced brackets.
+    "[[x](javascript:window.__xss=1)](https://example.com)",
+    "[![i](javascript:window.__xss=1)](javascript:window.__xss=1)",
+    "[a [b [c](javascript:window.__xss=1)]](data:text/html,x)",
+    "[x]([y](javascript:window.__xss=1))",
+    # A reference-style link and an autolink with a script scheme.
+    "[r][1]\n\n[1]: javascript:window.__xss=1",
+    "<javascript:window.__xss=1>",
+    # HTML in a fenced block with an info string that tries to close the attribute.
+    '```"><img src=x onerror=window.__xss=1>\n<script>window.__xss=1</script>\n```',
 ]
 
 
@@ -556,3 +566,83 @@ def test_screenshots_of_a_conversation_a_thread_and_the_picker(browser, cluster)
             page.keyboard.press("Escape")
             assert page.errors == []
             page.context.close()
+
+
+def test_a_moderator_sees_earlier_versions_and_deletes_another_s_message(browser, cluster):
+    [room] = cluster.make_rooms(["Moderated"])
+    (author, key_author), (mod, key_mod), (_, key_member) = cluster.make_users(
+        ["writer", "modmia", "plainpat"]
+    )
+    cluster.django(
+        "from chat.domain import rooms\n"
+        f"rooms.room_member_add(room_slug={room!r}, actor=None, username={mod!r}, as_admin=True)\n"
+        f"rooms.room_role_set(room_slug={room!r}, actor=None, username={mod!r}, role='moderator', as_admin=True)\n"
+        "print('ok')"
+    )
+    [sent, spam] = post(
+        cluster,
+        key_author,
+        room,
+        [
+            {"type": "message.send", "room": room, "body": "meet at **3pm**", "client_msg_id": "v1"},
+            {"type": "message.send", "room": room, "body": "buy cheap watches", "client_msg_id": "v2"},
+        ],
+    )
+    for body in ("meet at **4pm**", "meet at **4pm** in room B"):
+        post(
+            cluster,
+            key_author,
+            room,
+            [{"type": "message.edit", "room": room, "id": sent["id"], "body": body}],
+        )
+
+    member = page_for(browser, cluster, 0, key_member)
+    member.goto(f"/rooms/{room}/")
+    wait_connected(member)
+    edited = message(member, "in room B")
+    edited.hover()
+    # A member: no one else's history, no one else's delete (and the server refuses both anyway).
+    expect(edited.locator(".actions button[data-action=react]")).to_be_visible()
+    expect(edited.locator(".actions button[data-action=history]")).to_be_hidden()
+    expect(edited.locator(".actions button[data-action=delete]")).to_be_hidden()
+
+    for locale, phone, title, first, current in (
+        ("en-US", False, "Edit history", f"Posted by {author}", "current"),
+        ("en-US", True, "Edit history", f"Posted by {author}", "current"),
+        ("ko-KR", False, "수정 기록", f"{author}님이 작성함", "현재"),
+        ("ko-KR", True, "수정 기록", f"{author}님이 작성함", "현재"),
+    ):
+        page = page_for(browser, cluster, 1, key_mod, locale=locale)  # the other node
+        if phone:
+            page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"/rooms/{room}/")
+        wait_connected(page)
+        edited = message(page, "in room B")
+        if phone:  # no hover on a phone: focus the message, then Tab into its actions
+            edited.focus()
+            edited.locator(".actions button[data-action=history]").click()
+        else:
+            action(page, edited, "history")
+        dialog = page.locator("#edit-history")
+        expect(dialog).to_be_visible()
+        expect(dialog.locator("h2")).to_have_text(title)
+        versions = dialog.locator("#edit-history-list li")
+        expect(versions).to_have_count(3)  # newest first: the current body, then the two before it
+        expect(versions.nth(0)).to_contain_text(current)
+        expect(versions.nth(0).locator(".body")).to_have_text("meet at 4pm in room B")
+        expect(versions.nth(1).locator(".body strong")).to_have_text("4pm")
+        expect(versions.nth(2)).to_contain_text(first)
+        expect(versions.nth(2).locator(".body strong")).to_have_text("3pm")
+        screenshot(page, "edit-history" + ("-phone" if phone else "") + ("-ko" if locale == "ko-KR" else ""))
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        if locale == "en-US" and not phone:
+            # The moderator deletes the author's spam; everyone, on both nodes, sees it go.
+            action(page, message(page, "cheap watches"), "delete")
+            page.locator("#confirm-delete button[value=delete]").click()
+            expect(member.locator(f"#messages li.message[data-id='{spam['id']}'] .body")).to_have_text(
+                "message deleted"
+            )
+        assert page.errors == []
+        page.context.close()
+    assert member.errors == []

@@ -21,7 +21,6 @@ from chat.testing.cluster import (
     cluster_on,
     connect,
     new_user,
-    start_cluster,
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
@@ -180,9 +179,9 @@ async def test_a_client_away_during_changes_catches_up_to_exactly_the_database(c
         await client.close()
 
 
-async def test_a_killed_node_s_client_catches_up_every_change_on_the_other_node(tmp_path):
-    cluster = start_cluster(tmp_path / "kill")
-    try:
+@pytest.mark.parametrize("database", DATABASES)
+async def test_a_killed_node_s_client_catches_up_every_change_on_the_other_node(tmp_path, database):
+    with cluster_on(database, tmp_path / "kill") as cluster:
         _, http_a = new_user(cluster, node=0)
         _, http_b = new_user(cluster, node=1)
         room = http_a.create_room("Changes crash")
@@ -214,17 +213,25 @@ async def test_a_killed_node_s_client_catches_up_every_change_on_the_other_node(
         assert mirror.state() == database_state(cluster, room)
         for client in (a, b, b_writer):
             await client.close()
-    finally:
-        cluster.stop()
 
 
 async def expect_error(client: WsClient, frame: dict, codes: set[str]) -> None:
     await client.send(frame)
     while True:
         answer = await client.recv()
-        if answer["type"] in ("error", "done"):
+        if answer["type"] in ("error", "done", "thread", "edits"):
             break
     assert answer["type"] == "error" and answer["code"] in codes, (frame, answer)
+
+
+async def edits_of(client: WsClient, room: str, message_id: int) -> list[tuple[str, str]]:
+    """`edits.fetch`: the message's earlier (body, editor) pairs (an error fails the test)."""
+    await client.send({"type": "edits.fetch", "room": room, "id": message_id, "ref": "edits"})
+    while True:
+        answer = await client.recv()
+        if answer.get("ref") == "edits":
+            assert answer["type"] == "edits", answer
+            return [(edit["body"], edit["editor"]) for edit in answer["edits"]]
 
 
 async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_either_node(cluster):
@@ -241,6 +248,8 @@ async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_
     message_id = ack["id"]
     bob = await connect(cluster, http_bob, 1)
     await change(bob, {"type": "reaction.add", "room": room, "id": message_id, "emoji": "👀"})  # a member may
+    # ... but sees no one else's earlier versions (a member, not a moderator), on the other node.
+    await expect_error(bob, {"type": "edits.fetch", "room": room, "id": message_id}, {"not_allowed"})
     cluster.django(
         "from chat.domain import rooms\n"
         f"rooms.room_member_remove(room_slug={room!r}, actor=None, username={bob_name!r}, as_admin=True); "
@@ -257,6 +266,7 @@ async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_
             {"type": "message.edit", "room": room, "id": message_id, "body": "mine now"},
             {"type": "message.delete", "room": room, "id": message_id},
             {"type": "thread.fetch", "room": room, "id": message_id},
+            {"type": "edits.fetch", "room": room, "id": message_id},
             {
                 "type": "message.send",
                 "room": room,
@@ -273,6 +283,27 @@ async def test_outsiders_removed_members_and_malformed_frames_change_nothing_on_
         eve, {"type": "message.edit", "room": public, "id": ack["id"], "body": "x"}, {"not_allowed"}
     )
     await expect_error(eve, {"type": "message.delete", "room": public, "id": ack["id"]}, {"not_allowed"})
+    # Its earlier versions: the author's and a moderator's (on the other node), no one else's.
+    await change(owner, {"type": "message.edit", "room": public, "id": ack["id"], "body": "owner's words!"})
+    # (bob, not eve: each refusal is a strike against the connection's flood limit)
+    await expect_error(bob, {"type": "edits.fetch", "room": public, "id": ack["id"]}, {"not_allowed"})
+    mod_name, http_mod = new_user(cluster, node=1)
+    cluster.django(
+        "from chat.domain import rooms\n"
+        f"rooms.room_member_add(room_slug={public!r}, actor=None, username={mod_name!r}, as_admin=True); "
+        f"rooms.room_role_set(room_slug={public!r}, actor=None, username={mod_name!r}, role='moderator', "
+        "as_admin=True); print('ok')"
+    )
+    mod = await connect(cluster, http_mod, 1)
+    assert await edits_of(mod, public, ack["id"]) == [("owner's words", owner_name)]
+    assert await edits_of(owner, public, ack["id"]) == [("owner's words", owner_name)]
+    for frame in (
+        {"type": "edits.fetch", "room": public, "id": "1"},
+        {"type": "edits.fetch", "room": public},
+        {"type": "edits.fetch", "room": ["x"], "id": ack["id"]},
+    ):
+        await expect_error(mod, frame, {"invalid_field"})
+    await mod.close()
     # A message id of another room is unknown in this one.
     await expect_error(
         eve, {"type": "reaction.add", "room": public, "id": message_id, "emoji": "👍"}, {"unknown_message"}

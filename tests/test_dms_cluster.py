@@ -118,6 +118,8 @@ async def test_an_outsider_reads_nothing_of_a_dm_through_any_surface(cluster):
     await alice.subscribe(slug)
     ack = await alice.send_message(slug, "secretword quietly", "dm-secret")
     await bob.recv_type("message", 10)
+    await alice.send_message(slug, "비밀회의 내일 열립니다", "dm-secret-ko")
+    await bob.recv_type("message", 10)
 
     seen = await frames_until_pong(eve)  # nothing was announced to her
     assert all(slug not in str(frame) for frame in seen), seen
@@ -135,10 +137,11 @@ async def test_an_outsider_reads_nothing_of_a_dm_through_any_surface(cluster):
         await eve.send({**frame, "ref": ref})
         got = await answer(eve, ref)
         assert (got["type"], got["code"]) == ("error", code), (ref, got)
-    await eve.send({"type": "search", "query": "secretword", "ref": "search"})
-    assert (await answer(eve, "search"))["results"] == []
-    await eve.send({"type": "search", "query": "secretword", "room": slug, "ref": "search-room"})
-    assert (await answer(eve, "search-room"))["results"] == []
+    for query in ("secretword", "비밀회의", "비밀"):
+        await eve.send({"type": "search", "query": query, "ref": "search"})
+        assert (await answer(eve, "search"))["results"] == [], query
+        await eve.send({"type": "search", "query": query, "room": slug, "ref": "search-room"})
+        assert (await answer(eve, "search-room"))["results"] == [], query
     await eve.send({"type": "rooms.list"})
     assert slug not in str(await eve.recv_type("rooms"))
 
@@ -158,11 +161,14 @@ async def test_an_outsider_reads_nothing_of_a_dm_through_any_surface(cluster):
         http_eve.client.base_url = node.http_url
         for path in (f"/dm/{slug}/", f"/rooms/{slug}/"):
             assert http_eve.client.get(path).status_code == 404
-        found = http_eve.client.get("/api/search", params={"q": "secretword"}).json()
-        assert found["results"] == []
+        for query in ("secretword", "비밀회의", "비밀"):
+            found = http_eve.client.get("/api/search", params={"q": query}).json()
+            assert found["results"] == [], query
         assert slug not in http_eve.client.get("/").text
-    # the member searches and finds it
-    assert http_bob.client.get("/api/search", params={"q": "secretword"}).json()["results"]
+    # the member finds both, in English and in Korean (so the outsider's empty answers were not
+    # empty for every searcher)
+    for query in ("secretword", "비밀회의", "비밀"):
+        assert http_bob.client.get("/api/search", params={"q": query}).json()["results"], query
 
     # eve's socket saw nothing of the conversation meanwhile either
     assert all("secretword" not in str(frame) for frame in await frames_until_pong(eve))

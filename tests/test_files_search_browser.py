@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from playwright import sync_api as playwright_api
 
-from tests.test_browser import browser, cluster, page_for, wait_connected  # noqa: F401 (fixtures)
+from tests.test_browser import browser, cluster, page_for, screenshot, wait_connected  # noqa: F401 (fixtures)
 from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
@@ -70,3 +70,89 @@ def test_an_image_sent_from_the_composer_shows_as_a_thumbnail_and_html_never_run
         page.evaluate("(url) => { location.href = url; }", url)
     assert download.value.suggested_filename == "page.html"
     assert page.errors == []
+
+
+# Past the first KiB, where the type check looks for markup, a script the file would run if a
+# browser ever rendered it as a page: in the parent page (an iframe) or the opener (a new tab).
+SCRIPT_AFTER_PADDING = (
+    b"notes "
+    * 200
+    + b"<html><body><script>try { parent.__xss = 1; } catch (e) {} try { opener.__xss = 1; } catch (e) {}"
+    b" document.title = 'ran';</script><svg onload='parent.__xss=2'></svg></body></html>"
+)
+
+
+def test_a_script_inside_a_shared_file_never_runs_on_either_node(browser, cluster):  # noqa: F811
+    [room] = cluster.make_rooms(["Script in a file"])
+    [(_, sharer), (_, reader)] = cluster.make_sessions(2, "scriptfile")
+    page = page_for(browser, cluster, 0, sharer)
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+    page.set_input_files(
+        "#composer input[type=file]",
+        [{"name": "notes.html", "mimeType": "text/html", "buffer": SCRIPT_AFTER_PADDING}],
+    )
+    expect(page.locator(".upload-tray li.ready")).to_have_count(1)
+    page.fill("#body", "the notes")
+    page.click("#composer button[type=submit]")
+    stored = page.locator("#messages li.message:not(.outgoing) .attachment.file")  # acked, not pending
+    expect(stored).to_have_count(1, timeout=15_000)
+    url = stored.get_attribute("href")
+
+    other = page_for(browser, cluster, 1, reader)  # the other node serves it
+    other.goto(f"/rooms/{room}/")
+    wait_connected(other)
+    expect(other.locator("#messages .attachment.file")).to_have_attribute("href", url, timeout=15_000)
+    # In an iframe of the app's own origin, where a rendered script could reach the app: a download.
+    with other.expect_download() as framed:
+        other.evaluate(
+            "(url) => { const f = document.createElement('iframe'); f.src = url; document.body.append(f); }",
+            url,
+        )
+    # Opened as a page of its own: a download too.
+    with other.expect_download() as opened:
+        other.evaluate("(url) => { window.open(url, '_blank'); }", url)
+    for download in (framed.value, opened.value):
+        assert download.suggested_filename == "notes.html"
+        assert download.path().read_bytes() == SCRIPT_AFTER_PADDING
+    assert other.evaluate("window.__xss") is None and page.evaluate("window.__xss") is None
+    assert all(p.title() != "ran" for p in other.context.pages)
+    assert other.errors == [] and page.errors == []
+
+
+def test_refused_uploads_say_why_in_the_reader_s_language(browser, cluster, tmp_path):  # noqa: F811
+    [room] = cluster.make_rooms(["Refused files"])
+    [(_, key)] = cluster.make_sessions(1, "refused")
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(25 * 1024 * 1024 + 1)  # one byte over CHAT_UPLOAD_MAX_BYTES (sparse: nothing written)
+    svg = tmp_path / "kitten.png"
+    svg.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    for locale, too_large, refused_type in (
+        ("en-US", "Too large: files can be at most 25 MB.", "This type of file is not accepted."),
+        (
+            "ko-KR",
+            "너무 큽니다: 파일은 최대 25 MB까지 올릴 수 있습니다.",
+            "이 형식의 파일은 올릴 수 없습니다.",
+        ),
+    ):
+        page = page_for(browser, cluster, 1, key, locale=locale)
+        uploads: list = []
+        page.on(
+            "request",
+            lambda request, seen=uploads: request.url.endswith("/api/uploads/") and seen.append(request),
+        )
+        page.goto(f"/rooms/{room}/")
+        wait_connected(page)
+        page.set_input_files("#composer input[type=file]", [str(big), str(svg)])
+        failed = page.locator(".upload-tray li.failed")
+        expect(failed).to_have_count(2)
+        expect(failed.nth(0).get_by_role("alert")).to_have_text(too_large)
+        expect(failed.nth(1).get_by_role("alert")).to_have_text(refused_type)
+        assert len(uploads) == 1  # the SVG went to the server; the 25 MiB file never left the browser
+        if locale == "ko-KR":
+            screenshot(page, "upload-refused-ko")
+        # A refused file leaves the tray with its × (and takes nothing with it to the next send).
+        failed.nth(0).get_by_role("button").click()
+        expect(failed).to_have_count(1)
+        page.context.close()

@@ -179,14 +179,19 @@ async def test_a_file_uploaded_on_node_1_is_served_by_node_2_to_members_only(clu
 
 
 async def test_an_upload_one_byte_over_the_limit_is_refused_and_nothing_is_stored(cluster):
-    _, http = new_user(cluster, node=1)
+    name, http = new_user(cluster, node=1)
     before = stored_files(cluster)
     answer = csrf_upload(http, "big.txt", b"a" * (25 * 1024 * 1024 + 1))
     assert answer.status_code == 413 and answer.json()["code"] == "too_large"
+    assert "26214400" in answer.json()["detail"]  # the limit, in the answer
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     answer = csrf_upload(http, "kitten.png", svg)
     assert answer.status_code == 415 and answer.json()["code"] == "unsupported_type"
     assert stored_files(cluster) == before
+    rows = cluster.django(
+        f"from chat.models import Attachment; print(Attachment.objects.filter(uploader__username={name!r}).count())"
+    )
+    assert rows == "0"
 
 
 def raw_request(port: int, head: bytes, body_chunks=(), timeout: float = 10) -> bytes:

@@ -77,14 +77,63 @@ def test_an_admin_edits_and_deletes_any_message_at_any_time(room, alice, make_us
     assert change.seq == 3 and Message.objects.get(pk=message.pk).is_deleted
 
 
-def test_an_author_edits_only_within_the_edit_window(room, alice, settings):
+def test_an_author_edits_only_within_the_edit_window(room, bob, settings):
     settings.CHAT_EDIT_WINDOW = 60
-    message = send(room, alice, "old", "a")
+    message = send(room, bob, "old", "a")  # bob: no role in the room (alice owns it)
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(seconds=61))
     with pytest.raises(EditWindowClosed):
-        message_changes.message_edit(room_slug=room.slug, message_id=message.pk, editor=alice, body="new")
+        message_changes.message_edit(room_slug=room.slug, message_id=message.pk, editor=bob, body="new")
     # ... but may still delete it.
-    assert message_changes.message_remove(room_slug=room.slug, message_id=message.pk, user=alice).seq == 2
+    assert message_changes.message_remove(room_slug=room.slug, message_id=message.pk, user=bob).seq == 2
+
+
+def test_a_moderator_edits_their_own_message_after_the_window_but_no_one_else_s(room, alice, bob, settings):
+    settings.CHAT_EDIT_WINDOW = 60
+    rooms.room_member_add(room_slug=room.slug, actor=alice, username=bob.username)
+    rooms.room_role_set(room_slug=room.slug, actor=alice, username=bob.username, role="moderator")
+    own, others = send(room, bob, "old", "b"), send(room, alice, "alice's", "a")
+    Message.objects.filter(pk__in=[own.pk, others.pk]).update(created_at=timezone.now() - timedelta(days=3))
+    assert message_changes.message_edit(room_slug=room.slug, message_id=own.pk, editor=bob, body="new")
+    with pytest.raises(NotAllowed):  # deleting another's message is a moderator's; editing it is not
+        message_changes.message_edit(room_slug=room.slug, message_id=others.pk, editor=bob, body="hers")
+    rooms.room_role_set(room_slug=room.slug, actor=alice, username=bob.username, role="member")
+    with pytest.raises(EditWindowClosed):  # demoted: the window applies again
+        message_changes.message_edit(room_slug=room.slug, message_id=own.pk, editor=bob, body="newer")
+    assert Message.objects.get(pk=own.pk).body == "new"
+
+
+def test_the_edit_history_is_for_the_author_the_room_s_moderators_and_admins(alice, bob, make_user):
+    mod, member, outsider = make_user("mod"), make_user("member"), make_user("outsider")
+    admin = make_user("root", is_staff=True)
+    club = rooms.room_create(creator=alice, title="Club", is_private=True)
+    # The admin reads the private room as a plain member: admins see earlier versions where they may
+    # read (no frame reaches a private room they are not in: docs/rooms.md).
+    for user, role in ((bob, "member"), (mod, "moderator"), (member, "member"), (admin, "member")):
+        rooms.room_member_add(room_slug=club.slug, actor=alice, username=user.username)
+        if role != "member":
+            rooms.room_role_set(room_slug=club.slug, actor=alice, username=user.username, role=role)
+    message = send(club, bob, "first", "b1")
+    for body in ("second", "third"):
+        message_changes.message_edit(room_slug=club.slug, message_id=message.pk, editor=bob, body=body)
+
+    def history(user):
+        found = message_changes.message_edit_history(room_slug=club.slug, message_id=message.pk, user=user)
+        return [(edit.body, edit.editor.username) for edit in found]
+
+    for user in (bob, alice, mod, admin):  # the author, the owner, a moderator, an admin
+        assert history(user) == [("first", "bob"), ("second", "bob")]
+    with pytest.raises(NotAllowed):
+        history(member)
+    with pytest.raises(UnknownRoom):
+        history(outsider)
+    rooms.room_member_remove(room_slug=club.slug, actor=alice, username=mod.username)
+    with pytest.raises(UnknownRoom):  # removed: as if the room did not exist
+        history(mod)
+    other = send(rooms.room_create(creator=alice, title="Other"), alice, "elsewhere", "o1")
+    with pytest.raises(UnknownMessage):  # a message of another room, named with this room
+        message_changes.message_edit_history(room_slug=club.slug, message_id=other.pk, user=alice)
+    message_changes.message_remove(room_slug=club.slug, message_id=message.pk, user=bob)
+    assert history(bob) == []  # a deletion takes the earlier versions too
 
 
 def test_an_edit_follows_the_body_rules_of_a_send(room, alice):

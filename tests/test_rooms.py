@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from chat.domain import rooms, services
+from chat.domain import message_changes, rooms, services
 from chat.domain.errors import LastOwner
 from chat.models import Attachment, Membership, Message, Room
 
@@ -38,6 +38,7 @@ ACTIONS = {
     "change privacy": ({"type": "room.update", "is_private": False}, "managers"),
     "archive": ({"type": "room.archive", "archived": True}, "managers"),
     "delete another's message": ({"type": "message.delete"}, "deleters"),
+    "see another's edit history": ({"type": "edits.fetch"}, "deleters"),
     "leave": ({"type": "room.leave"}, "members"),
     "list members": ({"type": "room.members"}, "members"),
     "read (subscribe)": ({"type": "subscribe"}, "readers"),
@@ -66,7 +67,10 @@ def _club(make_user) -> tuple[Room, Message]:
     ):
         Membership.objects.create(room=club, user=users[name], role=role)
     message, _ = services.message_create(
-        room=club, author=users["tim"], body="tim's words", client_msg_id="t1"
+        room=club, author=users["tim"], body="tim's first words", client_msg_id="t1"
+    )
+    message_changes.message_edit(
+        room_slug=club.slug, message_id=message.pk, editor=users["tim"], body="tim's words"
     )
     return Room.objects.get(pk=club.pk), message
 
@@ -87,17 +91,19 @@ async def test_each_action_is_allowed_exactly_to_the_roles_in_the_table(
     sock = await socket_for(actor)
     fields, _ = ACTIONS[action]
     frame = {**fields, "room": club.slug, "ref": "cell"}
-    if frame["type"] == "message.delete":
+    if frame["type"] in ("message.delete", "edits.fetch"):
         frame["id"] = message.pk
     before = await db(_state)(club)
     await sock.send(frame)
     expected = EXPECTED[action][column]
     while True:
         answer = await sock.recv()
-        if answer["type"] in ("done", "error", "room.members", "subscribed"):
+        if answer["type"] in ("done", "error", "room.members", "subscribed", "edits"):
             break
     if expected == "ok":
         assert answer["type"] != "error", answer
+        if answer["type"] == "edits":
+            assert [(e["body"], e["editor"]) for e in answer["edits"]] == [("tim's first words", "tim")]
         if answer["type"] == "done":
             assert answer["ref"] == "cell"
             if frame["type"] != "message.delete":

@@ -28,7 +28,7 @@ from django.utils import timezone
 from PIL import ImageOps
 
 from chat.domain import selectors, uploads
-from chat.domain.errors import InvalidAttachment, QuotaExceeded
+from chat.domain.errors import InvalidAttachment, QuotaExceeded, UnsupportedType
 from chat.domain.uploads import INLINE_IMAGES
 from chat.models import Attachment, Message
 
@@ -91,9 +91,8 @@ def _process_image(source: File, content_type: str) -> _Image:
     image = uploads.image_decode(source, content_type)
     width, height = image.size
     if getattr(image, "is_animated", False):
-        # Re-encoding would drop the animation; GIF and WebP frames carry no EXIF block we keep.
-        source.seek(0)
-        data = source.read()
+        data = _reencode_animation(image, content_type)
+        image.seek(0)
     else:
         upright = ImageOps.exif_transpose(image)
         out = io.BytesIO()
@@ -106,6 +105,36 @@ def _process_image(source: File, content_type: str) -> _Image:
     out = io.BytesIO()
     thumb.save(out, format="PNG", optimize=True)
     return _Image(data=data, thumbnail=out.getvalue(), thumbnail_type="image/png", width=width, height=height)
+
+
+def _reencode_animation(image, content_type: str) -> bytes:
+    """An animated GIF or WebP, every frame re-encoded with its timing and loop count and nothing
+    else: WebP's EXIF and XMP chunks and GIF's comments and application blocks are not written.
+    Re-encoding costs time per pixel of every frame, so an animation of more than
+    CHAT_UPLOAD_MAX_ANIMATION_PIXELS pixels over all its frames is refused."""
+    width, height = image.size
+    total = width * height * image.n_frames
+    if total > settings.CHAT_UPLOAD_MAX_ANIMATION_PIXELS:
+        raise UnsupportedType(
+            f"The animation has {image.n_frames} frames of {width}x{height} pixels; at most "
+            f"{settings.CHAT_UPLOAD_MAX_ANIMATION_PIXELS} pixels over all frames are accepted."
+        )
+    durations = []  # each frame's own (Pillow's writers otherwise give every frame the first's)
+    for index in range(image.n_frames):
+        image.seek(index)
+        image.load()
+        durations.append(image.info.get("duration", 100))
+    options = {"save_all": True, "duration": durations}
+    if "loop" in image.info:  # a GIF without one plays once
+        options["loop"] = image.info["loop"]
+    if content_type == "image/webp":
+        options.update(exif=b"", xmp=b"", quality=90)
+    image.seek(0)
+    for key in ("comment", "extension", "xmp", "exif", "icc_profile"):
+        image.info.pop(key, None)
+    out = io.BytesIO()
+    image.save(out, format=INLINE_IMAGES[content_type], **options)
+    return out.getvalue()
 
 
 def _save_options(content_type: str) -> dict:

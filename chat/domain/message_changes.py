@@ -56,7 +56,8 @@ def message_check_can_change(
 ) -> None:
     """Authors edit their own messages within CHAT_EDIT_WINDOW and delete them at any time;
     admins edit and delete any message at any time; the owners and moderators of `room` delete any
-    message there (chat/domain/rooms.py). System lines are nobody's to change."""
+    message there (chat/domain/rooms.py) and edit their own at any time. System lines are nobody's
+    to change."""
     if message.is_deleted:
         raise MessageDeleted()
     if message.kind != "message":
@@ -67,8 +68,28 @@ def message_check_can_change(
         return
     if message.author_id != user.pk:
         raise NotAllowed("Only the author or an admin may change this message.")
-    if edit and timezone.now() - message.created_at > timedelta(seconds=settings.CHAT_EDIT_WINDOW):
+    if (
+        edit
+        and timezone.now() - message.created_at > timedelta(seconds=settings.CHAT_EDIT_WINDOW)
+        and not (room is not None and rooms.room_may_delete_any_message(room=room, user=user))
+    ):
         raise EditWindowClosed()
+
+
+def message_edit_history(*, room_slug: str, message_id: int, user: AbstractBaseUser) -> list[MessageEdit]:
+    """The bodies a message had before each of its edits, oldest first, with who replaced each and
+    when: for its author, the room's owners and moderators, and admins. Anyone else who may read the
+    room gets NotAllowed; anyone who may not, UnknownRoom (the same as for a room that does not
+    exist). A deleted message has no history left (its deletion removed it)."""
+    room, role = selectors.room_get_readable_with_role(slug=room_slug, user=user)
+    message = selectors.message_get_in_room(room=room, message_id=message_id)
+    if not (message.author_id == user.pk or role in rooms.MANAGERS or user_is_admin(user)):
+        raise NotAllowed(
+            "Only the author, the room's moderators and admins see a message's earlier versions."
+        )
+    return list(
+        MessageEdit.objects.filter(message=message).select_related("editor").order_by("edited_at", "pk")
+    )
 
 
 def emoji_validate(value: object) -> str:
@@ -259,7 +280,7 @@ def _edit(
     *, room: Room, target: _Target, editor: AbstractBaseUser, body: str, body_html: str | None
 ) -> MessageChange:
     message = target.message
-    message_check_can_change(message=message, user=editor, edit=True)
+    message_check_can_change(message=message, user=editor, edit=True, room=room)
     if message.body == body:
         raise Unchanged()  # nothing changes: give the seq back
     queries.row_insert(MessageEdit(message=message, body=message.body, editor=editor))

@@ -43,6 +43,7 @@ def _app(
         "rooms": [listed for listed in visible if listed.kind != Room.Kind.DM],
         "dms": dms,
         "dm_max_others": settings.CHAT_DM_MAX_MEMBERS - 1,
+        "upload_max_bytes": settings.CHAT_UPLOAD_MAX_BYTES,
         "active": active,
         "form": form or RoomCreateForm(),
     }

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat.domain import attachments, room_info, selectors, unread
+from chat.domain import attachments, message_changes, room_info, selectors, unread
 from chat.models import Message, MessageChange
-from chat.protocol import fields
+from chat.protocol import fields, rendering
 from chat.realtime import events
 
 if TYPE_CHECKING:
@@ -124,5 +124,39 @@ def _thread(user, slug: str, message_id: int) -> dict[str, Any]:
     }
 
 
-FRAMES = {"history.fetch": history_fetch, "rooms.list": rooms_list, "thread.fetch": thread_fetch}
+async def edits_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
+    """`edits.fetch {room, id}` -> `edits` (the message's earlier versions, oldest first): for its
+    author, the room's owners and moderators, and admins (message_changes.message_edit_history)."""
+    slug = fields.room_slug(frame)
+    message_id = fields.message_id(frame)
+    answer = await database_sync_to_async(_edits)(session.user, slug, message_id)
+    answer["ref"] = fields.ref(frame)
+    for edit in answer["edits"]:
+        edit["html"] = await rendering.body_html(edit["body"])  # off the database thread
+    await session.send(answer)
+
+
+def _edits(user, slug: str, message_id: int) -> dict[str, Any]:
+    history = message_changes.message_edit_history(room_slug=slug, message_id=message_id, user=user)
+    return {
+        "type": "edits",
+        "room": slug,
+        "id": message_id,
+        "edits": [
+            {
+                "body": edit.body,
+                "editor": edit.editor.get_username() if edit.editor else None,
+                "edited_at": edit.edited_at.isoformat(),
+            }
+            for edit in history
+        ],
+    }
+
+
+FRAMES = {
+    "edits.fetch": edits_fetch,
+    "history.fetch": history_fetch,
+    "rooms.list": rooms_list,
+    "thread.fetch": thread_fetch,
+}
 EVENTS: dict = {}

@@ -275,6 +275,14 @@
     setComposerEnabled(!room.archived);
     el("archived-note").hidden = !room.archived;
     roomPanels.settings.setRoom(room);
+    setModerates(room);
+  }
+
+  // Owners, moderators and admins see others' messages' "Edit history" and "Delete message"
+  // (messages.js puts them in every message; this class shows them). The server checks each.
+  function setModerates(room) {
+    const role = room && room.role;
+    app.classList.toggle("moderates", app.dataset.staff === "1" || role === "owner" || role === "moderator");
   }
 
   function setComposerEnabled(enabled) {
@@ -334,7 +342,7 @@
     if (item) item.setAttribute("aria-current", "page");
     const room = rooms.get(slug);
     if (room) applyRoomHeader(room);
-    else roomPanels.settings.setRoom(null); // its role comes with `subscribed`
+    else { roomPanels.settings.setRoom(null); setModerates(null); } // its role comes with `subscribed`
     if (!room && item) { // known from the page's list only: its `subscribed` brings the rest
       el("room-title").textContent = item.querySelector(".room-title").textContent;
       el("room-description").textContent = "";
@@ -555,7 +563,66 @@
     } else if (kind === "thread") openThread(message.id, trigger);
     else if (kind === "edit") startEdit(view, message.id, trigger);
     else if (kind === "delete") confirmDelete(view, message.id, trigger);
+    else if (kind === "history") showEditHistory(view, message, trigger);
   }
+
+  // --- a message's edit history (its author, the room's moderators, admins: docs/protocol.md) ---
+
+  const historyDialog = el("edit-history");
+  const historyList = el("edit-history-list");
+  let historyShown = null; // {ref, view, message, trigger}
+  function showEditHistory(view, message, trigger) {
+    historyShown = { ref: client.fetchEdits(active, message.id), view, message, trigger };
+    historyList.textContent = "";
+    historyList.setAttribute("aria-busy", "true");
+    el("edit-history-status").textContent = gettext("Loading…");
+    historyDialog.showModal();
+  }
+  function historyVersion(html, label, when) {
+    const item = document.createElement("li");
+    const head = document.createElement("div");
+    head.className = "version-head";
+    const time = document.createElement("time");
+    time.dateTime = when;
+    time.textContent = ChatMessages.formatWhen(when);
+    time.title = ChatMessages.formatFull(when);
+    head.append(label, " · ", time);
+    const body = document.createElement("div");
+    body.className = "body";
+    body.append(ChatMessages.bodyFragment(html));
+    item.append(head, body);
+    return item;
+  }
+  client.on("edits", (frame) => {
+    if (!historyShown || frame.ref !== historyShown.ref) return;
+    const { message } = historyShown;
+    // Each earlier body was replaced at its edit's time; the first was posted with the message.
+    const current = historyShown.view.get(message.id) || message;
+    const versions = frame.edits.map((edit, i) => ({
+      html: edit.html,
+      label: i === 0 ? interpolate(gettext("Posted by %s"), [message.author]) : interpolate(gettext("Edited by %s"), [frame.edits[i - 1].editor || "?"]),
+      when: i === 0 ? message.created_at : frame.edits[i - 1].edited_at,
+    }));
+    if (frame.edits.length) {
+      const last = frame.edits[frame.edits.length - 1];
+      versions.push({ html: current.html, label: interpolate(gettext("Edited by %s"), [last.editor || "?"]) + " · " + gettext("current"), when: last.edited_at });
+    }
+    historyList.removeAttribute("aria-busy");
+    el("edit-history-status").textContent = versions.length ? "" : gettext("No earlier versions.");
+    for (const version of versions.reverse()) historyList.append(historyVersion(version.html, version.label, version.when));
+  });
+  client.on("error", (frame) => {
+    if (!historyShown || frame.ref !== historyShown.ref) return;
+    historyList.removeAttribute("aria-busy");
+    el("edit-history-status").textContent = frame.code === "not_allowed"
+      ? gettext("Only the author and the room's moderators see earlier versions.")
+      : changeError(frame);
+  });
+  historyDialog.addEventListener("close", () => {
+    const shown = historyShown;
+    historyShown = null;
+    if (shown && shown.trigger && shown.trigger.isConnected) shown.trigger.focus();
+  });
 
   function toggleReaction(view, id, emoji) {
     const message = view.get(id);

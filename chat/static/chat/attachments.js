@@ -6,6 +6,7 @@
 
 (function () {
   const gettext = window.gettext || ((s) => s);
+  const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
   const app = document.getElementById("app");
   const composer = document.getElementById("composer");
   const client = window.chatClient;
@@ -27,6 +28,26 @@
   composer.append(picker, pick);
   const uploads = []; // {file, item, id|null, done}
   const MAX = 10;
+  const MAX_BYTES = Number(app.dataset.uploadMax) || Infinity; // CHAT_UPLOAD_MAX_BYTES
+
+  // The server's refusals (docs/protocol.md, "Files") in the reader's language; its own `detail`
+  // (English, with exact byte counts) only for a code this file does not know.
+  function refusal(status, answer) {
+    if (answer.code === "too_large") return interpolate(gettext("Too large: files can be at most %s."), [humanSize(MAX_BYTES)]);
+    if (answer.code === "quota_exceeded") return gettext("Not stored: your files would pass your storage quota.");
+    if (answer.code === "unsupported_type") return gettext("This type of file is not accepted.");
+    if (status === 401 || status === 403) return gettext("Upload refused: sign in again.");
+    return answer.detail || gettext("Upload failed.");
+  }
+  function fail(entry, progress, text) {
+    entry.done = true;
+    entry.item.classList.add("failed");
+    const note = document.createElement("span");
+    note.className = "upload-error";
+    note.setAttribute("role", "alert");
+    note.textContent = text;
+    progress.replaceWith(note);
+  }
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -35,7 +56,7 @@
   function humanSize(bytes) {
     if (bytes < 1024) return bytes + " B";
     if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+    return (bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, "") + " MB";
   }
 
   function add(file) {
@@ -59,6 +80,11 @@
       uploads.splice(uploads.indexOf(entry), 1);
       item.remove();
     });
+    if (file.size > MAX_BYTES) {
+      // Refused here, before sending megabytes the server would refuse with the same words.
+      fail(entry, progress, refusal(413, { code: "too_large" }));
+      return;
+    }
     const form = new FormData();
     form.append("file", file);
     const xhr = new XMLHttpRequest();
@@ -68,17 +94,17 @@
     xhr.addEventListener("load", () => {
       let answer = {};
       try { answer = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-      entry.done = true;
       if (xhr.status === 201) {
+        entry.done = true;
         entry.id = answer.id;
         progress.value = 100;
         item.classList.add("ready");
       } else {
-        item.classList.add("failed");
-        progress.replaceWith(document.createTextNode(answer.detail || gettext("Upload failed.")));
+        fail(entry, progress, refusal(xhr.status, answer));
       }
     });
-    xhr.addEventListener("error", () => { entry.done = true; item.classList.add("failed"); });
+    // The connection failed (or the node answered 413 and closed before the body was sent).
+    xhr.addEventListener("error", () => fail(entry, progress, gettext("Upload failed.")));
     xhr.send(form);
   }
 

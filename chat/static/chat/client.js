@@ -227,6 +227,13 @@
 
     fetchThread(slug, id) { this.send({ type: "thread.fetch", room: slug, id }); }
 
+    // A message's earlier versions (`edits`, or an `error` with the returned ref).
+    fetchEdits(slug, id) {
+      const ref = "h-" + newClientMsgId();
+      this.send({ type: "edits.fetch", room: slug, id, ref });
+      return ref;
+    }
+
     receive(frame) {
       switch (frame.type) {
         case "subscribed": {

@@ -75,6 +75,7 @@
     reply: ["M4 5.5h16v10.5h-9l-5 4v-4H4z", "M8 9.5h8", "M8 12.5h5"],
     edit: ["M4 20h4L19 9l-4-4L4 16z", "M13.5 6.5l4 4"],
     delete: ["M5 7h14", "M10 7V4.5h4V7", "M7 7l1 13h8l1-13", "M10.5 11v5.5", "M13.5 11v5.5"],
+    history: ["M4.5 12a7.5 7.5 0 1 0 2.2-5.3", "M4 4.5v3.5h3.5", "M12 8v4.5l3 2"],
     close: ["M6 6l12 12", "M18 6L6 18"],
   };
   function icon(name) {
@@ -149,7 +150,7 @@
   class MessageView {
     // list: the <ol>; options: me (the username), summaries (show "N replies" and "Reply in thread"),
     // onAction(kind, message, trigger, extra): "react", "reaction" (extra: the emoji), "thread",
-    // "edit", "delete"; dayBefore(): the day shown above the list, if any (a thread's parent's);
+    // "edit", "delete", "history"; dayBefore(): the day shown above the list, if any (a thread's parent's);
     // people: the page's People (people.js), for display names and avatars.
     constructor(list, { me, summaries = true, onAction, dayBefore = null, people = null }) {
       this.list = list;
@@ -456,9 +457,15 @@
       bar.setAttribute("aria-label", gettext("Message actions"));
       const items = [["react", gettext("Add reaction"), "react"]];
       if (this.summaries) items.push(["thread", gettext("Reply in thread"), "reply"]);
-      if (mine) items.push(["edit", gettext("Edit message"), "edit"], ["delete", gettext("Delete message"), "delete"]);
-      for (const [action, label, iconName] of items) {
-        const b = button("action action-" + action, label, { key: "action:" + action, iconName });
+      if (mine) items.push(["edit", gettext("Edit message"), "edit"]);
+      // Another's message: its earlier versions and deleting it are for the room's owners and
+      // moderators (and admins); those buttons are in every message and shown only while the page's
+      // `.moderates` class says the viewer is one (app.js), so a role change needs no re-render.
+      const moderated = !mine;
+      if (message.edited_at) items.push(["history", gettext("Edit history"), "history", moderated]);
+      items.push(["delete", gettext("Delete message"), "delete", moderated]);
+      for (const [action, label, iconName, moderatorOnly] of items) {
+        const b = button("action action-" + action + (moderatorOnly ? " moderator-only" : ""), label, { key: "action:" + action, iconName });
         b.dataset.action = action;
         bar.append(b);
       }
@@ -590,5 +597,5 @@
     }
   }
 
-  window.ChatMessages = { MessageView, formatTime, formatFull, dayLabel, icon, isMentionOf };
+  window.ChatMessages = { MessageView, formatTime, formatFull, formatWhen, dayLabel, icon, isMentionOf, bodyFragment };
 })();
