@@ -123,6 +123,7 @@ class Node:
     env: dict[str, str]
     log_path: Path | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
+    args: tuple[str, ...] = ()  # more of config.server's options (e.g. --ping-interval)
 
     @property
     def http_url(self) -> str:
@@ -138,6 +139,7 @@ class Node:
             "-b", "127.0.0.1", "-p", str(self.port),
             "--websocket-max-message-size", str(MAX_WEBSOCKET_MESSAGE),
             "--websocket-max-frame-size", str(MAX_WEBSOCKET_MESSAGE),
+            *self.args,
             "config.asgi:application",
         ]  # fmt: skip
         env = {**self.process_env(), "PYTHONUNBUFFERED": "1"}

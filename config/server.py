@@ -48,6 +48,13 @@ config/http_channel.py, admission control config/admission.py.)
 12. A node whose event loop falls behind stops accepting connections until it catches up
    (config/admission.py; CHAT_ADMISSION_CONTROL=0 turns it off): a reconnect storm waits in the
    kernel's backlog, not in the loop ahead of the deliveries of the clients the node already has.
+13. Pings, lean (BoundedWebSocketProtocol.check_timeouts): daphne sent autobahn's ping (a 12-byte
+   payload of time, sequence and os.urandom, and a timer per ping for its pong) and autobahn parsed
+   each pong as any frame: at 15,000 idle sockets, pings and pongs were nearly half of an idle node's
+   CPU. Here a ping is the 2-byte empty frame written at once, an empty pong arriving alone is
+   recognised in its 6 bytes without autobahn's parser, and the pong timeout is a timestamp checked
+   at the next walk: a peer that sends nothing for --ping-timeout after a ping is dropped within
+   that and CHECKER_PERIOD, where autobahn's timer dropped it at --ping-timeout.
 
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
@@ -266,6 +273,49 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         if written < len(data):
             transport.write(data[written:])
 
+    # --- pings (item 13) ---------------------------------------------------------------------
+
+    ping_sent_at: float | None = None  # the oldest ping the peer has not answered (nor sent anything since)
+
+    def check_timeouts(self) -> None:
+        """daphne's check (run by ChatServer.timeout_checker), with a lean ping on an open socket:
+        an empty ping frame written at once, and no pong timer; a peer that sends nothing (no pong,
+        no frame) within the ping timeout of a ping is dropped here, at the next walk."""
+        if self.state != self.STATE_OPEN:
+            super().check_timeouts()  # the connect timeout
+            return
+        server = self.server
+        if server.websocket_timeout >= 0 and self.duration() > server.websocket_timeout:
+            self.serverClose()
+            return
+        now = time.time()
+        if self.ping_sent_at is not None and now - self.ping_sent_at > server.ping_timeout:
+            # As autobahn's own ping timeout does (onAutoPingTimeout).
+            self.wasClean = False
+            self.wasNotCleanReason = "WebSocket ping timeout (peer did not respond with pong in time)"
+            self.dropConnection(abort=True)
+            return
+        if now - self.last_ping > server.ping_interval:
+            self.last_ping = now
+            if self.ping_sent_at is None:
+                self.ping_sent_at = now
+            self.sendData(PING_FRAME)
+
+    def _dataReceived(self, data: bytes) -> None:
+        # Anything from the peer shows it is there. An empty pong on its own, between frames (nearly
+        # every pong: the answer to PING_FRAME), needs nothing else: autobahn's frame parser, a tenth
+        # of an idle node's CPU, is skipped for it.
+        self.ping_sent_at = None
+        if (
+            len(data) == 6
+            and data.startswith(PONG_FRAME_HEAD)
+            and self.state == self.STATE_OPEN
+            and not self.data
+            and self.current_frame is None
+        ):
+            return
+        super()._dataReceived(data)
+
     def dropConnection(self, abort=False) -> None:
         # autobahn resets (RST) the TCP connection after a clean closing handshake; a client
         # still reading then sees "connection reset" instead of the end. Nothing is left to
@@ -286,6 +336,12 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         if self.too_slow:
             code = closecodes.TOO_SLOW
         super().onClose(wasClean, code, reason)
+
+
+# An empty ping, as a server sends it (unmasked; FIN, opcode 9), and the first two bytes of the empty
+# pong a client answers with (masked: four bytes of mask follow, and no payload).
+PING_FRAME = b"\x89\x00"
+PONG_FRAME_HEAD = b"\x8a\x80"
 
 
 # Connections the kernel queues for accept() (listen(2)'s backlog). Twisted's default is 50: when a node

@@ -17,6 +17,7 @@ sockets, which only this process can refresh.
 """
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -41,10 +42,11 @@ class Presence:
     username: str
     connection_id: str
 
-    @property
-    def member(self) -> str:
-        # Usernames cannot contain ":" (Django's validator allows letters, digits and @.+-_).
-        return f"{self.user_id}:{self.username}:{self.connection_id}"
+    @functools.cached_property
+    def member(self) -> bytes:
+        """The set's member, encoded once (a heartbeat writes every entry of the node again).
+        Usernames cannot contain ":" (Django's validator allows letters, digits and @.+-_)."""
+        return f"{self.user_id}:{self.username}:{self.connection_id}".encode()
 
 
 def _key(room_id: int) -> str:
@@ -222,7 +224,7 @@ async def _poll(layer: Any, node: _NodePresence, room_ids: list[int], now: float
 async def _heartbeat(node: _NodePresence, room_ids: list[int], now: float) -> None:
     """Push this node's entries' expiry forward (an entry that had expired meanwhile is back: a
     change, so the room's version moves)."""
-    expires = now + settings.CHAT_PRESENCE_TTL
+    expires = repr(now + settings.CHAT_PRESENCE_TTL).encode()  # as redis-py encodes a float, once
     refreshed: list[Presence] = []
     written: list[int] = []
     async with redis_client().pipeline(transaction=False) as pipe:

@@ -142,6 +142,7 @@ def start_cluster(
     database_url: str | None = None,
     redis: RedisProcess | None = None,
     redis_url: str | None = None,
+    node_args: tuple[str, ...] = (),
     **env_overrides: str,
 ) -> Cluster:
     """Start Redis (unless given), migrate and collect static files, and start the nodes."""
@@ -169,7 +170,9 @@ def start_cluster(
                 check=True,
             )
         for i in range(1, nodes + 1):
-            node = Node(name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log")
+            node = Node(
+                name=f"node{i}", port=free_port(), env=env, log_path=workdir / f"node{i}.log", args=node_args
+            )
             started.append(node)  # before start(), so a node that fails to listen is stopped too
             node.start()
     except BaseException:
