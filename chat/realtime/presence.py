@@ -96,6 +96,7 @@ class _NodePresence:
     local: dict[int, set[Presence]] = field(default_factory=dict)
     sent: dict[int, list[str]] = field(default_factory=dict)
     versions: dict[int, str] = field(default_factory=dict)  # each room's version when last read
+    leaves: int = 0  # leave() calls so far: a heartbeat checks its entries again only if one came
     task: asyncio.Task | None = None
 
 
@@ -167,6 +168,7 @@ async def room_online(room_id: int) -> set[str]:
 async def leave(entry: Presence) -> None:
     """Remove a connection from a room's presence."""
     node = _node()
+    node.leaves += 1
     entries = node.local.get(entry.room_id)
     if entries is not None:
         entries.discard(entry)
@@ -225,6 +227,7 @@ async def _heartbeat(node: _NodePresence, room_ids: list[int], now: float) -> No
     """Push this node's entries' expiry forward (an entry that had expired meanwhile is back: a
     change, so the room's version moves)."""
     expires = repr(now + settings.CHAT_PRESENCE_TTL).encode()  # as redis-py encodes a float, once
+    leaves = node.leaves
     refreshed: list[Presence] = []
     written: list[int] = []
     async with redis_client().pipeline(transaction=False) as pipe:
@@ -244,7 +247,8 @@ async def _heartbeat(node: _NodePresence, room_ids: list[int], now: float) -> No
                 pipe.incr(_version_key(room_id))
                 pipe.expire(_version_key(room_id), settings.CHAT_PRESENCE_TTL * 2)
             await pipe.execute()
-    await _remove_if_left(node, refreshed)
+    if node.leaves != leaves:  # else none of the entries written can have left meanwhile
+        await _remove_if_left(node, refreshed)
 
 
 async def _remove_if_left(node: _NodePresence, written: list[Presence]) -> None:
