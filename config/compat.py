@@ -133,6 +133,8 @@ NAMES: tuple[Name, ...] = (
     *_each("autobahn", "autobahn.twisted.websocket.WebSocketAdapterProtocol.dataReceived", "_dataReceived",
            "uses", "config/server.py: BoundedWebSocketProtocol._dataReceived (Twisted's data reaches it)"),
     Name("autobahn", _AB, "ping_sent_at", "absent", "config/server.py: BoundedWebSocketProtocol defines its own"),
+    Name("daphne", "daphne.ws_protocol.WebSocketProtocol", "ping_sent_at", "absent",
+         "config/server.py: BoundedWebSocketProtocol defines its own"),
     # --- daphne: config/server.py ----------------------------------------------------------------
     *_each("daphne", "daphne.ws_protocol.WebSocketProtocol", "serverSend handle_reply", "attribute",
            "config/server.py: BoundedWebSocketProtocol overrides it"),

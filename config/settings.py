@@ -224,7 +224,7 @@ CHAT_REQUEST_MAX_BYTES = env_int("CHAT_REQUEST_MAX_BYTES", CHAT_UPLOAD_MAX_BYTES
 CHAT_ATTACHMENTS_PER_MESSAGE = 10
 CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 50_000_000)
 # An animated GIF or WebP is re-encoded frame by frame (to drop its metadata): pixels over all frames.
-CHAT_UPLOAD_MAX_ANIMATION_PIXELS = env_int("CHAT_UPLOAD_MAX_ANIMATION_PIXELS", 100_000_000)
+CHAT_UPLOAD_MAX_ANIMATION_PIXELS = env_int("CHAT_UPLOAD_MAX_ANIMATION_PIXELS", 25_000_000)
 CHAT_THUMBNAIL_SIZE = 400
 CHAT_UPLOAD_ORPHAN_HOURS = env_int("CHAT_UPLOAD_ORPHAN_HOURS", 24)
 # Profiles (chat/domain/profiles.py): an avatar upload's limit (the other upload rules are the
@@ -329,6 +329,9 @@ CHAT_CHANGE_RATE_WINDOW = env_int("CHAT_CHANGE_RATE_WINDOW", 60)
 CHAT_REACTIONS_MAX_DISTINCT = env_int("CHAT_REACTIONS_MAX_DISTINCT", 20)
 # Replies returned by one thread.fetch.
 CHAT_THREAD_PAGE = env_int("CHAT_THREAD_PAGE", 100)
+# Earlier versions returned by one edits.fetch (the newest), and edits.fetch frames per user per minute.
+CHAT_EDITS_PAGE = env_int("CHAT_EDITS_PAGE", 50)
+CHAT_EDITS_RATE_LIMIT = env_int("CHAT_EDITS_RATE_LIMIT", 30)
 # Search (docs/protocol.md, "Search"): the longest query, results per page (default and most), how deep
 # a cursor may page, and a bound on one search's database time (PostgreSQL's statement_timeout).
 CHAT_SEARCH_MAX_QUERY_CHARS = env_int("CHAT_SEARCH_MAX_QUERY_CHARS", 256)

@@ -132,6 +132,41 @@ def test_an_animation_keeps_its_frames_and_timing_and_loses_its_metadata(alice, 
     assert durations == [70, 120, 90]
 
 
+def test_a_transparent_animation_keeps_its_transparency_frame_by_frame(alice):
+    """A sticker: a red square on a transparent ground in frame 0, gone in the frames after (disposal 2
+    in the source). Each stored frame must show what the source frame shows, with no trail."""
+    frames = []
+    for i in range(3):
+        frame = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
+        if i == 0:
+            frame.paste((255, 0, 0, 255), (0, 0, 8, 8))
+        else:  # and a different spot each frame (identical frames would be merged)
+            frame.paste((0, 0, 255, 255), (8, 8, 16, 16) if i == 1 else (8, 0, 16, 8))
+        frames.append(frame)
+    source = io.BytesIO()
+    frames[0].save(
+        source, format="GIF", save_all=True, append_images=frames[1:], duration=100, disposal=2, loop=0
+    )
+    client = client_for(alice)
+    answer = upload(client, "sticker.gif", source.getvalue())
+    assert answer.status_code == 201, answer.content
+    stored = Image.open(io.BytesIO(b"".join(client.get(answer.json()["url"]).streaming_content)))
+    original = Image.open(io.BytesIO(source.getvalue()))
+    assert stored.n_frames == original.n_frames >= 2
+    for index in range(original.n_frames):
+        stored.seek(index)
+        original.seek(index)
+        assert stored.convert("RGBA").getpixel((2, 2)) == original.convert("RGBA").getpixel((2, 2)), index
+        assert stored.convert("RGBA").getpixel((12, 12)) == original.convert("RGBA").getpixel((12, 12)), index
+
+
+def test_a_truncated_animation_is_refused_not_a_server_error(alice):
+    whole = animation("GIF", frames=3, size=(64, 48))
+    answer = upload(client_for(alice), "cut.gif", whole[: len(whole) - 40])
+    assert answer.status_code == 415 and answer.json()["code"] == "unsupported_type", answer.content
+    assert Attachment.objects.count() == 0
+
+
 def test_an_animation_too_long_to_re_encode_is_refused(alice, settings):
     settings.CHAT_UPLOAD_MAX_ANIMATION_PIXELS = 32 * 24 * 2
     answer = upload(client_for(alice), "long.gif", animation("GIF"))

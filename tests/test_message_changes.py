@@ -116,12 +116,15 @@ def test_the_edit_history_is_for_the_author_the_room_s_moderators_and_admins(ali
     for body in ("second", "third"):
         message_changes.message_edit(room_slug=club.slug, message_id=message.pk, editor=bob, body=body)
 
-    def history(user):
-        found = message_changes.message_edit_history(room_slug=club.slug, message_id=message.pk, user=user)
-        return [(edit.body, edit.editor.username) for edit in found]
+    def history(user, limit=50):
+        found, has_more = message_changes.message_edit_history(
+            room_slug=club.slug, message_id=message.pk, user=user, limit=limit
+        )
+        return [(edit.body, edit.editor.username) for edit in found], has_more
 
     for user in (bob, alice, mod, admin):  # the author, the owner, a moderator, an admin
-        assert history(user) == [("first", "bob"), ("second", "bob")]
+        assert history(user) == ([("first", "bob"), ("second", "bob")], False)
+    assert history(mod, limit=1) == ([("second", "bob")], True)  # the newest, and that more exist
     with pytest.raises(NotAllowed):
         history(member)
     with pytest.raises(UnknownRoom):
@@ -131,9 +134,9 @@ def test_the_edit_history_is_for_the_author_the_room_s_moderators_and_admins(ali
         history(mod)
     other = send(rooms.room_create(creator=alice, title="Other"), alice, "elsewhere", "o1")
     with pytest.raises(UnknownMessage):  # a message of another room, named with this room
-        message_changes.message_edit_history(room_slug=club.slug, message_id=other.pk, user=alice)
+        message_changes.message_edit_history(room_slug=club.slug, message_id=other.pk, user=alice, limit=50)
     message_changes.message_remove(room_slug=club.slug, message_id=message.pk, user=bob)
-    assert history(bob) == []  # a deletion takes the earlier versions too
+    assert history(bob) == ([], False)  # a deletion takes the earlier versions too
 
 
 def test_an_edit_follows_the_body_rules_of_a_send(room, alice):

@@ -17,6 +17,8 @@ from django.test import Client
 from chat.domain import message_changes, rooms, services
 from chat.domain.errors import LastOwner
 from chat.models import Attachment, Membership, Message, Room
+from chat.realtime import throttle
+from chat.realtime.redisclient import redis_client
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -397,3 +399,30 @@ def test_the_dm_page_shows_the_other_members_names_and_is_a_404_for_anyone_else(
     for path in (f"/dm/{dm.slug}/", f"/rooms/{dm.slug}/", "/dm/dm-no-such-conversation/"):
         assert client.get(path).status_code == 404
     assert dm.slug.encode() not in client.get("/").content
+
+
+async def test_edit_histories_are_rate_limited_per_user_and_paged(make_user, socket_for, settings):
+    settings.CHAT_EDITS_RATE_LIMIT = 2
+    settings.CHAT_EDITS_PAGE = 2
+    club, message = await db(_club)(make_user)
+    for body in ("tim's second words", "tim's third words"):
+        await db(message_changes.message_edit)(
+            room_slug=club.slug, message_id=message.pk, editor=message.author, body=body
+        )
+    mo = await db(lambda: get_user_model().objects.get(username="mo"))()
+    # Another test's "mo" may have had the same id within the minute: start from a fresh count.
+    await redis_client().delete(throttle._key("edits", str(mo.pk), "rate"))
+    sock = await socket_for(mo)
+    answers = []
+    for ref in ("e1", "e2", "e3"):
+        await sock.send({"type": "edits.fetch", "room": club.slug, "id": message.pk, "ref": ref})
+        while (answer := await sock.recv())["type"] not in ("edits", "error"):
+            pass
+        answers.append(answer)
+    first, second, third = answers
+    # The newest two earlier versions, and word that there are more.
+    assert [e["body"] for e in first["edits"]] == ["tim's words", "tim's second words"] and first["has_more"]
+    assert second["type"] == "edits"
+    assert (third["type"], third["code"], third["ref"]) == ("error", "rate_limited", "e3") and third[
+        "retry_after"
+    ] > 0

@@ -110,8 +110,9 @@ def _process_image(source: File, content_type: str) -> _Image:
 def _reencode_animation(image, content_type: str) -> bytes:
     """An animated GIF or WebP, every frame re-encoded with its timing and loop count and nothing
     else: WebP's EXIF and XMP chunks and GIF's comments and application blocks are not written.
-    Re-encoding costs time per pixel of every frame, so an animation of more than
-    CHAT_UPLOAD_MAX_ANIMATION_PIXELS pixels over all its frames is refused."""
+    Re-encoding costs time and memory per pixel of every frame, so an animation of more than
+    CHAT_UPLOAD_MAX_ANIMATION_PIXELS pixels over all its frames is refused, as is one whose later
+    frames do not decode (a truncated file)."""
     width, height = image.size
     total = width * height * image.n_frames
     if total > settings.CHAT_UPLOAD_MAX_ANIMATION_PIXELS:
@@ -119,21 +120,28 @@ def _reencode_animation(image, content_type: str) -> bytes:
             f"The animation has {image.n_frames} frames of {width}x{height} pixels; at most "
             f"{settings.CHAT_UPLOAD_MAX_ANIMATION_PIXELS} pixels over all frames are accepted."
         )
-    durations = []  # each frame's own (Pillow's writers otherwise give every frame the first's)
-    for index in range(image.n_frames):
-        image.seek(index)
-        image.load()
-        durations.append(image.info.get("duration", 100))
-    options = {"save_all": True, "duration": durations}
-    if "loop" in image.info:  # a GIF without one plays once
-        options["loop"] = image.info["loop"]
-    if content_type == "image/webp":
-        options.update(exif=b"", xmp=b"", quality=90)
-    image.seek(0)
-    for key in ("comment", "extension", "xmp", "exif", "icc_profile"):
-        image.info.pop(key, None)
-    out = io.BytesIO()
-    image.save(out, format=INLINE_IMAGES[content_type], **options)
+    try:
+        durations = []  # each frame's own (Pillow's writers otherwise give every frame the first's)
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()
+            durations.append(image.info.get("duration", 100))
+        options = {"save_all": True, "duration": durations}
+        if "loop" in image.info:  # a GIF without one plays once
+            options["loop"] = image.info["loop"]
+        if content_type == "image/webp":
+            options.update(exif=b"", xmp=b"", quality=90)
+        else:
+            # Pillow hands over each frame fully drawn; clearing before the next keeps what turned
+            # transparent transparent (a frame drawn over the last would leave a trail).
+            options["disposal"] = 2
+        image.seek(0)
+        for key in ("comment", "extension", "xmp", "exif", "icc_profile"):
+            image.info.pop(key, None)
+        out = io.BytesIO()
+        image.save(out, format=INLINE_IMAGES[content_type], **options)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise UnsupportedType(f"The animation could not be decoded ({exc.__class__.__name__}).") from None
     return out.getvalue()
 
 

@@ -76,20 +76,23 @@ def message_check_can_change(
         raise EditWindowClosed()
 
 
-def message_edit_history(*, room_slug: str, message_id: int, user: AbstractBaseUser) -> list[MessageEdit]:
-    """The bodies a message had before each of its edits, oldest first, with who replaced each and
-    when: for its author, the room's owners and moderators, and admins. Anyone else who may read the
-    room gets NotAllowed; anyone who may not, UnknownRoom (the same as for a room that does not
-    exist). A deleted message has no history left (its deletion removed it)."""
+def message_edit_history(
+    *, room_slug: str, message_id: int, user: AbstractBaseUser, limit: int
+) -> tuple[list[MessageEdit], bool]:
+    """The bodies a message had before its last `limit` edits, oldest first, with who replaced each
+    and when, and whether earlier ones exist: for its author, the room's owners and moderators, and
+    admins. Anyone else who may read the room gets NotAllowed; anyone who may not, UnknownRoom (the
+    same as for a room that does not exist). A deleted message has no history left (its deletion
+    removed it)."""
     room, role = selectors.room_get_readable_with_role(slug=room_slug, user=user)
     message = selectors.message_get_in_room(room=room, message_id=message_id)
     if not (message.author_id == user.pk or role in rooms.MANAGERS or user_is_admin(user)):
         raise NotAllowed(
             "Only the author, the room's moderators and admins see a message's earlier versions."
         )
-    return list(
-        MessageEdit.objects.filter(message=message).select_related("editor").order_by("edited_at", "pk")
-    )
+    edits = MessageEdit.objects.filter(message=message).select_related("editor")
+    newest = list(edits.order_by("-edited_at", "-pk")[: limit + 1])
+    return newest[:limit][::-1], len(newest) > limit
 
 
 def emoji_validate(value: object) -> str:

@@ -29,7 +29,7 @@ class _HiredisPacking:
     installed, instead of redis.asyncio's Python packer, which joins a growing buffer once per
     argument: a presence heartbeat's ZADDs (15,000 members at 15,000 sockets) and poll scripts
     spent more time being packed than in Redis. The arguments are encoded by redis-py's own encoder
-    first, so what goes on the wire is byte for byte the same (tests/test_presence.py checks)."""
+    first, so what goes on the wire is byte for byte the same (tests/test_redisclient.py checks)."""
 
     def pack_command(self, *args):
         if isinstance(args[0], str):

@@ -8,9 +8,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat.domain import attachments, message_changes, room_info, selectors, unread
+from chat.domain.errors import RateLimited
 from chat.models import Message, MessageChange
 from chat.protocol import fields, rendering
-from chat.realtime import events
+from chat.realtime import events, throttle
 
 if TYPE_CHECKING:
     from chat.protocol.session import ChatSession
@@ -129,6 +130,11 @@ async def edits_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
     author, the room's owners and moderators, and admins (message_changes.message_edit_history)."""
     slug = fields.room_slug(frame)
     message_id = fields.message_id(frame)
+    wait = await throttle.rate_hit(
+        scope="edits", value=str(session.user.pk), limit=settings.CHAT_EDITS_RATE_LIMIT, window=60
+    )
+    if wait is not None:
+        raise RateLimited(f"Too many edit histories; try again in {wait} s.", retry_after=wait)
     answer = await database_sync_to_async(_edits)(session.user, slug, message_id)
     answer["ref"] = fields.ref(frame)
     for edit in answer["edits"]:
@@ -137,11 +143,14 @@ async def edits_fetch(session: ChatSession, frame: dict[str, Any]) -> None:
 
 
 def _edits(user, slug: str, message_id: int) -> dict[str, Any]:
-    history = message_changes.message_edit_history(room_slug=slug, message_id=message_id, user=user)
+    history, has_more = message_changes.message_edit_history(
+        room_slug=slug, message_id=message_id, user=user, limit=settings.CHAT_EDITS_PAGE
+    )
     return {
         "type": "edits",
         "room": slug,
         "id": message_id,
+        "has_more": has_more,
         "edits": [
             {
                 "body": edit.body,

@@ -511,6 +511,7 @@
   });
   client.on("error", (frame) => {
     if (changeOps.has(frame.ref)) return; // a change to a message: answered below
+    if (typeof frame.ref === "string" && frame.ref.startsWith("h-")) return; // edits.fetch: the history dialog says it
     if (frame.code === "rate_limited") {
       const seconds = Math.max(1, Math.ceil(typeof frame.retry_after === "number" ? frame.retry_after : 2));
       showToast(interpolate(gettext("You are sending too fast: your messages go out in %s s, in order."), [seconds]));
@@ -582,11 +583,14 @@
     const item = document.createElement("li");
     const head = document.createElement("div");
     head.className = "version-head";
-    const time = document.createElement("time");
-    time.dateTime = when;
-    time.textContent = ChatMessages.formatWhen(when);
-    time.title = ChatMessages.formatFull(when);
-    head.append(label, " · ", time);
+    head.append(label);
+    if (when) {
+      const time = document.createElement("time");
+      time.dateTime = when;
+      time.textContent = ChatMessages.formatWhen(when);
+      time.title = ChatMessages.formatFull(when);
+      head.append(" · ", time);
+    }
     const body = document.createElement("div");
     body.className = "body";
     body.append(ChatMessages.bodyFragment(html));
@@ -598,17 +602,21 @@
     const { message } = historyShown;
     // Each earlier body was replaced at its edit's time; the first was posted with the message.
     const current = historyShown.view.get(message.id) || message;
+    // (With has_more, the first one shown was itself an edit, by someone at a time of the page before.)
     const versions = frame.edits.map((edit, i) => ({
       html: edit.html,
-      label: i === 0 ? interpolate(gettext("Posted by %s"), [message.author]) : interpolate(gettext("Edited by %s"), [frame.edits[i - 1].editor || "?"]),
-      when: i === 0 ? message.created_at : frame.edits[i - 1].edited_at,
+      label: i > 0 ? interpolate(gettext("Edited by %s"), [frame.edits[i - 1].editor || "?"])
+        : frame.has_more ? gettext("Earlier version") : interpolate(gettext("Posted by %s"), [message.author]),
+      when: i > 0 ? frame.edits[i - 1].edited_at : frame.has_more ? null : message.created_at,
     }));
     if (frame.edits.length) {
       const last = frame.edits[frame.edits.length - 1];
       versions.push({ html: current.html, label: interpolate(gettext("Edited by %s"), [last.editor || "?"]) + " · " + gettext("current"), when: last.edited_at });
     }
     historyList.removeAttribute("aria-busy");
-    el("edit-history-status").textContent = versions.length ? "" : gettext("No earlier versions.");
+    el("edit-history-status").textContent = !versions.length
+      ? gettext("No earlier versions.")
+      : frame.has_more ? interpolate(gettext("Only the latest %s earlier versions are shown."), [frame.edits.length]) : "";
     for (const version of versions.reverse()) historyList.append(historyVersion(version.html, version.label, version.when));
   });
   client.on("error", (frame) => {

@@ -35,7 +35,12 @@
   function refusal(status, answer) {
     if (answer.code === "too_large") return interpolate(gettext("Too large: files can be at most %s."), [humanSize(MAX_BYTES)]);
     if (answer.code === "quota_exceeded") return gettext("Not stored: your files would pass your storage quota.");
-    if (answer.code === "unsupported_type") return gettext("This type of file is not accepted.");
+    if (answer.code === "unsupported_type") {
+      // A type refused as such, in the reader's language; any other reason (an image too large in
+      // pixels, an animation too long, a file that does not decode) in the server's words.
+      if (!answer.detail || answer.detail.startsWith("Files of type")) return gettext("This type of file is not accepted.");
+      return interpolate(gettext("Not accepted: %s"), [answer.detail]);
+    }
     if (status === 401 || status === 403) return gettext("Upload refused: sign in again.");
     return answer.detail || gettext("Upload failed.");
   }
