@@ -638,7 +638,11 @@ def test_a_moderator_sees_earlier_versions_and_deletes_another_s_message(browser
         expect(dialog).to_be_hidden()
         if locale == "en-US" and not phone:
             # The moderator deletes the author's spam; everyone, on both nodes, sees it go.
-            action(page, message(page, "cheap watches"), "delete")
+            spam_item = message(page, "cheap watches")
+            spam_item.hover()
+            expect(spam_item.locator(".actions button[data-action=delete]")).to_be_visible()
+            screenshot(page, "moderator-actions")
+            action(page, spam_item, "delete")
             page.locator("#confirm-delete button[value=delete]").click()
             expect(member.locator(f"#messages li.message[data-id='{spam['id']}'] .body")).to_have_text(
                 "message deleted"
