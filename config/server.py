@@ -55,6 +55,9 @@ config/http_channel.py, admission control config/admission.py.)
    recognised in its 6 bytes without autobahn's parser, and the pong timeout is a timestamp checked
    at the next walk: a peer that sends nothing for --ping-timeout after a ping is dropped within
    that and CHECKER_PERIOD, where autobahn's timer dropped it at --ping-timeout.
+14. daphne's application walk visited every connection to find the few whose connection closed or
+   whose application finished; here only those are visited (ChatServer.application_checker:
+   protocol_disconnected and each application's done callback list them), with daphne's own code.
 
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
@@ -381,12 +384,47 @@ class ChatServer(Server):
         self._walked[name] = now
         return True
 
+    # --- reaping applications (item 14): daphne's walk, over the connections that need it -------
+
+    _to_reap: set  # connections that closed or whose application finished since the last walk (run)
+
+    def protocol_disconnected(self, protocol) -> None:
+        super().protocol_disconnected(protocol)
+        self._to_reap.add(protocol)
+
+    def create_application(self, protocol, scope):
+        queue = super().create_application(protocol, scope)
+        instance = self.connections.get(protocol, {}).get("application_instance")
+        if instance is not None:
+            instance.add_done_callback(functools.partial(self._finished, protocol))
+        return queue
+
+    def _finished(self, protocol, _future) -> None:
+        self._to_reap.add(protocol)
+
     def application_checker(self) -> None:
+        """daphne's walk (reap finished applications, cancel those that outlive their connection by
+        application_close_timeout, forget closed connections), over only the connections that
+        closed or whose application finished, not all of them: an open connection whose
+        application runs has nothing to reap. daphne's own code runs, on a dict of those."""
         # daphne's reschedules itself every second; in between its walks, only the rescheduling.
-        if self._walk_due("applications"):
-            super().application_checker()
-        else:
+        if not self._walk_due("applications"):
             reactor.callLater(1, self.application_checker)
+            return
+        everything, due = self.connections, self._to_reap
+        self._to_reap = set()
+        self.connections = {protocol: everything[protocol] for protocol in due if protocol in everything}
+        try:
+            super().application_checker()
+        finally:
+            walked, self.connections = self.connections, everything
+        for protocol in due:
+            if protocol not in everything:
+                continue
+            if protocol not in walked:  # daphne forgot it: closed, and its application done
+                del everything[protocol]
+            elif "disconnected" in everything[protocol]:  # closed, its application still running
+                self._to_reap.add(protocol)
 
     def timeout_checker(self) -> None:
         if self._walk_due("timeouts"):
@@ -397,6 +435,7 @@ class ChatServer(Server):
     def run(self) -> None:
         self.listening_ports = []
         self._walked = {}
+        self._to_reap = set()
         self.admission = (
             admission.Admission(reactor.callLater, on_pause=_count_accept_pause)
             if ADMISSION_CONTROL
