@@ -62,6 +62,12 @@ config/http_channel.py, admission control config/admission.py.)
 Most of this reaches into autobahn's, daphne's and Twisted's internals; before it serves, the node
 checks that every such name (and those the chat uses in channels-redis, asgiref, Django ...) is
 still there in the installed versions (config/compat.py), and exits with the list if one is not.
+
+Why one module of about 550 lines: it is the node's daphne, the subclasses that the items above
+describe (the WebSocket protocol, the server, the command line) and their start-up; the parts that
+became concepts of their own already live apart (the HTTP channel in config/http_channel.py,
+admission control in config/admission.py). The WebSocket protocol class (limits, the send path, pings:
+items 1-3, 5, 6 and 13) is the next to move out, to config/ws_protocol.py, when it grows again.
 """
 
 import asyncio
