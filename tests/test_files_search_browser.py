@@ -7,6 +7,7 @@ from PIL import Image
 from playwright import sync_api as playwright_api
 
 from tests.test_browser import browser, cluster, page_for, screenshot, wait_connected  # noqa: F401 (fixtures)
+from tests.test_dms_browser import set_display_name
 from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
@@ -63,6 +64,13 @@ def test_an_image_sent_from_the_composer_shows_as_a_thumbnail_and_html_never_run
         lambda: page.evaluate("document.querySelector('#messages .attachment.image img')?.naturalWidth > 0"),
         "the thumbnail decoded",
     )
+    # A click opens the full image in the lightbox; a click on it closes it.
+    page.locator("#messages .attachment.image").click()
+    lightbox = page.locator("dialog.lightbox")
+    expect(lightbox).to_be_visible()
+    expect(lightbox.locator("img")).to_have_attribute("alt", "green.png")
+    lightbox.click()
+    expect(lightbox).to_be_hidden()
     card = page.locator("#messages .attachment.file")
     expect(card).to_contain_text("page.html")
     url = card.get_attribute("href")
@@ -82,12 +90,6 @@ SCRIPT_AFTER_PADDING = (
 )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, seen once in CI at 4397904: the other node showed the message without its "
-    "attachment card (a frame without attachments, cached or broadcast?); the script checks below "
-    "need the card. Issue #18 stays open until it is found.",
-)
 def test_a_script_inside_a_shared_file_never_runs_on_either_node(browser, cluster):  # noqa: F811
     [room] = cluster.make_rooms(["Script in a file"])
     [(_, sharer), (_, reader)] = cluster.make_sessions(2, "scriptfile")
@@ -124,6 +126,76 @@ def test_a_script_inside_a_shared_file_never_runs_on_either_node(browser, cluste
     assert other.evaluate("window.__xss") is None and page.evaluate("window.__xss") is None
     assert all(p.title() != "ran" for p in other.context.pages)
     assert other.errors == [] and page.errors == []
+
+
+def test_a_message_s_files_stay_through_redraws_and_show_in_its_thread_on_the_other_node(browser, cluster):  # noqa: F811
+    """A message is drawn again when its author's name changes, when someone reacts, when it is
+    edited: its files are part of the drawing (they were once added after it, and a redraw, say when
+    the author's user object arrived after the history, took them away). A reply's files show in
+    the thread panel, and the cards keep the list's one keyboard stop."""
+    [room] = cluster.make_rooms(["Files redrawn"])
+    [(sharer_name, sharer), (_, reader)] = cluster.make_sessions(2, "redrawn")
+    page = page_for(browser, cluster, 0, sharer)
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+    page.set_input_files(
+        "#composer input[type=file]", [{"name": "plan.txt", "mimeType": "text/plain", "buffer": b"the plan"}]
+    )
+    expect(page.locator(".upload-tray li.ready")).to_have_count(1)
+    page.fill("#body", "the plan")
+    page.click("#composer button[type=submit]")
+    expect(page.locator("#messages li.message:not(.outgoing) .attachment.file")).to_have_count(
+        1, timeout=15_000
+    )
+
+    other = page_for(browser, cluster, 1, reader)
+    other.goto(f"/rooms/{room}/")
+    wait_connected(other)
+    shared = other.locator("#messages li.message:not(.outgoing)", has_text="the plan")
+    card = shared.locator(".attachments .attachment.file")
+    expect(card).to_have_text("plan.txt · 8 B", timeout=15_000)
+    # Reached with Tab only inside its message, like the message's other controls (one stop per list).
+    assert card.get_attribute("tabindex") == shared.get_attribute("tabindex") is not None
+
+    set_display_name(cluster, sharer_name, "Plan Keeper")  # user.updated: the message is drawn again
+    expect(shared.locator(".author")).to_have_text("Plan Keeper", timeout=15_000)
+    expect(card).to_have_count(1)
+    cluster.django(  # a reaction: message.changed draws the message again
+        "from chat.domain import message_changes, selectors; from django.contrib.auth import get_user_model\n"
+        f"r = selectors.room_get(slug={room!r}); m = r.messages.get(body='the plan')\n"
+        f"message_changes.reaction_add(room_slug=r.slug, user=get_user_model().objects.get(username={sharer_name!r}),"
+        " message_id=m.pk, emoji='👍'); print('ok')"
+    )
+    expect(shared.locator(".reaction")).to_have_count(1, timeout=15_000)
+    expect(card).to_have_count(1)
+    expect(shared.locator(".attachments + .reactions")).to_have_count(1)  # files first, then reactions
+
+    # A reply with a file, stored by the service: its card shows in the thread panel.
+    cluster.django(
+        "from django.contrib.auth import get_user_model; from django.core.files.base import ContentFile\n"
+        "from chat.domain import attachments, selectors, services\n"
+        f"u = get_user_model().objects.get(username={sharer_name!r}); r = selectors.room_get(slug={room!r})\n"
+        "a = attachments.attachment_upload(uploader=u, upload=ContentFile(b'step one', name='steps.txt'), name='steps.txt')\n"
+        "parent = r.messages.get(body='the plan')\n"
+        "services.messages_create_batch([services.MessageRequest(room_slug=r.slug, author=u, body='the steps',"
+        " client_msg_id='steps-1', reply_to=parent.pk, attachments=(a.pk,))], limit_rate=False); print('ok')"
+    )
+    summary = shared.locator(".thread-summary")
+    expect(summary.locator(".reply-count")).to_have_text("1 reply", timeout=15_000)
+    summary.click()
+    reply_card = other.locator("#thread-replies li.message", has_text="the steps").locator(".attachment.file")
+    expect(reply_card).to_have_text("steps.txt · 8 B")
+    screenshot(other, "files-in-thread")
+    assert other.errors == [] and page.errors == []
+    page.context.close()
+    other.context.close()
+    phone = page_for(browser, cluster, 1, reader, locale="ko-KR")
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(f"/rooms/{room}/")
+    wait_connected(phone)
+    expect(phone.locator("#messages .attachments + .reactions")).to_have_count(1, timeout=15_000)
+    screenshot(phone, "files-phone-ko")
+    phone.context.close()
 
 
 def test_refused_uploads_say_why_in_the_reader_s_language(browser, cluster, tmp_path):  # noqa: F811

@@ -892,11 +892,10 @@
     openRoom(first, { push: false });
   }
 
-  // For the other scripts of the page (attachments.js): the open room, and a room's list of
-  // messages; the read tracker, for debugging and the browser tests.
+  // For the other scripts of the page (attachments.js): the open room; the read tracker, for
+  // debugging and the browser tests.
   window.chatApp = {
     active: () => active,
-    listOf: (slug) => { const kept = roomStates.get(slug); return kept ? kept.list : null; },
     reads,
   };
 })();

@@ -1,7 +1,7 @@
 // Attachments in the open room (docs/protocol.md, "Files"): pick, paste or drop files on the
 // composer; each uploads at once over HTTP (POST /api/uploads/, with progress); the next send carries
-// them (`attachments` in message.send). Messages with files get thumbnails (a click opens the image
-// in a lightbox) or download cards. All text goes in with textContent.
+// them (`attachments` in message.send). A click on a message's thumbnail (messages.js draws them)
+// opens the image in a lightbox. All text goes in with textContent.
 "use strict";
 
 (function () {
@@ -29,6 +29,7 @@
   const uploads = []; // {file, item, id|null, done}
   const MAX = 10;
   const MAX_BYTES = Number(app.dataset.uploadMax) || Infinity; // CHAT_UPLOAD_MAX_BYTES
+  const humanSize = window.ChatMessages.humanSize;
 
   // The server's refusals (docs/protocol.md, "Files") in the reader's language; its own `detail`
   // (English, with exact byte counts) only for a code this file does not know.
@@ -57,11 +58,6 @@
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     return match ? decodeURIComponent(match[1]) : "";
-  }
-  function humanSize(bytes) {
-    if (bytes < 1024) return bytes + " B";
-    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
-    return (bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, "") + " MB";
   }
 
   function add(file) {
@@ -142,50 +138,20 @@
     tray.replaceChildren();
   }, true);
 
-  // --- showing a message's files ---------------------------------------------------------------
+  // --- a message's images, full size (messages.js draws the thumbnails and file cards) --------------
   const lightbox = document.createElement("dialog");
   lightbox.className = "lightbox";
   const full = document.createElement("img");
   lightbox.append(full);
   lightbox.addEventListener("click", () => lightbox.close());
   document.body.append(lightbox);
-
-  function card(file) {
-    const link = document.createElement("a");
-    link.href = file.url;
-    if (file.thumbnail_url) {
-      link.className = "attachment image";
-      const img = document.createElement("img");
-      img.src = file.thumbnail_url;
-      img.alt = file.name;
-      img.loading = "lazy";
-      link.append(img);
-      link.addEventListener("click", (e) => {
-        e.preventDefault();
-        full.src = file.url;
-        full.alt = file.name;
-        lightbox.showModal();
-      });
-    } else {
-      link.className = "attachment file";
-      link.download = file.name;
-      link.textContent = file.name + " · " + humanSize(file.size);
-    }
-    return link;
-  }
-  function decorate(room, message) {
-    const list = chatApp.listOf(room); // the open room's, or one kept for a return
-    const item = list && list.querySelector('li[data-seq="' + message.seq + '"]');
-    if (!item) return;
-    const old = item.querySelector(".attachments");
-    if (old) old.remove();
-    if (!message.attachments || message.deleted) return;
-    const box = document.createElement("div");
-    box.className = "attachments";
-    for (const file of message.attachments) box.append(card(file));
-    item.append(box);
-  }
-  client.on("message", (frame) => decorate(frame.room, frame));
-  client.on("history", (frame) => frame.messages.forEach((message) => decorate(frame.room, message)));
-  client.on("message.changed", (frame) => decorate(frame.room, frame.message));
+  document.addEventListener("click", (e) => {
+    const link = e.target.closest("a.attachment.image");
+    if (!link || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey) return; // a new tab: the browser's
+    e.preventDefault();
+    const img = link.querySelector("img");
+    full.src = link.href;
+    full.alt = img ? img.alt : "";
+    lightbox.showModal();
+  });
 })();

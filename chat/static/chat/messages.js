@@ -145,6 +145,40 @@
     return template.content;
   }
 
+  // --- a message's files -----------------------------------------------------------------------------
+
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, "") + " MB";
+  }
+
+  // docs/protocol.md, "Files": a thumbnail for an image (attachments.js opens the full image in a
+  // lightbox on a click), a download card for any other file. All text goes in with textContent.
+  function attachmentsBox(files) {
+    const box = document.createElement("div");
+    box.className = "attachments";
+    for (const file of files) {
+      const link = document.createElement("a");
+      link.href = file.url;
+      link.dataset.key = "file:" + file.id; // keeps its focus through a redraw
+      if (file.thumbnail_url) {
+        link.className = "attachment image";
+        const img = document.createElement("img");
+        img.src = file.thumbnail_url;
+        img.alt = file.name;
+        img.loading = "lazy";
+        link.append(img);
+      } else {
+        link.className = "attachment file";
+        link.download = file.name;
+        link.textContent = file.name + " · " + humanSize(file.size);
+      }
+      box.append(link);
+    }
+    return box;
+  }
+
   // --- a list of messages --------------------------------------------------------------------------
 
   class MessageView {
@@ -373,6 +407,11 @@
       content.append(body);
       if (editor) { content.append(editor); body.hidden = true; }
 
+      // Files under the text, reactions under the files (as Slack shows them); part of the message's
+      // drawing, so a redraw (a new name or face, a reaction, an edit) keeps them.
+      if (!message.deleted && message.attachments && message.attachments.length) {
+        content.append(attachmentsBox(message.attachments));
+      }
       if (!message.deleted && message.reactions && message.reactions.length) {
         content.append(this.reactionsRow(message));
       }
@@ -597,5 +636,5 @@
     }
   }
 
-  window.ChatMessages = { MessageView, formatTime, formatFull, formatWhen, dayLabel, icon, isMentionOf, bodyFragment };
+  window.ChatMessages = { MessageView, humanSize, formatTime, formatFull, formatWhen, dayLabel, icon, isMentionOf, bodyFragment };
 })();
