@@ -49,8 +49,12 @@ XSS_PAYLOADS = [
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     # The rate limit a new user meets: the production default, 30 messages per 10 s.
+    # An open member list asks again every 3 s, not 30 (the default), so a test sees away -> offline soon.
     cluster = start_cluster(
-        tmp_path_factory.mktemp("browser"), CHAT_RATE_LIMIT_MESSAGES="30", CHAT_RATE_LIMIT_WINDOW="10"
+        tmp_path_factory.mktemp("browser"),
+        CHAT_RATE_LIMIT_MESSAGES="30",
+        CHAT_RATE_LIMIT_WINDOW="10",
+        CHAT_MEMBERS_REFRESH="3",
     )
     yield cluster
     cluster.stop()

@@ -4,7 +4,10 @@ error), the member list panel (presence live, roles), display names and avatars 
 profile change shows live in another browser), axe-core with the panel and the dialog open, and
 screenshots (test-artifacts/members-*.png, settings-*.png)."""
 
+import json
+
 import pytest
+from websockets.sync import client as websockets_sync
 
 from tests import test_browser
 from tests.test_browser import page_for, screenshot, send, wait_connected
@@ -389,3 +392,28 @@ def test_the_users_cache_sends_one_fetch_at_a_time_and_batches_authors(browser, 
     assert len(fetches) == 1 and sorted(fetches[0]) == sorted(name for name, _ in authors), fetches
     assert page.errors == []
     page.context.close()
+
+
+def test_an_open_member_list_shows_away_and_offline_change_with_no_event_of_the_room(browser, cluster):
+    """Away (connected, reading another room) and offline change with no `presence` frame of the
+    room: the open list asks again every CHAT_MEMBERS_REFRESH seconds (3 s in these clusters)."""
+    [(owner_name, owner_key), (bob, bob_key)] = cluster.make_sessions(2, "awaylist")
+    slug = private_room(cluster, owner_name, "Away and back", {bob: "member"})
+    [elsewhere] = cluster.make_rooms(["Elsewhere"])
+    owner = page_for(browser, cluster, 0, owner_key)
+    open_room(owner, slug)
+    open_members(owner)
+    expect(member_row(owner, bob)).to_have_attribute("data-presence", "offline")
+    # Connected on the other node, subscribed to another room only (the web UI follows its recent
+    # rooms too, which would make bob online here: a plain client shows "away").
+    node = cluster.nodes[1]
+    with websockets_sync.connect(
+        node.ws_url,
+        additional_headers={"Cookie": f"sessionid={bob_key}", "Origin": node.http_url},
+    ) as socket:
+        socket.send(json.dumps({"type": "subscribe", "room": elsewhere}))
+        expect(member_row(owner, bob)).to_have_attribute("data-presence", "away")
+        expect(owner.locator("#members .members-group.away h3")).to_contain_text("Away")
+    expect(member_row(owner, bob)).to_have_attribute("data-presence", "offline", timeout=40_000)
+    assert owner.errors == []
+    owner.context.close()

@@ -44,6 +44,7 @@ def _app(
         "dms": dms,
         "dm_max_others": settings.CHAT_DM_MAX_MEMBERS - 1,
         "upload_max_bytes": settings.CHAT_UPLOAD_MAX_BYTES,
+        "members_refresh_ms": round(settings.CHAT_MEMBERS_REFRESH * 1000),
         "active": active,
         "form": form or RoomCreateForm(),
     }

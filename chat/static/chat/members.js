@@ -3,13 +3,16 @@
 // groups the answer by presence, online / away / offline, each with a heading and a dot of its own
 // shape (never colour alone), with each member's face and display name (people.js) and role label.
 // It stays live: a `presence` frame, a `room.updated` or a system line of the room asks again
-// (debounced), as does a reconnect. User text goes in with textContent.
+// (debounced), as does a reconnect; "away" and "offline" (a member connected elsewhere, or not at
+// all) change with no event of the room, so an open panel also asks every CHAT_MEMBERS_REFRESH
+// seconds while the page is visible, and when it becomes visible. User text goes in with textContent.
 "use strict";
 
 (function () {
   const gettext = window.gettext || ((s) => s);
   const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
   const REFETCH_MS = 400;
+  const REFRESH_MS = Number(document.getElementById("app").dataset.membersRefresh) || 30000;
   const GROUPS = [
     ["online", () => gettext("Online")],
     ["away", () => gettext("Away")],
@@ -43,6 +46,8 @@
       client.on("room.updated", (frame) => changed(frame.room && frame.room.slug));
       client.on("message", (frame) => { if (frame.kind === "system") changed(frame.room); });
       client.on("open", () => { if (this.isOpen()) this.fetch(); });
+      setInterval(() => { if (!document.hidden) this.refetchSoon(); }, REFRESH_MS);
+      document.addEventListener("visibilitychange", () => { if (!document.hidden) this.refetchSoon(); });
       people.onChange((names) => {
         if (this.members && this.members.some((m) => names.includes(m.username))) this.render();
       });
