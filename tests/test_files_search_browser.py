@@ -6,7 +6,16 @@ import pytest
 from PIL import Image
 from playwright import sync_api as playwright_api
 
-from tests.test_browser import browser, cluster, page_for, screenshot, wait_connected  # noqa: F401 (fixtures)
+from tests.test_browser import (  # noqa: F401 (fixtures)
+    STORED_BODIES,
+    SockJSGate,
+    browser,
+    cluster,
+    outbox_keys,
+    page_for,
+    screenshot,
+    wait_connected,
+)
 from tests.test_dms_browser import set_display_name
 from tests.waiting import wait_until_sync
 
@@ -90,21 +99,26 @@ SCRIPT_AFTER_PADDING = (
 )
 
 
+def share_file(page, room: str, name: str, content_type: str, data: bytes, body: str):
+    """Open the room, send `data` as a file with `body` from the composer; the stored message's card."""
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+    page.set_input_files(
+        "#composer input[type=file]", [{"name": name, "mimeType": content_type, "buffer": data}]
+    )
+    expect(page.locator(".upload-tray li.ready")).to_have_count(1)
+    page.fill("#body", body)
+    page.click("#composer button[type=submit]")
+    stored = page.locator("#messages li.message:not(.outgoing) .attachment.file")  # acked, not pending
+    expect(stored).to_have_count(1, timeout=15_000)
+    return stored
+
+
 def test_a_script_inside_a_shared_file_never_runs_on_either_node(browser, cluster):  # noqa: F811
     [room] = cluster.make_rooms(["Script in a file"])
     [(_, sharer), (_, reader)] = cluster.make_sessions(2, "scriptfile")
     page = page_for(browser, cluster, 0, sharer)
-    page.goto(f"/rooms/{room}/")
-    wait_connected(page)
-    page.set_input_files(
-        "#composer input[type=file]",
-        [{"name": "notes.html", "mimeType": "text/html", "buffer": SCRIPT_AFTER_PADDING}],
-    )
-    expect(page.locator(".upload-tray li.ready")).to_have_count(1)
-    page.fill("#body", "the notes")
-    page.click("#composer button[type=submit]")
-    stored = page.locator("#messages li.message:not(.outgoing) .attachment.file")  # acked, not pending
-    expect(stored).to_have_count(1, timeout=15_000)
+    stored = share_file(page, room, "notes.html", "text/html", SCRIPT_AFTER_PADDING, "the notes")
     url = stored.get_attribute("href")
 
     other = page_for(browser, cluster, 1, reader)  # the other node serves it
@@ -129,24 +143,14 @@ def test_a_script_inside_a_shared_file_never_runs_on_either_node(browser, cluste
 
 
 def test_a_message_s_files_stay_through_redraws_and_show_in_its_thread_on_the_other_node(browser, cluster):  # noqa: F811
-    """A message is drawn again when its author's name changes, when someone reacts, when it is
-    edited: its files are part of the drawing (they were once added after it, and a redraw, say when
+    """A message is drawn again when its author's name changes and when someone reacts (an edit
+    redraws it the same way, through message.changed): its files are part of the drawing (they were once added after it, and a redraw, say when
     the author's user object arrived after the history, took them away). A reply's files show in
     the thread panel, and the cards keep the list's one keyboard stop."""
     [room] = cluster.make_rooms(["Files redrawn"])
     [(sharer_name, sharer), (_, reader)] = cluster.make_sessions(2, "redrawn")
     page = page_for(browser, cluster, 0, sharer)
-    page.goto(f"/rooms/{room}/")
-    wait_connected(page)
-    page.set_input_files(
-        "#composer input[type=file]", [{"name": "plan.txt", "mimeType": "text/plain", "buffer": b"the plan"}]
-    )
-    expect(page.locator(".upload-tray li.ready")).to_have_count(1)
-    page.fill("#body", "the plan")
-    page.click("#composer button[type=submit]")
-    expect(page.locator("#messages li.message:not(.outgoing) .attachment.file")).to_have_count(
-        1, timeout=15_000
-    )
+    share_file(page, room, "plan.txt", "text/plain", b"the plan", "the plan")
 
     other = page_for(browser, cluster, 1, reader)
     other.goto(f"/rooms/{room}/")
@@ -196,6 +200,38 @@ def test_a_message_s_files_stay_through_redraws_and_show_in_its_thread_on_the_ot
     expect(phone.locator("#messages .attachments + .reactions")).to_have_count(1, timeout=15_000)
     screenshot(phone, "files-phone-ko")
     phone.context.close()
+
+
+def test_a_file_sent_while_the_server_is_unreachable_is_stored_once_when_it_returns(browser, cluster):  # noqa: F811
+    """A send with files goes through the outbox like any other: shown "sending…" (with the files'
+    names when it has no text), kept while the socket is down, sent once when it is back."""
+    [room] = cluster.make_rooms(["Files offline"])
+    [(name, key)] = cluster.make_sessions(1, "fileoutbox")
+    page = page_for(browser, cluster, 0, key)
+    gate = SockJSGate(page.context)
+    page.goto(f"/rooms/{room}/")
+    wait_connected(page)
+    page.set_input_files(
+        "#composer input[type=file]", [{"name": "late.txt", "mimeType": "text/plain", "buffer": b"late"}]
+    )
+    expect(page.locator(".upload-tray li.ready")).to_have_count(1)  # uploaded over HTTP
+    gate.close()
+    expect(page.locator("#status")).not_to_have_attribute("data-state", "connected")
+    page.click("#composer button[type=submit]")  # no text: the file alone
+    expect(page.locator("#messages li.pending .body")).to_have_text("late.txt")
+    assert len(outbox_keys(page)) == 1
+    gate.open = True
+    wait_connected(page)
+    expect(page.locator("#messages li.message:not(.outgoing) .attachment.file")).to_have_text(
+        "late.txt · 4 B", timeout=15_000
+    )
+    expect(page.locator("#messages li.outgoing")).to_have_count(0)
+    assert cluster.sql(STORED_BODIES, room, name) == [("",)]
+    files = "SELECT a.name FROM chat_attachment a JOIN chat_message m ON m.id = a.message_id WHERE m.body = '' AND a.name = ?"
+    assert cluster.sql(files, "late.txt") == [("late.txt",)]
+    assert outbox_keys(page) == []
+    assert page.errors == []
+    page.context.close()
 
 
 def test_refused_uploads_say_why_in_the_reader_s_language(browser, cluster, tmp_path):  # noqa: F811

@@ -865,11 +865,13 @@
     onTyping: () => { if (Date.now() - lastTyping > 2000) { client.typing(active); lastTyping = Date.now(); } },
     onArrowUp: (textarea) => { const view = viewOf(); return Boolean(view) && editLast(view, textarea); },
   });
-  ChatComposer.setUp(composer, body, composing(() => state && state.view, (text) => {
-    showPending(client.sendMessage(active, text), text);
+  // names: the files' names, shown on the "sending…" row of a message with files and no text.
+  const sendToRoom = (text, attachments, names) => {
+    showPending(client.sendMessage(active, text, null, attachments), text || (names || []).join(", "));
     scroller.scrollTop = scroller.scrollHeight;
     renderJump();
-  }));
+  };
+  ChatComposer.setUp(composer, body, composing(() => state && state.view, (text) => sendToRoom(text)));
   ChatComposer.setUp(threadComposer, threadBody, composing(() => threadView, (text) => {
     if (!thread) return;
     showPending(client.sendMessage(active, text, thread.id), text, el("thread-replies"));
@@ -892,10 +894,11 @@
     openRoom(first, { push: false });
   }
 
-  // For the other scripts of the page (attachments.js): the open room; the read tracker, for
-  // debugging and the browser tests.
+  // For the other scripts of the page (attachments.js): the open room, a send with files (through
+  // the outbox, shown "sending…" like any other); the read tracker, for debugging and the browser tests.
   window.chatApp = {
     active: () => active,
+    sendWithFiles: (text, attachments, names) => sendToRoom(text, attachments, names),
     reads,
   };
 })();

@@ -9,9 +9,8 @@
   const interpolate = window.interpolate || ((fmt, args) => fmt.replace("%s", args[0]));
   const app = document.getElementById("app");
   const composer = document.getElementById("composer");
-  const client = window.chatClient;
   const chatApp = window.chatApp; // the open room changes without a reload (app.js)
-  if (!composer || !client || !chatApp) return;
+  if (!composer || !chatApp) return;
   const body = document.getElementById("body");
   const tray = document.createElement("ul");
   tray.className = "upload-tray";
@@ -126,14 +125,15 @@
   // A send with files: taken here, before app.js's handler (capture on the document runs first).
   document.addEventListener("submit", (event) => {
     if (event.target !== composer || uploads.length === 0) return;
+    const ready = uploads.filter((u) => u.id !== null);
+    // Only refused files in the tray: the text goes as usual (the refusals stay until removed).
+    if (!ready.length && uploads.every((u) => u.done)) return;
     event.preventDefault();
     event.stopPropagation();
     if (uploads.some((u) => !u.done)) return; // still uploading: Send again when done
-    const ids = uploads.filter((u) => u.id !== null).map((u) => u.id);
-    if (!ids.length) return;
-    const id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now());
-    client.send({ type: "message.send", room: chatApp.active(), body: body.value, client_msg_id: id, attachments: ids });
+    chatApp.sendWithFiles(body.value, ready.map((u) => u.id), ready.map((u) => u.file.name));
     body.value = "";
+    body.dispatchEvent(new Event("input")); // the draft goes too
     uploads.length = 0;
     tray.replaceChildren();
   }, true);

@@ -173,11 +173,13 @@
       this.send({ type: "unsubscribe", room: slug });
     }
 
-    // replyTo: the id of the message to reply to in its thread (optional).
-    sendMessage(slug, body, replyTo) {
+    // replyTo: the id of the message to reply to in its thread (optional); attachments: the ids of
+    // the user's uploads it carries (optional). Kept and sent again like any other send until answered.
+    sendMessage(slug, body, replyTo, attachments) {
       const id = newClientMsgId();
       const frame = { type: "message.send", room: slug, body, client_msg_id: id };
       if (replyTo) frame.reply_to = replyTo;
+      if (attachments && attachments.length) frame.attachments = attachments;
       this.outbox.add(frame);
       this.pump(slug);
       return id;
