@@ -44,7 +44,7 @@ def test_a_loop_that_never_catches_up_still_lets_a_few_in_now_and_then():
     control.observe(1.0, now=10.0)
     control.observe(1.0, now=10.0 + admission.MIN_ADMIT_EVERY / 2)
     assert port.calls == ["stop"]
-    control.observe(1.0, now=10.0 + admission.MIN_ADMIT_EVERY)
+    control.observe(1.0, now=10.0 + admission.MIN_ADMIT_EVERY + 1e-9)  # (10.1 - 10.0 < 0.1 in floats)
     assert port.calls == ["stop", f"accept up to {admission.MAX_ACCEPTS}"]
     control.observe(1.0, now=10.0 + admission.MIN_ADMIT_EVERY * 1.5)  # the next batch waits its turn
     assert len(port.calls) == 2
