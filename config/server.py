@@ -356,8 +356,11 @@ PONG_FRAME_HEAD = b"\x8a\x80"
 # Connections the kernel queues for accept() (listen(2)'s backlog). Twisted's default is 50: when a node
 # dies, its clients reconnect to the others within a second, and every SYN past the 50th was dropped
 # and retried by the client's kernel 1, 3, 7 ... s later (in the bench's storm, half the reconnects
-# took two attempts). The kernel caps it at net.core.somaxconn (4096 on current Linux).
-LISTEN_BACKLOG = 1024
+# took two attempts). The kernel caps it at net.core.somaxconn (4096 on current Linux). At 1,024 the
+# bench's storm (2,500 reconnects to one survivor, which admission control lets in a few at a time)
+# overflowed it on a slow hour: 4-17% of the clients were still out at the end of the run (their SYNs
+# retried 1, 3, 7, 15 s later); at 4,096 every one was back, in each run since (docs/benchmarks.md).
+LISTEN_BACKLOG = 4096
 
 
 def with_backlog(endpoint: str) -> str:
