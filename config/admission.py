@@ -27,9 +27,11 @@ LAG_PAUSE = 0.05
 LAG_RESUME = 0.02
 MAX_ACCEPTS = 8
 # A paused node still takes MAX_ACCEPTS every MIN_ADMIT_EVERY s (80/s): at 0.25 s (32/s) the
-# storm's survivor, behind for most of the storm on a slow hour, took 24-26 s to get its clients
-# back and left 4-17% of them out at the end of the run; at 0.1 s every one was back, in 15.7-23.7 s
-# over three runs, with its own clients' p99 as before (docs/benchmarks.md, "Reconnect storm").
+# storm's survivor, behind for most of the storm on a slow hour, drained its queue of reconnects too
+# slowly and left 4-17% of them out at the end of the run (with config/server.py's LISTEN_BACKLOG,
+# then 1,024, overflowing); at 0.1 s and a backlog of 4,096 every one came back in every run since,
+# its own clients' p99 as before (docs/benchmarks.md, "Reconnect storm"). A constant floor is a
+# stopgap: it should follow what the node can take.
 MIN_ADMIT_EVERY = 0.1
 
 
