@@ -366,8 +366,8 @@ CHAT_PRESENCE_TTL = env_int("CHAT_PRESENCE_TTL", 25)
 CHAT_PRESENCE_HEARTBEAT = env_int("CHAT_PRESENCE_HEARTBEAT", 8)
 CHAT_PRESENCE_POLL = float(os.environ.get("CHAT_PRESENCE_POLL", "1.0"))
 # An open member list asks again this often (seconds): "away" (connected, elsewhere) and "offline"
-# change with no `presence` frame of the room (docs/protocol.md, room.members).
-CHAT_MEMBERS_REFRESH = float(os.environ.get("CHAT_MEMBERS_REFRESH", "30"))
+# change with no `presence` frame of the room (docs/protocol.md, room.members). At least 1 s.
+CHAT_MEMBERS_REFRESH = max(1.0, float(os.environ.get("CHAT_MEMBERS_REFRESH", "30")))
 # Typing events: at most one relayed per connection and room per interval; dropped first
 # when a connection has more than SHED_BACKLOG events waiting.
 CHAT_TYPING_INTERVAL = 2.0
