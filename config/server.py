@@ -1,5 +1,5 @@
 """daphne with a few protocol changes; `python -m config.server` takes daphne's own arguments.
-(~450 lines kept in one module: each numbered change below patches daphne/autobahn/Twisted at start-up,
+(~550 lines kept in one module, see "Why one module" below: each numbered change below patches daphne/autobahn/Twisted at start-up,
 checked by config/compat.py, and they share one server factory; the HTTP channel of items 8 and 9 is
 config/http_channel.py, admission control config/admission.py.)
 
